@@ -1,0 +1,303 @@
+"""The per-file run: read, prefilter, parse once, build the picture once,
+run every rule over it, then turn hits into findings (positions and noqa are
+computed only for files that have hits). Files are checked in parallel
+processes; a bad file is one KC000 finding and never stops the run."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import re
+import time
+import tokenize
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pathspec
+
+from kerascheck.config import Settings
+from kerascheck.discover import Target
+from kerascheck.registry import KC000, Rule
+from kerascheck.source import Unreadable, decode, file_noqa, read_bytes
+
+FRAME_BEFORE = 1
+FRAME_MAX = 4
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    name: str
+    message: str
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    severity: str
+    fix: dict[str, Any] | None = None
+    confirm: dict[str, Any] | None = None
+    # For reporters only: source lines from `frame_start` on, around the finding.
+    frame: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    frame_start: int = field(default=0, compare=False, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code, "name": self.name, "message": self.message, "path": self.path,
+            "line": self.line, "column": self.column, "end_line": self.end_line,
+            "end_column": self.end_column, "severity": self.severity, "fix": self.fix,
+            "confirm": self.confirm,
+        }
+
+    def sort_key(self) -> tuple:
+        return (self.path, self.line, self.column, self.code, self.message)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    display: str
+    findings: tuple[Finding, ...] = ()
+    parsed: bool = False
+    skipped: bool = False  # by the prefilter (or a file-level noqa)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every file is checked with; built once per run, shared by workers."""
+
+    settings: Settings
+    rules: tuple[Rule, ...]  # enabled rule modules
+    kc000: bool
+    per_file: tuple[tuple[pathspec.PathSpec, frozenset[str]], ...]
+    options: dict[str, dict[str, Any]]  # each rule's own typed options
+
+    @classmethod
+    def make(cls, settings: Settings, rules: tuple[Rule, ...], enabled: set[str]) -> Plan:
+        from kerascheck.registry import expand
+
+        known = tuple(r.code for r in (KC000, *rules))
+        per_file = tuple(
+            (pathspec.PathSpec.from_lines("gitwildmatch", [pattern]), frozenset(expand(codes, known)))
+            for pattern, codes in settings.per_file_ignores
+        )
+        chosen = tuple(r for r in rules if r.code in enabled)
+        options = {r.code: settings.options_for(r.code, r.options) for r in chosen if r.options is not None}
+        return cls(settings, chosen, "KC000" in enabled, per_file, options)
+
+    def ignored_codes(self, path: Path) -> frozenset[str]:
+        if not self.per_file:
+            return frozenset()
+        try:
+            rel = path.relative_to(self.settings.root).as_posix()
+        except ValueError:
+            rel = path.as_posix()
+        codes: set[str] = set()
+        for spec, ignored in self.per_file:
+            if spec.match_file(rel) or spec.match_file(path.name):
+                codes |= ignored
+        return frozenset(codes)
+
+
+# ------------------------------------------------------------------ stage 1
+
+
+@dataclass
+class _Work:
+    """A file that passed the prefilter and must be parsed."""
+
+    target: Target
+    text: str
+    rules: tuple[Rule, ...]
+    kc000: bool
+    options: dict[str, dict[str, Any]]
+
+
+def _problem(target: Target, reason: str, line: int = 1, column: int = 1, text: str | None = None) -> Finding:
+    frame, start = _frame(text, line, line) if text is not None else ((), 0)
+    return Finding(KC000.code, KC000.name, reason, target.display, line, column, line, column,
+                   KC000.severity, frame=frame, frame_start=start)
+
+
+def _frame(text: str, line: int, end_line: int) -> tuple[tuple[str, ...], int]:
+    lines = text.splitlines()
+    start = max(1, line - FRAME_BEFORE)
+    stop = min(len(lines), max(line, min(end_line, line + FRAME_MAX - 1)))
+    return tuple(lines[start - 1 : stop]), start
+
+
+def prepare(target: Target, plan: Plan) -> FileResult | _Work:
+    """Read and prefilter one file: no parsing happens here."""
+    try:
+        data = read_bytes(target.path)
+    except Unreadable as exc:
+        return FileResult(target.display, (_problem(target, exc.message),) if plan.kc000 else ())
+    silenced = file_noqa(data)
+    if silenced is not None and not silenced:
+        return FileResult(target.display, skipped=True)
+    ignored = plan.ignored_codes(target.path) | (silenced or frozenset())
+    kc000 = plan.kc000 and KC000.code not in ignored
+    rules = tuple(r for r in plan.rules if r.code not in ignored and r.wanted(data))
+    try:
+        text = decode(data)
+    except Unreadable as exc:
+        return FileResult(target.display, (_problem(target, exc.message, exc.line, exc.column),) if kc000 else ())
+    if not rules:
+        return FileResult(target.display, skipped=True)
+    settings = plan.settings
+    lines = text.count("\n") + 1
+    if lines > settings.max_lines or len(data) > settings.max_bytes:
+        reason = (f"file too large to check ({lines} lines, {len(data)} bytes; "
+                  f"limits: max-lines {settings.max_lines}, max-bytes {settings.max_bytes})")
+        return FileResult(target.display, (_problem(target, reason),) if kc000 else ())
+    return _Work(target, text, rules, kc000, plan.options)
+
+
+# ------------------------------------------------------------------ stage 2
+
+
+def analyze(work: _Work, full_parse: bool = False) -> FileResult:
+    """Parse once, build the picture once, run the file's rules over it."""
+    from kerascheck.names import Names
+    from kerascheck.parse import parse
+    from kerascheck.picture import build
+
+    target = work.target
+    keep = None if full_parse else tuple(sorted({w for r in work.rules for w in r.keep}))
+    try:
+        module = parse(work.text, target.display, keep)
+    except Unreadable as exc:
+        found = (_problem(target, exc.message, exc.line, exc.column, work.text),) if work.kc000 else ()
+        return FileResult(target.display, found, parsed=True)
+    try:
+        pic = build(module, Names(module))
+    except RecursionError:
+        found = (_problem(target, "too deeply nested to analyze"),) if work.kc000 else ()
+        return FileResult(target.display, found, parsed=True)
+    hits = []
+    problems = []
+    for rule in work.rules:
+        try:
+            found = rule.check(pic, work.options[rule.code]) if rule.options is not None else rule.check(pic)
+            hits.extend((rule, hit) for hit in found)
+        except Exception as exc:  # a crash in one rule must not hide the others
+            if work.kc000:
+                problems.append(_problem(target, f"internal error in rule {rule.code} ({rule.name}): "
+                                         f"{type(exc).__name__}: {exc}"))
+    findings = _findings(work, module, hits) if hits else []
+    unique = {f.sort_key(): f for f in findings + problems}
+    return FileResult(target.display, tuple(unique[k] for k in sorted(unique)), parsed=True)
+
+
+def _findings(work: _Work, module, hits) -> list[Finding]:
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    noqa = _noqa_lines(work.text)
+    out = []
+    for rule, hit in hits:
+        where = positions.get(hit.node)
+        if where is None:
+            continue
+        line, column = where.start.line, where.start.column + 1
+        codes = noqa.get(line, frozenset({"-"}))
+        if not codes or rule.code in codes:
+            continue
+        fmt = dict(hit.fmt)
+        for key, node in hit.related.items():
+            rel = positions.get(node)
+            fmt[f"{key}_line"] = rel.start.line if rel is not None else "?"
+        message = (hit.message or rule.message).format(**fmt)
+        frame, start = _frame(work.text, line, where.end.line)
+        out.append(Finding(rule.code, rule.name, message, work.target.display, line, column,
+                           where.end.line, where.end.column + 1, rule.severity,
+                           frame=frame, frame_start=start))
+    return out
+
+
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:\s*,?\s*[A-Za-z]+[0-9]+)*))?", re.I)
+
+
+def _noqa_lines(text: str) -> dict[int, frozenset[str]]:
+    """Line -> codes silenced there (an empty set: everything)."""
+    if "noqa" not in text.lower():
+        return {}
+    found: dict[int, frozenset[str]] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type != tokenize.COMMENT:
+                continue
+            match = _NOQA.search(tok.string)
+            if match is None:
+                continue
+            codes = match.group("codes")
+            found[tok.start[0]] = frozenset(re.findall(r"[A-Za-z]+[0-9]+", codes.upper())) if codes else frozenset()
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return found
+
+
+# ------------------------------------------------------------------ the run
+
+
+@dataclass
+class RunResult:
+    files: list[FileResult]
+    seconds: float
+
+    @property
+    def findings(self) -> list[Finding]:
+        return sorted((f for r in self.files for f in r.findings), key=Finding.sort_key)
+
+    @property
+    def parsed(self) -> int:
+        return sum(r.parsed for r in self.files)
+
+    @property
+    def skipped(self) -> int:
+        return sum(r.skipped for r in self.files)
+
+
+_POOL_WORK: list[_Work] = []
+_POOL_FULL = False
+
+
+def _pool_task(index: int) -> FileResult:
+    return analyze(_POOL_WORK[index], _POOL_FULL)
+
+
+def run(targets: list[Target], plan: Plan, jobs: int | None = None) -> RunResult:
+    global _POOL_WORK, _POOL_FULL
+    started = time.perf_counter()
+    results: list[FileResult | None] = []
+    work: list[tuple[int, _Work]] = []
+    for target in targets:
+        prepared = prepare(target, plan)
+        if isinstance(prepared, _Work):
+            work.append((len(results), prepared))
+            results.append(None)
+        else:
+            results.append(prepared)
+    jobs = jobs or plan.settings.jobs or os.cpu_count() or 1
+    full = plan.settings.full_parse
+    if work:
+        import kerascheck.picture  # noqa: F401  (import libcst once, before forking)
+
+    if len(work) >= 2 and jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+        # Largest first, so no worker is left with a big file at the end.
+        work.sort(key=lambda item: -len(item[1].text))
+        _POOL_WORK, _POOL_FULL = [w for _, w in work], full
+        try:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(work)),
+                                     mp_context=multiprocessing.get_context("fork")) as pool:
+                done = list(pool.map(_pool_task, range(len(work)), chunksize=1))
+        finally:
+            _POOL_WORK = []
+        for (index, _), result in zip(work, done):
+            results[index] = result
+    else:
+        for index, item in work:
+            results[index] = analyze(item, full)
+    return RunResult([r for r in results if r is not None], time.perf_counter() - started)

@@ -1,0 +1,318 @@
+"""What names really are: the file's own import table, scope by scope.
+
+`tf.keras.layers.Dropout`, `keras.layers.Dropout`, `tf_keras.layers.Dropout`,
+`from tensorflow.keras.layers import Dropout as Drop` and `L = keras.layers`
+followed by `L.Dropout` all resolve to the canonical `keras.layers.Dropout`;
+the Keras *flavor* (`keras`, `tf.keras`, `tf_keras`, ...) is kept beside it.
+
+A name bound in a scope by anything but imports (or aliases) that agree is
+not provable, and resolves to None: rules stay silent on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import libcst as cst
+
+# Module prefixes that are Keras, longest first, with the flavor they stand for.
+KERAS_ROOTS: tuple[tuple[str, str], ...] = (
+    ("tensorflow.compat.v2.keras", "tf.keras"),
+    ("tensorflow.compat.v1.keras", "tf.keras"),
+    ("tensorflow.python.keras", "tf.python.keras"),
+    ("tensorflow.contrib.keras", "tf.python.keras"),
+    ("keras._tf_keras.keras", "tf.keras"),
+    ("tensorflow.keras", "tf.keras"),
+    ("tf_keras.src", "tf_keras"),
+    ("keras.src", "keras"),
+    ("keras.api", "keras"),
+    ("tf_keras", "tf_keras"),
+    ("keras", "keras"),
+)
+# Segments of Keras-internal module paths that the public API does not have.
+_INTERNAL = frozenset({"src", "api", "_v1", "_v2", "python", "engine", "core", "legacy"})
+_TOP_LEVEL = frozenset({"Sequential", "Model", "Input", "Functional", "InputLayer"})
+_NAMESPACES = ("layers", "constraints", "initializers", "ops", "random", "backend",
+               "regularizers", "activations", "optimizers", "losses", "metrics", "models",
+               "applications", "callbacks", "utils", "mixed_precision", "saving")
+
+
+@dataclass(frozen=True)
+class Canon:
+    """A resolved name: canonical dotted path and the Keras flavor it came from."""
+
+    name: str
+    flavor: str | None = None  # None: not Keras; "mixed": bound to two Keras libraries
+
+    @property
+    def short(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+
+@lru_cache(maxsize=4096)
+def canonical(raw: str) -> Canon:
+    """Map a raw dotted path to its canonical public name."""
+    if raw.startswith("tensorflow.compat.v2.") and not raw.startswith("tensorflow.compat.v2.keras"):
+        raw = "tensorflow." + raw[len("tensorflow.compat.v2.") :]
+    for root, flavor in KERAS_ROOTS:
+        if raw == root or raw.startswith(root + "."):
+            rest = [s for s in raw[len(root) + 1 :].split(".") if s]
+            return Canon(_public(rest), flavor)
+    return Canon(raw, None)
+
+
+def _public(segments: list[str]) -> str:
+    if not segments:
+        return "keras"
+    last = segments[-1]
+    if last in _TOP_LEVEL and len(segments) > 1 and segments[0] in ("models", "layers", "engine", "src"):
+        return "keras." + ("Input" if last == "InputLayer" and segments[0] == "engine" else last)
+    for i, seg in enumerate(segments):
+        if seg in _NAMESPACES and (i == 0 or all(s in _INTERNAL for s in segments[:i])):
+            tail = segments[i + 1 :]
+            if seg == "layers" and last == "Input":
+                return "keras.Input"
+            if not tail:
+                return "keras." + seg
+            if seg in ("models",) and last in _TOP_LEVEL:
+                return "keras." + last
+            # keras.src.layers.regularization.dropout.Dropout -> keras.layers.Dropout
+            return f"keras.{seg}.{tail[-1]}" if len(tail) > 1 else f"keras.{seg}.{tail[0]}"
+    kept = [s for s in segments if s not in _INTERNAL]
+    return "keras." + ".".join(kept or segments)
+
+
+# ---------------------------------------------------------------- scopes
+
+
+@dataclass
+class Binding:
+    kind: str  # "import" | "alias" | "none" | "other"
+    path: str = ""  # for imports: the raw dotted module path it binds
+    expr: cst.BaseExpression | None = None  # for aliases
+
+
+@dataclass(eq=False)
+class Scope:
+    node: cst.CSTNode
+    kind: str  # "module" | "function" | "class"
+    parent: Scope | None
+    bindings: dict[str, list[Binding]] = field(default_factory=dict)
+    stars: list[str] = field(default_factory=list)
+
+    def bind(self, name: str, binding: Binding) -> None:
+        self.bindings.setdefault(name, []).append(binding)
+
+
+def _dotted(expr: cst.BaseExpression) -> str | None:
+    parts = []
+    while isinstance(expr, cst.Attribute):
+        parts.append(expr.attr.value)
+        expr = expr.value
+    if isinstance(expr, cst.Name):
+        parts.append(expr.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _is_aliasable(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, (cst.Name, cst.Attribute)) and _dotted(expr) is not None
+
+
+class _Binder:
+    """Collects every scope's bindings in one walk over statements."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.scopes: dict[cst.CSTNode, Scope] = {}
+        root = Scope(module, "module", None)
+        self.scopes[module] = root
+        self.block(module.body, root)
+
+    def block(self, body, scope: Scope) -> None:
+        for stmt in body:
+            self.stmt(stmt, scope)
+
+    def targets(self, target: cst.BaseExpression, scope: Scope, value=None) -> None:
+        if isinstance(target, cst.Name):
+            if value is not None and isinstance(value, cst.Name) and value.value == "None":
+                scope.bind(target.value, Binding("none"))
+            elif value is not None and _is_aliasable(value):
+                scope.bind(target.value, Binding("alias", expr=value))
+            else:
+                scope.bind(target.value, Binding("other"))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for el in target.elements:
+                self.targets(el.value, scope)
+        elif isinstance(target, cst.StarredElement):
+            self.targets(target.value, scope)
+
+    def stmt(self, stmt: cst.CSTNode, scope: Scope) -> None:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                self.small(small, scope)
+        elif isinstance(stmt, cst.FunctionDef):
+            scope.bind(stmt.name.value, Binding("other"))
+            inner = Scope(stmt, "function", scope)
+            self.scopes[stmt] = inner
+            params = stmt.params
+            for p in (*params.posonly_params, *params.params, *params.kwonly_params):
+                inner.bind(p.name.value, Binding("other"))
+            for p in (params.star_arg, params.star_kwarg):
+                if isinstance(p, cst.Param):
+                    inner.bind(p.name.value, Binding("other"))
+            self.suite(stmt.body, inner)
+        elif isinstance(stmt, cst.ClassDef):
+            scope.bind(stmt.name.value, Binding("other"))
+            inner = Scope(stmt, "class", scope)
+            self.scopes[stmt] = inner
+            self.suite(stmt.body, inner)
+        else:
+            if isinstance(stmt, cst.For):
+                self.targets(stmt.target, scope)
+            elif isinstance(stmt, cst.With):
+                for item in stmt.items:
+                    if item.asname is not None:
+                        self.targets(item.asname.name, scope)
+            elif isinstance(stmt, (cst.Try, cst.TryStar)):
+                for handler in stmt.handlers:
+                    if handler.name is not None:
+                        self.targets(handler.name.name, scope)
+            for child in stmt.children:
+                if isinstance(child, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+                    self.suite(child, scope)
+                elif isinstance(child, (cst.Else, cst.Finally, cst.ExceptHandler, cst.ExceptStarHandler, cst.If)):
+                    self.stmt(child, scope)
+                elif isinstance(child, cst.MatchCase):
+                    self.suite(child.body, scope)
+
+    def suite(self, suite, scope: Scope) -> None:
+        if isinstance(suite, cst.IndentedBlock):
+            self.block(suite.body, scope)
+        elif isinstance(suite, cst.SimpleStatementSuite):
+            for small in suite.body:
+                self.small(small, scope)
+
+    def small(self, small: cst.CSTNode, scope: Scope) -> None:
+        if isinstance(small, cst.Import):
+            for alias in small.names:
+                full = _dotted(alias.name) or ""
+                if alias.asname is not None:
+                    scope.bind(alias.asname.name.value, Binding("import", full))
+                else:
+                    head = full.split(".")[0]
+                    scope.bind(head, Binding("import", head))
+        elif isinstance(small, cst.ImportFrom):
+            if small.relative or small.module is None:
+                names = [] if isinstance(small.names, cst.ImportStar) else small.names
+                for alias in names:
+                    bound = alias.asname.name if alias.asname else alias.name
+                    if isinstance(bound, cst.Name):
+                        scope.bind(bound.value, Binding("other"))
+                return
+            module = _dotted(small.module) or ""
+            if isinstance(small.names, cst.ImportStar):
+                scope.stars.append(module)
+                return
+            for alias in small.names:
+                name = _dotted(alias.name) or ""
+                bound = alias.asname.name if alias.asname else alias.name
+                if isinstance(bound, cst.Name):
+                    scope.bind(bound.value, Binding("import", f"{module}.{name}"))
+        elif isinstance(small, cst.Assign):
+            for t in small.targets:
+                self.targets(t.target, scope, small.value if len(small.targets) == 1 else None)
+        elif isinstance(small, cst.AnnAssign):
+            self.targets(small.target, scope, small.value)
+        elif isinstance(small, cst.AugAssign):
+            self.targets(small.target, scope)
+
+
+# Names a star import from these Keras modules can provide.
+_STAR_MODELS = frozenset({"Sequential", "Model", "load_model", "clone_model", "save_model", "model_from_json"})
+
+
+class Names:
+    """Resolves expressions to canonical names, from the file's own bindings."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self.scopes = _Binder(module).scopes
+        self.root = self.scopes[module]
+        self._raw_cache: dict[tuple[int, str], frozenset[str] | None] = {}
+
+    def scope_of(self, node: cst.CSTNode) -> Scope:
+        return self.scopes.get(node, self.root)
+
+    def imports(self) -> set[str]:
+        """Every module path the file imports, in any scope."""
+        found: set[str] = set()
+        for scope in self.scopes.values():
+            found.update(scope.stars)
+            for bindings in scope.bindings.values():
+                found.update(b.path for b in bindings if b.kind == "import")
+        return found
+
+    # -- resolution --------------------------------------------------------
+
+    def _lookup(self, name: str, scope: Scope, depth: int) -> frozenset[str] | None:
+        current: Scope | None = scope
+        first = True
+        while current is not None:
+            # Class bodies do not enclose their methods (Python's scoping rule).
+            if current.kind != "class" or first:
+                if name in current.bindings:
+                    return self._from_bindings(current.bindings[name], current, depth)
+            first = False
+            current = current.parent
+        return self._star(name)
+
+    def _from_bindings(self, bindings: list[Binding], scope: Scope, depth: int) -> frozenset[str] | None:
+        raws: set[str] = set()
+        for b in bindings:
+            if b.kind == "none":
+                continue
+            if b.kind == "import":
+                raws.add(b.path)
+            elif b.kind == "alias" and depth < 8:
+                got = self._raw(b.expr, scope, depth + 1)
+                if got is None:
+                    return None
+                raws.update(got)
+            else:
+                return None
+        return frozenset(raws) or None
+
+    def _star(self, name: str) -> frozenset[str] | None:
+        stars = self.root.stars
+        if not stars:
+            return None
+        raws = set()
+        for module in stars:
+            canon = canonical(module).name
+            if canon == "keras.models" and name not in _STAR_MODELS:
+                continue
+            raws.add(f"{module}.{name}")
+        return frozenset(raws) or None
+
+    def _raw(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> frozenset[str] | None:
+        dotted = _dotted(expr)
+        if dotted is None:
+            return None
+        head, _, tail = dotted.partition(".")
+        bases = self._lookup(head, scope, depth)
+        if bases is None:
+            return None
+        return frozenset(f"{b}.{tail}" if tail else b for b in bases)
+
+    def resolve(self, expr: cst.BaseExpression, scope: Scope) -> Canon | None:
+        """The canonical name of `expr` (a Name or an Attribute chain), or None."""
+        raws = self._raw(expr, scope)
+        if not raws:
+            return None
+        canons = {canonical(r) for r in raws}
+        names = {c.name for c in canons}
+        if len(names) != 1:
+            return None
+        flavors = {c.flavor for c in canons}
+        return Canon(names.pop(), flavors.pop() if len(flavors) == 1 else "mixed")

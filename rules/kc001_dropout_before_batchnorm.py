@@ -1,0 +1,172 @@
+"""Dropout layer feeding a BatchNormalization layer.
+
+## What it does
+Flags a Keras `BatchNormalization` layer whose input comes from a `Dropout`,
+`SpatialDropout1D/2D/3D` or `GaussianDropout` layer, directly or through
+layers that keep the shift (ReLU, LeakyReLU, `Activation("relu")`, Flatten,
+Reshape, Permute, max and average pooling), whichever syntax connects them:
+a `Sequential` list, `model.add` calls, a functional chain or the sublayers of
+a subclassed layer applied in `call()`.
+
+## Why is this bad?
+During training, dropout zeroes units and scales the survivors by
+1/(1-rate), and BatchNormalization learns its moving mean and variance from
+those dropped-out activations. At inference dropout is the identity, so BN
+normalizes inputs whose variance no longer matches its statistics: measured
+with TF 2.21 / Keras 3.15, BN's moving variance is 2.4x the variance it sees
+at inference after `Dropout(0.5)` on ReLU features (1.1x at rate 0.1), and
+the BN output's standard deviation at predict is 0.62 instead of ~1. The
+statistics are wrong; the effect on accuracy depends on the model.
+
+Not flagged: BN then Dropout; Dropout then Dense/Conv then BN (the usual
+block; the shift is smaller and flagging it would cry wolf); Layer- and
+GroupNormalization (no moving statistics); a rate that is a literal 0;
+`GaussianNoise` and `AlphaDropout` (their shift depends on the activation
+scale); dropout applied with `training=True` (Monte-Carlo dropout, also on
+at inference).
+
+## Example
+    model = keras.Sequential([
+        layers.Dense(128, activation="relu"),
+        layers.Dropout(0.5),
+        layers.BatchNormalization(),
+    ])
+
+## Use instead
+    model = keras.Sequential([
+        layers.Dense(128, activation="relu"),
+        layers.BatchNormalization(),
+        layers.Dropout(0.5),
+    ])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from kerascheck.picture import Apply, Picture, literal_number, literal_string
+from kerascheck.rule import Hit
+
+CODE, NAME = "KC001", "dropout-before-batchnorm"
+SEVERITY = "warning"
+MESSAGE = ("{src} (line {src_line}) feeds {dst}{through}: BN learns its moving variance on dropped-out "
+           "activations, so at inference it normalizes with statistics that do not match its input")
+NEEDS = ((b"BatchNormalization", b"Dropout"),)
+KEEP = ("BatchNormalization", "Dropout", "Sequential")
+
+# Canonical names only; each set has a measurement in KERAS_FACTS.md behind it.
+DROPOUTS = frozenset({  # F1.2, F1.4 (SpatialDropout3D: the 3-D form of SpatialDropout2D)
+    "keras.layers.Dropout", "keras.layers.SpatialDropout1D", "keras.layers.SpatialDropout2D",
+    "keras.layers.SpatialDropout3D", "keras.layers.GaussianDropout",
+})
+BATCHNORMS = frozenset({"keras.layers.BatchNormalization", "keras.layers.SyncBatchNormalization"})  # F1.12
+# Layers that keep the shift when they stand between the dropout and BN (F1.7, F1.9).
+LOOK_THROUGH = frozenset({
+    "keras.layers.LeakyReLU", "keras.layers.Flatten", "keras.layers.Reshape", "keras.layers.Permute",
+    "keras.layers.MaxPooling1D", "keras.layers.MaxPooling2D", "keras.layers.MaxPooling3D",
+    "keras.layers.MaxPool1D", "keras.layers.MaxPool2D", "keras.layers.MaxPool3D",
+    "keras.layers.AveragePooling1D", "keras.layers.AveragePooling2D", "keras.layers.AveragePooling3D",
+    "keras.layers.AvgPool1D", "keras.layers.AvgPool2D", "keras.layers.AvgPool3D",
+    "keras.layers.GlobalAveragePooling1D", "keras.layers.GlobalAveragePooling2D",
+    "keras.layers.GlobalAveragePooling3D", "keras.layers.GlobalAvgPool1D",
+    "keras.layers.GlobalAvgPool2D", "keras.layers.GlobalAvgPool3D",
+})
+RELU_FUNCTIONS = frozenset({"keras.activations.relu", "tensorflow.nn.relu", "keras.ops.relu"})
+MAX_DEPTH = 8
+
+VALID = [
+    # BN before dropout: the right order.
+    "from keras import layers\nx = layers.Dropout(0.5)(layers.BatchNormalization()(x))\n",
+    # Not Keras's BatchNormalization.
+    "from keras import layers\nfrom mylib import BatchNormalization\n"
+    "x = BatchNormalization()(layers.Dropout(0.5)(x))\n",
+    # A weight layer in between.
+    "import tensorflow as tf\nL = tf.keras.layers\n"
+    "m = tf.keras.Sequential([L.Dropout(0.3), L.Dense(8), L.BatchNormalization()])\n",
+    # A literal rate of 0 drops nothing.
+    "from keras import layers\nx = layers.BatchNormalization()(layers.Dropout(0.0)(x))\n",
+    # LayerNormalization keeps no moving statistics.
+    "from keras import layers\nx = layers.LayerNormalization()(layers.Dropout(0.5)(x))\n",
+]
+INVALID = [
+    "import tensorflow as tf\n"
+    "x = tf.keras.layers.Dropout(0.2)(x)\n"
+    "x = tf.keras.layers.BatchNormalization()(x)  # expect: KC001\n",
+    "from keras.layers import Dropout as Drop, BatchNormalization, ReLU\n"
+    "import keras\n"
+    "model = keras.Sequential()\n"
+    "model.add(Drop(0.5))\n"
+    "model.add(ReLU())\n"
+    "model.add(BatchNormalization())  # expect: KC001\n",
+]
+
+
+def _is_true(expr: cst.BaseExpression | None) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "True"
+
+
+def _drops(app: Apply) -> bool:
+    layer = app.layer
+    if layer.name not in DROPOUTS:
+        return False
+    rate = literal_number(layer.arg("rate", 0))
+    if rate is not None and rate == 0:
+        return False
+    # Monte-Carlo dropout (`training=True`) is on at inference too: BN sees the same statistics.
+    return not _is_true(app.kwarg("training"))
+
+
+def _keeps_shift(pic: Picture, app: Apply) -> bool:
+    layer = app.layer
+    if layer.name in LOOK_THROUGH:
+        return True
+    if layer.name == "keras.layers.ReLU":
+        # ReLU(max_value=6) saturates, like tanh: the shift shrinks (F1.8).
+        return layer.arg("max_value", 0) is None or _is_none(layer.arg("max_value", 0))
+    if layer.name == "keras.layers.Activation":
+        act = layer.arg("activation", 0)
+        name = literal_string(act)
+        if name is not None:
+            return name in ("relu", "leaky_relu")
+        if act is not None:
+            canon = pic.resolve(act, layer.ctx.scope)
+            return canon is not None and canon.name in RELU_FUNCTIONS
+    return False
+
+
+def _is_none(expr) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "None"
+
+
+def _feeding_dropouts(pic: Picture, app: Apply) -> Iterator[tuple[Apply, tuple[Apply, ...]]]:
+    """Dropout applications reaching `app`, with the look-through layers between."""
+    stack = [(p, ()) for p in pic.producers(app)]
+    seen: set[int] = set()
+    while stack:
+        producer, between = stack.pop()
+        if id(producer) in seen or len(between) > MAX_DEPTH:
+            continue
+        seen.add(id(producer))
+        if _drops(producer):
+            yield producer, between
+        elif _keeps_shift(pic, producer):
+            stack.extend((p, (*between, producer)) for p in pic.producers(producer))
+
+
+def check(pic: Picture) -> Iterator[Hit]:
+    reported: set[tuple[int, int]] = set()
+    for app in pic.applies:
+        if app.layer.name not in BATCHNORMS or _is_true(app.kwarg("training")):
+            continue
+        for drop, between in _feeding_dropouts(pic, app):
+            key = (id(app.layer.node), id(drop.layer.node))
+            if key in reported:
+                continue
+            reported.add(key)
+            through = ""
+            if between:
+                through = " through " + ", ".join(b.layer.short for b in reversed(between))
+            yield Hit(app.layer.node, fmt={"src": drop.layer.short, "dst": app.layer.short, "through": through},
+                      related={"src": drop.layer.node}, data={"src": drop, "dst": app})

@@ -1,0 +1,49 @@
+"""The real engine on fixtures/**/*.py, diffed against each sibling .expected.
+
+`.expected` holds sorted `LINE:COL CODE message` lines (empty = clean).
+`KERASCHECK_UPDATE=1 pytest tests/test_fixtures.py` rewrites them: review
+that diff like code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kerascheck import engine, registry
+from kerascheck.config import Settings
+from kerascheck.discover import Target
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = sorted((ROOT / "fixtures").rglob("*.py"))
+
+
+def _run(paths, full_parse=False):
+    settings = Settings(root=ROOT, full_parse=full_parse)
+    plan = engine.Plan.make(settings, registry.load(), registry.enabled(None, ()))
+    targets = [Target(p, p.relative_to(ROOT).as_posix()) for p in paths]
+    return engine.run(targets, plan, jobs=1)
+
+
+def _render(findings) -> str:
+    return "".join(f"{f.line}:{f.column} {f.code} {f.message}\n" for f in findings)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.relative_to(ROOT / "fixtures").as_posix() for p in FIXTURES])
+def test_fixture(path: Path):
+    got = _render(_run([path]).findings)
+    expected_path = path.with_suffix(".expected")
+    if os.environ.get("KERASCHECK_UPDATE"):
+        expected_path.write_text(got, encoding="utf-8")
+    assert expected_path.exists(), f"{expected_path.name} is missing: every fixture has its expected findings"
+    assert got == expected_path.read_text(encoding="utf-8")
+
+
+def test_partial_parse_changes_nothing_on_fixtures():
+    """Blanking the functions no rule needs must not change a single finding."""
+    partial = _run(FIXTURES).findings
+    full = _run(FIXTURES, full_parse=True).findings
+    assert [f.to_json() for f in partial] == [f.to_json() for f in full]
+    assert partial, "the fixtures have findings"
