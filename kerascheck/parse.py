@@ -41,11 +41,33 @@ def _span(node: ast.stmt) -> tuple[int, int]:
     return start, node.end_lineno or node.lineno
 
 
+def alias_words(tree: ast.Module, keep: tuple[str, ...]) -> tuple[str, ...]:
+    """Names the file binds to something a keep word names.
+
+    `from tensorflow.keras.layers import Dropout as Drop` makes `Drop` as good
+    a reason to keep a function as `Dropout` itself; so does `Drop = L.Dropout`.
+    """
+    extra = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            module = getattr(node, "module", None) or ""
+            for alias in node.names:
+                if alias.asname and any(w in f"{module}.{alias.name}" for w in keep):
+                    extra.append(alias.asname)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if isinstance(node.value, (ast.Name, ast.Attribute)):
+                value = ast.unparse(node.value)
+                if any(w in value for w in keep):
+                    extra.append(node.targets[0].id)
+    return tuple(extra)
+
+
 def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...]) -> str:
     """Blank the functions (and methods) in which no keep word occurs."""
     lines = text.splitlines(keepends=True)
     if not lines:
         return text
+    keep = keep + alias_words(tree, keep)
 
     def has_keep(start: int, end: int) -> bool:
         chunk = "".join(lines[start - 1 : end])
