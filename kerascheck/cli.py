@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+from pathlib import Path
 
 import click
 
@@ -40,7 +41,8 @@ def main() -> None:
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Replace the configured exclude globs.")
 @click.option("--extend-exclude", multiple=True, metavar="GLOB", help="Exclude these globs as well.")
 @click.option("--config", "config_file", type=click.Path(), help="Use this config file (pyproject.toml or kerascheck.toml).")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
+              show_default=True)
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of each finding.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
@@ -48,33 +50,46 @@ def main() -> None:
 @click.option("--no-respect-gitignore", is_flag=True, help="Check files .gitignore would skip.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
 @click.option("--full-parse", is_flag=True, hidden=True, help="Debug: give libcst whole files.")
+@click.option("--output-file", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE, not stdout.")
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Report only findings that are not recorded in FILE.")
+@click.option("--write-baseline", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Record the current findings in FILE and exit 0.")
+@click.option("--report-unused-noqa", is_flag=True, help="Report `# noqa: KCnnn` comments that suppress nothing (KC100).")
 @click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")
 def check(paths, select, ignore, exclude, extend_exclude, config_file, output_format, exit_zero,
-          statistics, jobs, force_exclude, no_respect_gitignore, no_cache, full_parse, verbose) -> None:
+          statistics, jobs, force_exclude, no_respect_gitignore, no_cache, full_parse, verbose,
+          output_file, baseline_file, write_baseline, report_unused_noqa) -> None:
     """Lint Python files under PATHS (default: the current directory).
 
     Exit status: 0 no findings, 1 findings, 2 usage or internal error.
     """
+    if baseline_file and write_baseline:
+        _fail("--baseline and --write-baseline cannot be used together")
+    ci = {"output_file": output_file, "baseline_file": baseline_file, "write_baseline": write_baseline,
+          "report_unused_noqa": report_unused_noqa}
     try:
         code = _check(paths or (".",), select, ignore, exclude, extend_exclude, config_file,
-                      output_format, statistics, jobs, force_exclude, no_respect_gitignore, full_parse)
+                      output_format, statistics, jobs, force_exclude, no_respect_gitignore, full_parse, **ci)
     except SystemExit:
         raise
     except Exception as exc:
+        from kerascheck.baseline import BaselineError
         from kerascheck.config import ConfigError
         from kerascheck.discover import PathError
         from kerascheck.registry import RegistryError
 
         if verbose:
             traceback.print_exc()
-        if isinstance(exc, (ConfigError, RegistryError, PathError)):
+        if isinstance(exc, (ConfigError, RegistryError, PathError, BaselineError)):
             _fail(str(exc))
         _fail(f"internal error: {type(exc).__name__}: {exc}")
     sys.exit(EXIT_CLEAN if exit_zero else code)
 
 
 def _check(paths, select, ignore, exclude, extend_exclude, config_file, output_format, statistics,
-           jobs, force_exclude, no_respect_gitignore, full_parse) -> int:
+           jobs, force_exclude, no_respect_gitignore, full_parse, output_file=None, baseline_file=None,
+           write_baseline=None, report_unused_noqa=False) -> int:
     from kerascheck import config, engine, registry, report
     from kerascheck.discover import discover
 
@@ -87,6 +102,7 @@ def _check(paths, select, ignore, exclude, extend_exclude, config_file, output_f
         "force_exclude": force_exclude or None,
         "respect_gitignore": False if no_respect_gitignore else None,
         "full_parse": full_parse or None,
+        "report_unused_noqa": report_unused_noqa or None,
     }
     settings = config.resolve(paths, config_file, overrides, registry.option_defaults())
     for codes in (settings.select or (), settings.ignore, *(c for _, c in settings.per_file_ignores)):
@@ -95,7 +111,29 @@ def _check(paths, select, ignore, exclude, extend_exclude, config_file, output_f
     plan = engine.Plan.make(settings, registry.load(), enabled)
     targets = discover(paths, settings)
     result = engine.run(targets, plan)
-    report.get(output_format).render(result, sys.stdout, statistics=statistics)
+    if write_baseline:
+        from kerascheck import baseline
+
+        n = baseline.write(Path(write_baseline), result.findings)
+        click.echo(f"kerascheck: recorded {n} finding{'s' if n != 1 else ''} in {write_baseline}", err=True)
+        return EXIT_CLEAN
+    if baseline_file:
+        from kerascheck import baseline
+
+        applied = baseline.apply(result, Path(baseline_file), enabled)
+        result = applied.result
+        note = f"kerascheck: baseline {baseline_file}: {applied.hidden} known finding{'s' if applied.hidden != 1 else ''} hidden"
+        if applied.stale:
+            note += (f"; {applied.stale} stale entr{'ies' if applied.stale != 1 else 'y'} (fixed or changed; "
+                     f"refresh with --write-baseline)")
+        click.echo(note, err=True)
+    try:
+        with report.output(output_file) as stream:
+            report.get(output_format).render(result, stream, statistics=statistics)
+    except OSError as exc:
+        if output_file is None:
+            raise
+        _fail(f"cannot write {output_file}: {exc.strerror or exc}")
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN
 
 

@@ -38,6 +38,7 @@ class Settings:
     max_bytes: int = 4 * 1024 * 1024
     jobs: int | None = None
     full_parse: bool = False  # debug: give libcst the whole file
+    report_unused_noqa: bool = False  # KC100; off by default, so files without findings stay unparsed
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
 
     def options_for(self, code: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,8 +62,14 @@ def find_config(start: Path) -> Path | None:
             if name != "pyproject.toml":
                 return candidate
             try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                raw = candidate.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            try:
+                data = tomllib.loads(raw)
+            except tomllib.TOMLDecodeError:
+                if "[tool.kerascheck" in raw:
+                    return candidate  # ours and broken: load_table reports it
                 continue  # someone else's broken pyproject is not ours to judge
             if isinstance(data.get("tool"), dict) and "kerascheck" in data["tool"]:
                 return candidate

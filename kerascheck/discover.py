@@ -6,14 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import pathspec
-
 from kerascheck.config import Settings
 
 DEFAULT_EXCLUDES = (".git", ".hg", ".svn", ".venv", "venv", "build", "dist", "__pycache__",
                     "node_modules", "site-packages", ".tox", ".nox", ".mypy_cache",
                     ".pytest_cache", ".ruff_cache", ".kerascheck_cache", ".eggs")
-SUFFIXES = (".py", ".pyi")
+SUFFIXES = (".py", ".pyi", ".ipynb")  # notebooks: kerascheck.notebook
 
 
 class PathError(Exception):
@@ -33,9 +31,13 @@ def display_path(path: Path, cwd: Path) -> str:
         return path.as_posix()
 
 
-def _spec(patterns) -> pathspec.PathSpec | None:
+def _spec(patterns):
     patterns = [p for p in patterns if p.strip()]
-    return pathspec.PathSpec.from_lines("gitwildmatch", patterns) if patterns else None
+    if not patterns:
+        return None
+    import pathspec  # only when there is a pattern to match: start-up stays lean
+
+    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
 
 
 class _Ignores:
@@ -45,9 +47,9 @@ class _Ignores:
         self.settings = settings
         self.root = settings.root
         self.excludes = _spec([*settings.exclude, *settings.extend_exclude])
-        self.cache: dict[Path, pathspec.PathSpec | None] = {}
+        self.cache: dict[Path, object] = {}
 
-    def gitignore(self, directory: Path) -> pathspec.PathSpec | None:
+    def gitignore(self, directory: Path):
         if directory not in self.cache:
             spec = None
             try:

@@ -9,6 +9,7 @@ import io
 import multiprocessing
 import os
 import re
+import sys
 import time
 import tokenize
 from concurrent.futures import ProcessPoolExecutor
@@ -16,11 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pathspec
-
 from kerascheck.config import Settings
 from kerascheck.discover import Target
-from kerascheck.registry import KC000, Rule
+from kerascheck.registry import KC000, KC100, Rule
 from kerascheck.source import Unreadable, decode, file_noqa, read_bytes
 
 FRAME_BEFORE = 1
@@ -43,17 +42,25 @@ class Finding:
     # For reporters only: source lines from `frame_start` on, around the finding.
     frame: tuple[str, ...] = field(default=(), compare=False, repr=False)
     frame_start: int = field(default=0, compare=False, repr=False)
+    # The flagged code, whitespace removed (capped): a finding's identity for baselines and
+    # SARIF fingerprints, which must survive line shifts. Set only for files with findings.
+    snippet: str = field(default="", compare=False, repr=False)
+    # Notebooks only: the 1-based cell (among all cells) that `line` counts in.
+    cell: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "code": self.code, "name": self.name, "message": self.message, "path": self.path,
             "line": self.line, "column": self.column, "end_line": self.end_line,
             "end_column": self.end_column, "severity": self.severity, "fix": self.fix,
             "confirm": self.confirm,
         }
+        if self.cell is not None:  # notebooks only: a .py finding's keys stay as documented
+            data["cell"] = self.cell
+        return data
 
     def sort_key(self) -> tuple:
-        return (self.path, self.line, self.column, self.code, self.message)
+        return (self.path, self.cell or 0, self.line, self.column, self.code, self.message)
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class FileResult:
     findings: tuple[Finding, ...] = ()
     parsed: bool = False
     skipped: bool = False  # by the prefilter (or a file-level noqa)
+    cached: bool = False  # from the result cache: not parsed this run
 
 
 @dataclass(frozen=True)
@@ -71,21 +79,26 @@ class Plan:
     settings: Settings
     rules: tuple[Rule, ...]  # enabled rule modules
     kc000: bool
-    per_file: tuple[tuple[pathspec.PathSpec, frozenset[str]], ...]
+    per_file: tuple[tuple[Any, frozenset[str]], ...]  # (PathSpec, codes)
     options: dict[str, dict[str, Any]]  # each rule's own typed options
+    # KC100 (--report-unused-noqa) on: every known code, to tell unknown codes from disabled ones.
+    unused_noqa: frozenset[str] | None = None
 
     @classmethod
     def make(cls, settings: Settings, rules: tuple[Rule, ...], enabled: set[str]) -> Plan:
         from kerascheck.registry import expand
 
-        known = tuple(r.code for r in (KC000, *rules))
+        known = tuple(r.code for r in (KC000, KC100, *rules))
+        if settings.per_file_ignores:
+            import pathspec
         per_file = tuple(
             (pathspec.PathSpec.from_lines("gitwildmatch", [pattern]), frozenset(expand(codes, known)))
             for pattern, codes in settings.per_file_ignores
         )
         chosen = tuple(r for r in rules if r.code in enabled)
         options = {r.code: settings.options_for(r.code, r.options) for r in chosen if r.options is not None}
-        return cls(settings, chosen, "KC000" in enabled, per_file, options)
+        unused_noqa = frozenset(known) if settings.report_unused_noqa and KC100.code in enabled else None
+        return cls(settings, chosen, "KC000" in enabled, per_file, options, unused_noqa)
 
     def ignored_codes(self, path: Path) -> frozenset[str]:
         if not self.per_file:
@@ -113,6 +126,8 @@ class _Work:
     rules: tuple[Rule, ...]
     kc000: bool
     options: dict[str, dict[str, Any]]
+    unused_noqa: frozenset[str] | None = None  # KC100 on: the codes it must not judge in this file
+    cells: tuple[tuple[int, int], ...] | None = None  # notebooks: (first joined line, cell number)
 
 
 def _problem(target: Target, reason: str, line: int = 1, column: int = 1, text: str | None = None) -> Finding:
@@ -130,10 +145,15 @@ def _frame(text: str, line: int, end_line: int) -> tuple[tuple[str, ...], int]:
 
 def prepare(target: Target, plan: Plan) -> FileResult | _Work:
     """Read and prefilter one file: no parsing happens here."""
+    cells = None
     try:
         data = read_bytes(target.path)
+        if target.path.suffix == ".ipynb":  # from here on, `data` is the code cells as Python
+            from kerascheck import notebook
+
+            data, cells = notebook.to_source(data)
     except Unreadable as exc:
-        return FileResult(target.display, (_problem(target, exc.message),) if plan.kc000 else ())
+        return FileResult(target.display, (_problem(target, exc.message, exc.line, exc.column),) if plan.kc000 else ())
     silenced = file_noqa(data)
     if silenced is not None and not silenced:
         return FileResult(target.display, skipped=True)
@@ -144,7 +164,17 @@ def prepare(target: Target, plan: Plan) -> FileResult | _Work:
         text = decode(data)
     except Unreadable as exc:
         return FileResult(target.display, (_problem(target, exc.message, exc.line, exc.column),) if kc000 else ())
+    unused_noqa = None
+    if plan.unused_noqa is not None and b"noqa" in data.lower():
+        from kerascheck import noqa_unused
+
+        unused_noqa = noqa_unused.not_judged(plan, ignored)
     if not rules:
+        if unused_noqa is not None:  # no rule can fire, so every kerascheck code in a noqa is unused
+            from kerascheck import noqa_unused
+
+            found = noqa_unused.findings(text, target.display, set(), unused_noqa)
+            return FileResult(target.display, tuple(found), skipped=True)
         return FileResult(target.display, skipped=True)
     settings = plan.settings
     lines = text.count("\n") + 1
@@ -152,7 +182,7 @@ def prepare(target: Target, plan: Plan) -> FileResult | _Work:
         reason = (f"file too large to check ({lines} lines, {len(data)} bytes; "
                   f"limits: max-lines {settings.max_lines}, max-bytes {settings.max_bytes})")
         return FileResult(target.display, (_problem(target, reason),) if kc000 else ())
-    return _Work(target, text, rules, kc000, plan.options)
+    return _Work(target, text, rules, kc000, plan.options, unused_noqa, cells=cells)
 
 
 # ------------------------------------------------------------------ stage 2
@@ -160,6 +190,16 @@ def prepare(target: Target, plan: Plan) -> FileResult | _Work:
 
 def analyze(work: _Work, full_parse: bool = False) -> FileResult:
     """Parse once, build the picture once, run the file's rules over it."""
+    try:
+        return _analyze(work, full_parse)
+    except RecursionError:
+        # Legal but very deep code (e.g. 180 nested brackets) can exhaust the stack of the
+        # tree walks; the file is reported, the run goes on.
+        found = (_problem(work.target, "too deeply nested to analyze"),) if work.kc000 else ()
+        return FileResult(work.target.display, found, parsed=True)
+
+
+def _analyze(work: _Work, full_parse: bool) -> FileResult:
     from kerascheck.names import Names
     from kerascheck.parse import parse
     from kerascheck.picture import build
@@ -171,17 +211,15 @@ def analyze(work: _Work, full_parse: bool = False) -> FileResult:
     except Unreadable as exc:
         found = (_problem(target, exc.message, exc.line, exc.column, work.text),) if work.kc000 else ()
         return FileResult(target.display, found, parsed=True)
-    try:
-        pic = build(module, Names(module))
-    except RecursionError:
-        found = (_problem(target, "too deeply nested to analyze"),) if work.kc000 else ()
-        return FileResult(target.display, found, parsed=True)
+    pic = build(module, Names(module))
     hits = []
     problems = []
     for rule in work.rules:
         try:
             found = rule.check(pic, work.options[rule.code]) if rule.options is not None else rule.check(pic)
             hits.extend((rule, hit) for hit in found)
+        except RecursionError:
+            raise
         except Exception as exc:  # a crash in one rule must not hide the others
             if work.kc000:
                 problems.append(_problem(target, f"internal error in rule {rule.code} ({rule.name}): "
@@ -259,6 +297,10 @@ class RunResult:
     def skipped(self) -> int:
         return sum(r.skipped for r in self.files)
 
+    @property
+    def cached(self) -> int:
+        return sum(r.cached for r in self.files)
+
 
 _POOL_WORK: list[_Work] = []
 _POOL_FULL = False
@@ -268,18 +310,36 @@ def _pool_task(index: int) -> FileResult:
     return analyze(_POOL_WORK[index], _POOL_FULL)
 
 
-def run(targets: list[Target], plan: Plan, jobs: int | None = None) -> RunResult:
+def _finish(work: _Work, result: FileResult, cache) -> FileResult:
+    """Notebook findings back at their cells' own lines; the result into the cache."""
+    if work.cells is not None:
+        from kerascheck import notebook
+
+        result = notebook.map_result(result, work.cells)
+    if cache is not None:
+        cache.store(work, result)
+    return result
+
+
+def run(targets: list[Target], plan: Plan, jobs: int | None = None, cache=None, progress=None) -> RunResult:
+    """`cache`: a kerascheck.cache.Cache, or None; `progress(n)` is told of each n files done."""
     global _POOL_WORK, _POOL_FULL
     started = time.perf_counter()
+    # Python-level recursion does not use the C stack on 3.11+; libcst's tree walks need room.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
     results: list[FileResult | None] = []
     work: list[tuple[int, _Work]] = []
     for target in targets:
         prepared = prepare(target, plan)
+        if isinstance(prepared, _Work) and cache is not None:
+            prepared = cache.lookup(prepared) or prepared
         if isinstance(prepared, _Work):
             work.append((len(results), prepared))
             results.append(None)
         else:
             results.append(prepared)
+            if progress is not None:
+                progress(1)
     jobs = jobs or plan.settings.jobs or os.cpu_count() or 1
     full = plan.settings.full_parse
     if work:
@@ -292,12 +352,18 @@ def run(targets: list[Target], plan: Plan, jobs: int | None = None) -> RunResult
         try:
             with ProcessPoolExecutor(max_workers=min(jobs, len(work)),
                                      mp_context=multiprocessing.get_context("fork")) as pool:
-                done = list(pool.map(_pool_task, range(len(work)), chunksize=1))
+                done = []
+                for result in pool.map(_pool_task, range(len(work)), chunksize=1):
+                    done.append(result)
+                    if progress is not None:
+                        progress(1)
         finally:
             _POOL_WORK = []
-        for (index, _), result in zip(work, done):
-            results[index] = result
+        for (index, item), result in zip(work, done):
+            results[index] = _finish(item, result, cache)
     else:
         for index, item in work:
-            results[index] = analyze(item, full)
+            results[index] = _finish(item, analyze(item, full), cache)
+            if progress is not None:
+                progress(1)
     return RunResult([r for r in results if r is not None], time.perf_counter() - started)

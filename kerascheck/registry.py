@@ -61,6 +61,32 @@ Fix the file, raise `max-lines`, or exclude it with `exclude`.
 """,
 )
 
+# Not a rule module either: `check --report-unused-noqa` reports with it (like ruff's RUF100).
+KC100 = Rule(
+    "KC100", "unused-noqa", "`# noqa: {codes}` suppresses nothing on this line and would hide a later finding", "warning", ((b"noqa",),), (), None,
+    """A `# noqa: KCnnn` comment that suppressed nothing.
+
+## What it does
+With `kerascheck check --report-unused-noqa`, reports each kerascheck code in a
+line's `# noqa: ...` comment that silenced no finding on that line: the code
+is unknown, or its rule ran on the file and found nothing there. Codes of
+other tools (`# noqa: E501`), a bare `# noqa`, and codes of rules that are
+not enabled for the file (`--select`, `--ignore`, `per-file-ignores`) are
+left alone. Like every code it obeys `--select`/`--ignore`; a `# noqa: KC100`
+on the line keeps that line's comment as it is.
+
+## Why is this bad?
+A stale suppression hides the next real finding on that line, and it tells
+readers a problem is there when none is.
+
+## Example
+    x = layers.Dense(10)(x)  # noqa: KC001
+
+## Use instead
+    x = layers.Dense(10)(x)
+""",
+)
+
 
 def _groups(needs) -> tuple[tuple[bytes, ...], ...]:
     groups = []
@@ -111,8 +137,8 @@ def load() -> tuple[Rule, ...]:
 
 
 def all_rules() -> tuple[Rule, ...]:
-    """KC000 and every rule module, by code."""
-    return (KC000, *load())
+    """KC000, KC100 and every rule module, by code."""
+    return tuple(sorted((KC000, KC100, *load()), key=lambda r: r.code))
 
 
 def by_code(code: str) -> Rule:

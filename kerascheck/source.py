@@ -7,6 +7,8 @@ Nothing here parses Python. A file that cannot be read or decoded raises
 from __future__ import annotations
 
 import errno
+import os
+import stat
 import io
 import re
 import tokenize
@@ -25,6 +27,9 @@ class Unreadable(Exception):
 
 def read_bytes(path: Path) -> bytes:
     try:
+        # A FIFO or device named *.py would block or never end: read regular files only.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise Unreadable("not a regular file")
         return path.read_bytes()
     except FileNotFoundError:
         raise Unreadable("file vanished before it could be read (or is a broken symlink)") from None

@@ -1,0 +1,107 @@
+"""`--format sarif`: a SARIF 2.1.0 log with one run, for GitHub code scanning and other viewers.
+
+The run lists every rule (id, name, descriptions, help text and a link to its
+docs). Each result has a physical location whose URI is relative to `%SRCROOT%`,
+the current directory (files outside it get an absolute `file:` URI), and a
+`partialFingerprints` entry built from the baseline identity (path, code, flagged
+code, occurrence), so an edit above a finding does not make it a new alert.
+`--statistics` does not apply: a SARIF log always holds every result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+from kerascheck import __version__
+
+SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+REPOSITORY = "https://example.invalid/kerascheck"  # the project's home (the README's pre-commit `repo:`)
+SRCROOT = "%SRCROOT%"
+FINGERPRINT = "kerascheck/v1"
+LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def _section(doc: str, heading: str) -> str:
+    match = re.search(rf"^## {heading}[^\n]*\n(.*?)(?=^## |\Z)", doc, re.M | re.S)
+    return " ".join(match.group(1).split()) if match else ""
+
+
+def _help_uri(rule) -> str:
+    module = rule.module.__name__.replace(".", "/") if rule.module is not None else "kerascheck/registry"
+    return f"{REPOSITORY}/blob/v{__version__}/{module}.py"
+
+
+def _descriptor(rule) -> dict:
+    import inspect
+
+    doc = inspect.cleandoc(rule.doc)
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": _section(doc, "What it does") or rule.summary},
+        "help": {"text": doc, "markdown": doc},
+        "helpUri": _help_uri(rule),
+        "defaultConfiguration": {"level": LEVEL.get(rule.severity, "warning")},
+    }
+
+
+def _location(path: str, cwd: Path) -> dict:
+    from kerascheck.baseline import relative_path
+
+    rel = relative_path(path, cwd)
+    if Path(rel).is_absolute():
+        return {"uri": Path(rel).as_uri()}
+    return {"uri": quote(rel, safe="/"), "uriBaseId": SRCROOT}
+
+
+def log(result, cwd: Path | None = None) -> dict:
+    from kerascheck import registry
+    from kerascheck.baseline import keyed
+
+    cwd = cwd or Path.cwd()
+    rules = registry.all_rules()
+    index = {r.code: i for i, r in enumerate(rules)}
+    results = []
+    for f, key in keyed(result.findings, cwd):
+        region = {"startLine": f.line, "startColumn": f.column,
+                  "endLine": max(f.end_line, f.line), "endColumn": max(f.end_column, 1)}
+        item = {
+            "ruleId": f.code,
+            "level": LEVEL.get(f.severity, "warning"),
+            "message": {"text": f.message},
+            "locations": [{"physicalLocation": {"artifactLocation": _location(f.path, cwd), "region": region}}],
+            "partialFingerprints": {
+                FINGERPRINT: hashlib.sha256("\0".join(map(str, key)).encode("utf-8", "surrogatepass")).hexdigest()[:32],
+            },
+        }
+        if f.code in index:
+            item["ruleIndex"] = index[f.code]
+        if f.confirm:
+            item["properties"] = {"confirm": f.confirm}
+        results.append(item)
+    return {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "kerascheck",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "informationUri": REPOSITORY,
+                "rules": [_descriptor(r) for r in rules],
+            }},
+            "originalUriBaseIds": {SRCROOT: {"uri": cwd.resolve().as_uri().rstrip("/") + "/"}},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    }
+
+
+def render(result, stream, **_: object) -> None:
+    json.dump(log(result), stream, indent=2, ensure_ascii=False, default=str)
+    stream.write("\n")

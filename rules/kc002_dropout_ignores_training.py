@@ -1,0 +1,604 @@
+"""Raw functional dropout in a layer's `call()` that is not gated on `training`.
+
+## What it does
+Flags a call to a raw dropout *function* - `tf.nn.dropout`,
+`tf.compat.v1.nn.dropout` / `tf.compat.v2.nn.dropout`, `keras.random.dropout`,
+the legacy `keras.backend.dropout` (`tf.keras.backend.dropout`, `K.dropout`)
+or `tf.nn.experimental.stateless_dropout`, under any import spelling or alias -
+that runs on every call of a model:
+
+- inside `call()` of a Keras `Layer`/`Model` subclass, or inside a helper that
+  `call()` reaches (`self._helper(x, training)` or a function of the same file);
+- inside the function given to a `Lambda` layer (an inline `lambda` or a named
+  function of the same file),
+
+when nothing gates it on the training flag, and its rate is not a literal 0
+(for `tf.compat.v1.nn.dropout`, whose 2nd positional argument is `keep_prob`:
+a keep probability that is not a literal 1).
+
+Gated, so never flagged: the call under `if training:` (or any condition that
+mentions the flag, a name computed from it, `learning_phase()`, a `mode` that
+is compared with TRAIN/PREDICT, ...); after an early `if not training: return x`;
+in a conditional expression on the flag; in a function or lambda handed to
+`keras.ops.cond` / `tf.cond` / `smart_cond` / `tf.where` / `K.switch` with the
+flag, or anywhere inside `K.in_train_phase(...)` / `K.in_test_phase(...)`; a
+rate computed from the flag (`rate=0.5 if training else 0.0`); a helper whose
+call site in `call()` is gated, or that gates on the flag it is given; a
+dropout whose result is only used in gated code, or not used at all. Also
+silent: dropout *layers* (`self.dropout(x)`: Keras forwards the flag to
+sublayers, F2.4), `training=True` on purpose, dropout in `train_step` or
+outside any layer, and deliberate always-on Monte-Carlo dropout - a class,
+module, docstring, function or comment that says MC / Monte Carlo / Bayesian /
+concrete / permanent / test-time dropout.
+
+## Why is this bad?
+Keras turns off its `Dropout` *layers* at inference by passing
+`training=False` down to them; a raw dropout function never sees that flag.
+Measured with TF 2.21 / Keras 3.15 (KERAS_FACTS F2.1-F2.3): in `call()`,
+`tf.nn.dropout(x, 0.5)`, `keras.random.dropout(x, 0.5)`,
+`tf.keras.backend.dropout(x, 0.5)` and `tf.compat.v1.nn.dropout(x, 0.5)`
+zero ~50 % of the units in `predict()`, and two `predict()` calls on the same
+input give different outputs; the same in a `Lambda` layer; a `training`
+parameter that the body ignores changes nothing. `stateless_dropout` zeroes
+50 % at predict too, the same units every time, so predictions are
+deterministic and still wrong. Gated forms drop 0 % at predict and ~50 % in
+training (F2.6).
+
+`tf.cond(training, ...)` counts as gated here: in Keras 3 it does not even
+build (F2.7), which is a different problem.
+
+The TF1 -> TF2 trap of a keep probability passed as `tf.nn.dropout`'s 2nd
+positional argument (F2.10) is its own rule, KC005
+`dropout-rate-reads-as-keep-prob`: it is wrong anywhere (a training loop, a
+`train_step`, a gated branch), needs its own fix (`rate=1 - keep_prob`) and
+its own evidence (the literal or the name of the argument), and a call can
+have either bug without the other.
+
+Known misses: a dropout alias with no "drop" in its name (`as d`), helpers
+more than three calls deep, and helpers or subclasses in other files.
+
+## Example
+    class NoisyDense(keras.layers.Layer):
+        def call(self, x, training=None):
+            x = self.dense(x)
+            return tf.nn.dropout(x, rate=0.3)  # drops 30 % at predict() too
+
+## Use instead
+    class NoisyDense(keras.layers.Layer):
+        def call(self, x, training=None):
+            x = self.dense(x)
+            if training:
+                x = tf.nn.dropout(x, rate=0.3)
+            return x
+
+or a `keras.layers.Dropout(0.3)` sublayer, which Keras switches off at inference.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import libcst as cst
+
+from kerascheck.picture import LayerDef, Picture, call_arg, literal_number
+from kerascheck.rule import Hit
+
+CODE, NAME = "KC002", "dropout-ignores-training"
+SEVERITY = "warning"
+MESSAGE = ("{func} in {where} is not gated on `training`, so it keeps dropping units in predict() and "
+           "evaluate(), not only in fit(){extra}")
+NEEDS = ((b"dropout", b"def call"), (b"dropout", b"Lambda"))
+# "drop" keeps helpers that call an alias (`from tensorflow.nn import dropout as drop`);
+# "training" keeps the helpers that forward the flag.
+KEEP = ("drop", "Lambda", "training")
+
+# Canonical name -> (display name, name of the rate argument, is it a keep probability?).
+# Each has a measurement in KERAS_FACTS.md behind it (F2.1, F2.3, F2.10).
+DROPOUTS: dict[str, tuple[str, str, bool]] = {
+    "tensorflow.nn.dropout": ("`tf.nn.dropout`", "rate", False),  # also tf.compat.v2.nn.dropout
+    "tensorflow.compat.v1.nn.dropout": ("`tf.compat.v1.nn.dropout`", "keep_prob", True),
+    "keras.random.dropout": ("`keras.random.dropout`", "rate", False),
+    "keras.backend.dropout": ("`keras.backend.dropout`", "level", False),
+    "tensorflow.nn.experimental.stateless_dropout": ("`tf.nn.experimental.stateless_dropout`", "rate", False),
+}
+STATELESS = "tensorflow.nn.experimental.stateless_dropout"
+MAX_DEPTH = 3  # helper calls followed from call(), and name flows followed to their uses
+
+# Words in a name that make a condition "about the training phase". Generous on purpose:
+# a condition we misread as gating costs a miss, one we miss costs a false positive.
+_PHASE_TOKENS = frozenset({
+    "phase", "deterministic", "infer", "inference", "inferring", "predict", "prediction", "predicting",
+    "eval", "evaluate", "evaluation", "evaluating", "test", "testing", "mc", "monte", "stochastic",
+})
+# Calls that choose between a dropped and an undropped value by a predicate.
+_SELECTORS = frozenset({"cond", "smart_cond", "switch", "case", "where", "select", "while_loop"})
+# Calls that only apply their first argument in training, whatever else they are given.
+_PHASE_CALLS = frozenset({"in_train_phase", "in_test_phase"})
+# Deliberate always-on (Monte-Carlo) dropout, said in a name, a docstring or a comment.
+_MC_TEXT = re.compile(
+    r"monte[\s_-]*carlo|\bmc\b|\bmc[\s_-]*drop|mcdrop|bayesian|concrete[\s_-]*drop|perma(?:nent)?[\s_-]*drop"
+    r"|always[\s_-]*on|test[\s_-]*time[\s_-]*drop|(?:dropout|drop)\s+(?:at|during|in)\s+"
+    r"(?:inference|test|testing|prediction|predict)",
+    re.I)
+_MC_NAME_TOKENS = frozenset({"mc", "monte", "bayesian", "bayes", "concrete", "perma", "permanent", "always"})
+
+VALID = [
+    # Gated on training.
+    "import tensorflow as tf\nimport keras\n"
+    "class D(keras.layers.Layer):\n"
+    "    def call(self, x, training=None):\n"
+    "        if training:\n"
+    "            x = tf.nn.dropout(x, 0.5)\n"
+    "        return x\n",
+    # Early return when not training.
+    "import keras\n"
+    "class D(keras.layers.Layer):\n"
+    "    def call(self, x, training=False):\n"
+    "        if not training:\n"
+    "            return x\n"
+    "        return keras.random.dropout(x, 0.5)\n",
+    # A rate computed from training; a literal rate of 0.
+    "import tensorflow as tf\nimport keras\n"
+    "class D(keras.layers.Layer):\n"
+    "    def call(self, x, training=None):\n"
+    "        x = tf.nn.dropout(x, rate=0.5 if training else 0.0)\n"
+    "        return tf.nn.dropout(x, 0.0)\n",
+    # Legacy Keras: in_train_phase picks the dropped value only in training.
+    "from tensorflow.keras import backend as K\nfrom tensorflow import keras\n"
+    "class D(keras.layers.Layer):\n"
+    "    def call(self, x, training=None):\n"
+    "        return K.in_train_phase(K.dropout(x, 0.5), x, training=training)\n",
+    # A Dropout sublayer: Keras forwards the flag.
+    "import keras\n"
+    "class D(keras.layers.Layer):\n"
+    "    def __init__(self):\n"
+    "        super().__init__()\n"
+    "        self.dropout = keras.layers.Dropout(0.5)\n"
+    "    def call(self, x):\n"
+    "        return self.dropout(x)\n",
+    # Deliberate Monte-Carlo dropout.
+    "import tensorflow as tf\nimport keras\n"
+    "class MCDropout(keras.layers.Layer):\n"
+    "    def call(self, x):\n"
+    "        return tf.nn.dropout(x, 0.5)\n",
+    # Not a layer; a user's own dropout function.
+    "import tensorflow as tf\nfrom mylib import dropout\nimport keras\n"
+    "def augment(x):\n    return tf.nn.dropout(x, 0.5)\n"
+    "class D(keras.layers.Layer):\n"
+    "    def call(self, x):\n"
+    "        return dropout(x, 0.5)\n",
+]
+INVALID = [
+    "import tensorflow as tf\n"
+    "class D(tf.keras.layers.Layer):\n"
+    "    def call(self, x, training=None):\n"
+    "        return tf.nn.dropout(x, rate=0.3)  # expect: KC002\n",
+    "from keras import layers, random\n"
+    "out = layers.Lambda(lambda t: random.dropout(t, 0.5))(inp)  # expect: KC002\n",
+    "import tensorflow.compat.v1 as tf1\nfrom tensorflow import keras\n"
+    "class M(keras.Model):\n"
+    "    def call(self, x):\n"
+    "        return self._regularize(x)\n"
+    "    def _regularize(self, x):\n"
+    "        return tf1.nn.dropout(x, keep_prob=0.8)  # expect: KC002\n",
+]
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def _tokens(identifier: str) -> list[str]:
+    words = []
+    for part in identifier.split("_"):
+        words.extend(re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", part))
+    return [w.lower() for w in words]
+
+
+def _phase_word(identifier: str) -> bool:
+    return any(t.startswith("train") or t in _PHASE_TOKENS for t in _tokens(identifier))
+
+
+def _last_name(expr: cst.BaseExpression) -> str | None:
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value
+    return None
+
+
+def _head_name(expr: cst.BaseExpression) -> str | None:
+    while isinstance(expr, cst.Attribute):
+        expr = expr.value
+    return expr.value if isinstance(expr, cst.Name) else None
+
+
+def _walk(node: cst.CSTNode, into_defs: bool = True) -> Iterator[cst.CSTNode]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if current is not node and not into_defs and isinstance(current, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            continue
+        stack.extend(reversed(current.children))
+
+
+def _docstring(body) -> str:
+    if isinstance(body, cst.IndentedBlock) and body.body:
+        first = body.body[0]
+        if isinstance(first, cst.SimpleStatementLine) and first.body and isinstance(first.body[0], cst.Expr):
+            value = first.body[0].value
+            if isinstance(value, (cst.SimpleString, cst.ConcatenatedString)):
+                text = value.evaluated_value
+                return text if isinstance(text, str) else ""
+    return ""
+
+
+def _module_docstring(module: cst.Module) -> str:
+    if module.body:
+        first = module.body[0]
+        if isinstance(first, cst.SimpleStatementLine) and first.body and isinstance(first.body[0], cst.Expr):
+            value = first.body[0].value
+            if isinstance(value, (cst.SimpleString, cst.ConcatenatedString)):
+                text = value.evaluated_value
+                return text if isinstance(text, str) else ""
+    return ""
+
+
+# -------------------------------------------------------------- one function
+
+
+class _Body:
+    """A function (FunctionDef or Lambda) being analysed, with parent links and source order."""
+
+    def __init__(self, node: cst.FunctionDef | cst.Lambda, flags: frozenset[str]) -> None:
+        self.node = node
+        self.parent: dict[int, cst.CSTNode] = {}
+        self.order: dict[int, int] = {}
+        self.names: list[cst.Name] = []
+        assigns: list[tuple[cst.BaseExpression, cst.BaseExpression]] = []
+        stack: list[cst.CSTNode] = [node]
+        index = 0
+        while stack:
+            current = stack.pop()
+            self.order[id(current)] = index
+            index += 1
+            if isinstance(current, cst.Name):
+                self.names.append(current)
+            elif isinstance(current, cst.Assign):
+                assigns.extend((t.target, current.value) for t in current.targets)
+            elif isinstance(current, (cst.AnnAssign, cst.AugAssign)) and current.value is not None:
+                assigns.append((current.target, current.value))
+            elif isinstance(current, cst.NamedExpr):
+                assigns.append((current.target, current.value))
+            children = current.children
+            for child in children:
+                self.parent[id(child)] = current
+            stack.extend(reversed(children))
+        # The flag's names: given ones, plus every name computed from a phase expression.
+        self.flags = set(flags)
+        changed = True
+        while changed:
+            changed = False
+            for target, value in assigns:
+                if isinstance(target, cst.Name) and target.value not in self.flags and self.mentions(value, True):
+                    self.flags.add(target.value)
+                    changed = True
+
+    def mentions(self, expr: cst.CSTNode, deriving: bool = False) -> bool:
+        """Does `expr` mention the training phase?"""
+        stack = [expr]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, cst.Name):
+                if node.value in self.flags or _phase_word(node.value):
+                    return True
+            elif isinstance(node, cst.Attribute):
+                if _phase_word(node.attr.value):
+                    return True
+                stack.append(node.value)
+                continue
+            elif isinstance(node, cst.SimpleString):
+                text = node.evaluated_value
+                if isinstance(text, str) and text.isidentifier() and _phase_word(text):
+                    return True
+            elif deriving and isinstance(node, cst.Arg) and node.keyword is not None \
+                    and node.keyword.value == "training":
+                # `h = self.block(x, training=training)` does not make `h` a flag.
+                continue
+            stack.extend(node.children)
+        return False
+
+    def end(self, node: cst.CSTNode) -> int:
+        return max(self.order.get(id(n), 0) for n in _walk(node))
+
+    def references(self, name: str, after: int, exclude: cst.CSTNode | None = None) -> list[cst.Name]:
+        inside = {id(n) for n in _walk(exclude)} if exclude is not None else set()
+        found = []
+        for ref in self.names:
+            if ref.value != name or self.order[id(ref)] < after or id(ref) in inside:
+                continue
+            parent = self.parent.get(id(ref))
+            if isinstance(parent, (cst.FunctionDef, cst.ClassDef, cst.AssignTarget, cst.Param)) or (
+                    isinstance(parent, (cst.AugAssign, cst.AnnAssign, cst.NamedExpr)) and parent.target is ref) or (
+                    isinstance(parent, cst.Attribute) and parent.attr is ref):
+                continue
+            found.append(ref)
+        return found
+
+    def _early_exit(self, stmt: cst.CSTNode) -> bool:
+        if not isinstance(stmt, cst.If) or not self.mentions(stmt.test):
+            return False
+        return any(isinstance(n, (cst.Return, cst.Raise)) for n in _walk(stmt, into_defs=False))
+
+    def gated(self, node: cst.CSTNode, depth: int = 0) -> bool:
+        """Is `node` only evaluated (or only used) when the model trains?"""
+        if depth > MAX_DEPTH:
+            return True  # unsure: stay silent
+        cur = node
+        while cur is not self.node:
+            par = self.parent.get(id(cur))
+            if par is None:
+                return True
+            if isinstance(par, (cst.If, cst.While, cst.IfExp)) and cur is not par.test and self.mentions(par.test):
+                return True
+            if isinstance(par, cst.BooleanOperation) and cur is par.right and self.mentions(par.left):
+                return True
+            if isinstance(par, cst.Arg):
+                call = self.parent.get(id(par))
+                if isinstance(call, cst.Call):
+                    name = _last_name(call.func)
+                    if name in _PHASE_CALLS:
+                        return True
+                    if name in _SELECTORS and any(self.mentions(a.value) for a in call.args):
+                        return True
+            if isinstance(par, cst.IndentedBlock):
+                for stmt in par.body:
+                    if stmt is cur:
+                        break
+                    if self._early_exit(stmt):
+                        return True
+            if isinstance(cur, cst.FunctionDef) and cur is not node:
+                # A nested function runs where it is referenced.
+                refs = self.references(cur.name.value, 0, exclude=cur)
+                if all(self.gated(r, depth + 1) for r in refs):
+                    return True
+            if isinstance(par, (cst.Assign, cst.AugAssign, cst.AnnAssign)) and cur is par.value:
+                targets = [t.target for t in par.targets] if isinstance(par, cst.Assign) else [par.target]
+                if len(targets) == 1 and isinstance(targets[0], cst.Name):
+                    stmt = self.parent.get(id(par), par)
+                    refs = self.references(targets[0].value, self.end(stmt) + 1)
+                    # Gated if every later use is (an unused result changes nothing).
+                    if all(self.gated(r, depth + 1) for r in refs):
+                        return True
+            cur = par
+        return False
+
+
+# ------------------------------------------------------------------- rule
+
+
+class _Checker:
+    def __init__(self, pic: Picture) -> None:
+        self.pic = pic
+        self.names = pic.names
+        self.module_funcs: dict[str, cst.FunctionDef] = {}
+        counts: dict[str, int] = {}
+        for stmt in pic.module.body:
+            if isinstance(stmt, cst.FunctionDef):
+                counts[stmt.name.value] = counts.get(stmt.name.value, 0) + 1
+                self.module_funcs[stmt.name.value] = stmt
+        root = self.names.root.bindings
+        self.module_funcs = {n: f for n, f in self.module_funcs.items()
+                             if counts[n] == 1 and len(root.get(n, ())) == 1}
+        self.hits: dict[int, Hit] = {}
+        self._module_doc: bool | None = None
+
+    # -- deliberate Monte-Carlo dropout ----------------------------------
+
+    def module_mc(self) -> bool:
+        if self._module_doc is None:
+            self._module_doc = bool(_MC_TEXT.search(_module_docstring(self.pic.module)))
+        return self._module_doc
+
+    def text_mc(self, node: cst.CSTNode | None) -> bool:
+        if node is None:
+            return False
+        return bool(_MC_TEXT.search(self.pic.module.code_for_node(node)))
+
+    @staticmethod
+    def name_mc(name: str) -> bool:
+        return any(t in _MC_NAME_TOKENS for t in _tokens(name)) or bool(_MC_TEXT.search(name))
+
+    # -- finding dropouts ---------------------------------------------------
+
+    def scope_of(self, fn: cst.CSTNode, outer):
+        return self.names.scope_of(fn) if isinstance(fn, cst.FunctionDef) else outer
+
+    def dropouts(self, body: _Body, scope) -> Iterator[tuple[cst.Call, str]]:
+        """(call, canonical name) of every dropout call in the body, nested functions included."""
+        yield from self._dropouts(body.node, scope, frozenset(), top=True)
+
+    def _dropouts(self, node, scope, shadowed: frozenset[str], top: bool = False):
+        if isinstance(node, cst.FunctionDef) and not top:
+            scope = self.names.scope_of(node)
+            shadowed = frozenset()
+        elif isinstance(node, cst.Lambda):
+            params = node.params
+            shadowed = shadowed | {p.name.value for p in (*params.posonly_params, *params.params,
+                                                          *params.kwonly_params)}
+        elif isinstance(node, cst.ClassDef):
+            return
+        if isinstance(node, cst.Call) and isinstance(node.func, (cst.Name, cst.Attribute)):
+            if _head_name(node.func) not in shadowed:
+                canon = self.pic.resolve(node.func, scope)
+                if canon is not None and canon.name in DROPOUTS:
+                    yield node, canon.name
+        for child in node.children:
+            yield from self._dropouts(child, scope, shadowed)
+
+    @staticmethod
+    def drops(call: cst.Call, name: str) -> bool:
+        """False when the rate is a literal 0 (or keep_prob a literal 1), or the call cannot run."""
+        _, keyword, keep = DROPOUTS[name]
+        if name == "tensorflow.nn.dropout":
+            legacy_keep = call_arg(call, "keep_prob", None)  # TF1 spelling
+            if legacy_keep is not None:
+                value = literal_number(legacy_keep)
+                return value is None or value != 1
+        if keep:
+            given = call_arg(call, "keep_prob", 1)
+            if given is not None:
+                value = literal_number(given)
+                return value is None or value != 1
+            rate = call_arg(call, "rate", None)
+        else:
+            rate = call_arg(call, keyword, 1)
+        if rate is None:
+            return False  # no rate: a TypeError, not this rule's business
+        value = literal_number(rate)
+        # A literal 0 drops nothing; a literal >= 1 raises in TF2 (F2.10) or is TF1's no-op keep_prob.
+        return value is None or 0 < value < 1
+
+    @staticmethod
+    def rate_mentions(body: _Body, call: cst.Call) -> bool:
+        rest = [a for i, a in enumerate(call.args) if i > 0 or a.keyword is not None]
+        return any(body.mentions(a.value) for a in rest)
+
+    # -- analysis -----------------------------------------------------------
+
+    def analyse(self, fn: cst.FunctionDef | cst.Lambda, flags: frozenset[str], scope, where: str,
+                owner, mc_nodes: tuple, depth: int = 0, seen: frozenset[int] = frozenset()) -> None:
+        body = _Body(fn, flags)
+        for call, name in self.dropouts(body, scope):
+            if id(call) in self.hits or not self.drops(call, name):
+                continue
+            if self.rate_mentions(body, call) or body.gated(call):
+                continue
+            if self.module_mc() or any(self.text_mc(n) for n in (*mc_nodes, fn)):
+                continue
+            if isinstance(fn, cst.FunctionDef) and self.name_mc(fn.name.value):
+                continue
+            display = DROPOUTS[name][0]
+            extra = " (the same units on every call)" if name == STATELESS else ""
+            self.hits[id(call)] = Hit(call, fmt={"func": display, "where": where, "extra": extra},
+                                      data={"function": name})
+        if depth >= MAX_DEPTH:
+            return
+        for site, callee, bound in self.helpers(body, owner, scope):
+            if id(callee) in seen or site is None:
+                continue
+            if body.gated(site):
+                continue
+            callee_flags = self.forwarded(body, site, callee, bound)
+            name = callee.name.value
+            self.analyse(callee, callee_flags, self.names.scope_of(callee), f"`{name}()`, called from {where}",
+                         owner, mc_nodes, depth + 1, seen | {id(fn)})
+
+    def helpers(self, body: _Body, owner, scope):
+        """(call site, callee, is it a bound method) for same-file helpers called in the body."""
+        self_name = None
+        fn = body.node
+        if owner is not None and isinstance(fn, cst.FunctionDef) and fn.params.params:
+            self_name = fn.params.params[0].name.value
+        for node in _walk(fn):
+            if not isinstance(node, cst.Call):
+                continue
+            func = node.func
+            if (self_name and isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)
+                    and func.value.value == self_name):
+                method = owner.methods.get(func.attr.value)
+                if method is not None and func.attr.value not in ("call", "__init__", "build", "__call__"):
+                    yield node, method, True
+            elif isinstance(func, cst.Name) and func.value in self.module_funcs:
+                if self._bound_locally(func.value, scope):
+                    continue
+                yield node, self.module_funcs[func.value], False
+
+    def _bound_locally(self, name: str, scope) -> bool:
+        current = scope
+        while current is not None and current is not self.names.root:
+            if current.kind != "class" and name in current.bindings:
+                return True
+            current = current.parent
+        return False
+
+    @staticmethod
+    def forwarded(body: _Body, site: cst.Call, callee: cst.FunctionDef, bound: bool) -> frozenset[str]:
+        params = [*callee.params.posonly_params, *callee.params.params]
+        if bound and params:
+            params = params[1:]
+        by_name = {p.name.value for p in (*params, *callee.params.kwonly_params)}
+        flags = set()
+        index = 0
+        for arg in site.args:
+            if arg.star:
+                break
+            if arg.keyword is not None:
+                if arg.keyword.value in by_name and body.mentions(arg.value):
+                    flags.add(arg.keyword.value)
+                continue
+            if index < len(params) and body.mentions(arg.value):
+                flags.add(params[index].name.value)
+            index += 1
+        return frozenset(flags)
+
+    def run(self) -> Iterator[Hit]:
+        for kc in self.pic.classes:
+            if kc.kind not in ("layer", "model"):
+                continue
+            call = kc.methods.get("call")
+            if call is None or not any(s is call for s in kc.node.body.body
+                                       if isinstance(kc.node.body, cst.IndentedBlock)):
+                continue  # inherited: checked with the class that defines it
+            if self.name_mc(kc.name) or _MC_TEXT.search(_docstring(kc.node.body)):
+                continue
+            self.analyse(call, frozenset(), self.names.scope_of(call), f"`call()` of {kc.name}", kc, (call,))
+        seen: set[int] = set()
+        for layer in self.pic.lambdas:
+            if id(layer.node) in seen:
+                continue
+            seen.add(id(layer.node))
+            self.lambda_layer(layer)
+        yield from self.hits.values()
+
+    def lambda_layer(self, layer: LayerDef) -> None:
+        fn_expr = layer.arg("function", 0)
+        scope = layer.ctx.scope or self.names.root
+        enclosing = layer.ctx.function
+        if enclosing is not None:
+            outer = _Body(enclosing, frozenset())
+            if id(layer.node) not in outer.order or outer.gated(layer.node):
+                return  # built only for training (or not where we think)
+            if self.name_mc(enclosing.name.value):
+                return
+        where = "the function of a Lambda layer"
+        if isinstance(fn_expr, cst.Lambda):
+            self.analyse(fn_expr, frozenset(), scope, where, None, (enclosing,) if enclosing else ())
+        elif isinstance(fn_expr, cst.Name):
+            target = self.named_function(fn_expr.value, scope)
+            if target is not None and not self.name_mc(target.name.value):
+                self.analyse(target, frozenset(), self.names.scope_of(target),
+                             f"`{target.name.value}()`, the function of a Lambda layer", None,
+                             (enclosing,) if enclosing else ())
+
+    def named_function(self, name: str, scope) -> cst.FunctionDef | None:
+        """The one `def name` of the scope that binds `name` (never a class body)."""
+        current = scope
+        while current is not None:
+            if current.kind != "class" and name in current.bindings:
+                if len(current.bindings[name]) != 1:
+                    return None
+                node = current.node
+                block = node.body.body if isinstance(node, cst.FunctionDef) and isinstance(
+                    node.body, cst.IndentedBlock) else getattr(node, "body", ())
+                for stmt in block:
+                    if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
+                        return stmt
+                return None
+            current = current.parent
+        return None
+
+
+def check(pic: Picture) -> Iterator[Hit]:
+    yield from _Checker(pic).run()
