@@ -46,6 +46,10 @@ class Context:
     cls: KerasClass | None = None  # the Keras class whose method this is
     in_call: bool = False  # inside a Keras Layer/Model `call()` (or a helper it inlined)
     scope: Scope | None = None
+    # Where the run that reached this code started: "module" (module-level code and what it
+    # inlined), "function" (a function run on its own, parameters unknown) or "method" (a
+    # method of a Keras class). Inlined helpers inherit it from their caller.
+    entry: str = "module"
 
 
 @dataclass(frozen=True, eq=False)
@@ -390,7 +394,7 @@ class _Interpreter:
                             kc.methods.setdefault(name, fn)
 
     def _run_class(self, kc: KerasClass) -> None:
-        scope_ctx = lambda fn, in_call=False: Context(fn, kc, in_call, self.names.scope_of(fn))  # noqa: E731
+        scope_ctx = lambda fn, in_call=False: Context(fn, kc, in_call, self.names.scope_of(fn), "method")  # noqa: E731
         attrs: dict[str, Value] = {}
         heap = dict(self.global_heap)
         for name in ("__init__", "build"):
@@ -420,7 +424,7 @@ class _Interpreter:
     def _run_standalone(self, fn: cst.FunctionDef) -> None:
         self.functions_run.add(id(fn))
         env = self._params_env(fn)
-        self._exec_function(fn, env, Context(fn, None, False, self.names.scope_of(fn)))
+        self._exec_function(fn, env, Context(fn, None, False, self.names.scope_of(fn), "function"))
 
     def _exec_function(self, fn, env: _Env, ctx: Context, self_attrs=None) -> Value:
         saved = (self.self_name, self.self_attrs, self.returns)
@@ -664,7 +668,35 @@ class _Interpreter:
                 if isinstance(el, cst.DictElement):
                     self.expr(el.value, env, ctx)
             return UNKNOWN
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
+            return self._comprehension(node, env, ctx)
         return UNKNOWN
+
+    def _comprehension(self, node, env: _Env, ctx: Context) -> Value:
+        """`[f(t) for t in items]`: the element is evaluated once per item of a known
+        sequence (like an unrolled loop), else once with the target unknown. A list
+        comprehension with one `for` and no `if` over a known sequence gives a known list."""
+        comp = node.for_in
+        items = self._seq_items(self.expr(comp.iter, env, ctx), env)
+        if items is None or not 0 < len(items) <= MAX_UNROLL:
+            items = None
+        inner = _Env(dict(env.vars), env.heap)  # the comprehension's own scope
+        results = []
+        for item in items if items is not None else [UNKNOWN]:
+            self.assign(comp.target, item, inner, ctx)
+            for cond in comp.ifs:
+                self.expr(cond.test, inner, ctx)
+            more = comp.inner_for_in
+            while more is not None:
+                self.expr(more.iter, inner, ctx)
+                self.assign(more.target, UNKNOWN, inner, ctx)
+                for cond in more.ifs:
+                    self.expr(cond.test, inner, ctx)
+                more = more.inner_for_in
+            results.append(self.expr(node.elt, inner, ctx))
+        exact = (items is not None and isinstance(node, cst.ListComp) and not comp.ifs
+                 and comp.inner_for_in is None)
+        return self._new_seq(results, env, node) if exact else UNKNOWN
 
     def _name(self, node: cst.Name, env: _Env, ctx: Context) -> Value:
         name = node.value
@@ -748,9 +780,11 @@ class _Interpreter:
             owner = self.expr(func.value, env, ctx)
             if owner.kind == "ref":
                 return self._call_value(self._ref(func, ctx), call, env, ctx)
-            if owner.kind == "model" and owner.oid is not None and method == "add":
+            if owner.kind == "model" and owner.oid is not None and method in ("add", "pop"):
                 args, _ = self._args(call, env, ctx)
-                if args:
+                if method == "pop":  # the last layer is gone: what the next one reads is unknown
+                    env.heap[owner.oid] = _SeqState(UNKNOWN, None)
+                elif args:
                     self._seq_add(owner.oid, args[0], call, "add", env, ctx)
                 return UNKNOWN
             if owner.kind == "seq" and owner.oid is not None:
@@ -885,7 +919,7 @@ class _Interpreter:
         for p in [*params, *fn.params.kwonly_params]:
             if p.name.value in kw:
                 callee_env.vars[p.name.value] = kw[p.name.value]
-        callee_ctx = Context(fn, ctx.cls if bound else None, ctx.in_call, self.names.scope_of(fn))
+        callee_ctx = Context(fn, ctx.cls if bound else None, ctx.in_call, self.names.scope_of(fn), ctx.entry)
         self.depth += 1
         try:
             if bound:

@@ -107,6 +107,10 @@ def _is_true(expr: cst.BaseExpression | None) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "True"
 
 
+def _is_literal_bool(expr: cst.BaseExpression | None) -> bool:
+    return isinstance(expr, cst.Name) and expr.value in ("True", "False")
+
+
 def _drops(app: Apply) -> bool:
     layer = app.layer
     if layer.name not in DROPOUTS:
@@ -158,7 +162,9 @@ def _feeding_dropouts(pic: Picture, app: Apply) -> Iterator[tuple[Apply, tuple[A
 def check(pic: Picture) -> Iterator[Hit]:
     reported: set[tuple[int, int]] = set()
     for app in pic.applies:
-        if app.layer.name not in BATCHNORMS or _is_true(app.kwarg("training")):
+        if app.layer.name not in BATCHNORMS or _is_literal_bool(app.kwarg("training")):
+            # training=True: batch statistics always; training=False: its moving statistics
+            # are frozen and never learned from the dropped-out activations.
             continue
         for drop, between in _feeding_dropouts(pic, app):
             key = (id(app.layer.node), id(drop.layer.node))

@@ -47,3 +47,26 @@ def test_partial_parse_changes_nothing_on_fixtures():
     full = _run(FIXTURES, full_parse=True).findings
     assert [f.to_json() for f in partial] == [f.to_json() for f in full]
     assert partial, "the fixtures have findings"
+
+
+def _installed(package: str) -> Path | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)  # finds the package without importing it
+    return Path(spec.origin).parent if spec is not None and spec.origin else None
+
+
+@pytest.mark.parametrize("package", ["keras", "tf_keras"])
+def test_partial_parse_changes_nothing_on_installed_corpus(package):
+    """The same check on a large real corpus: the installed Keras sources."""
+    import json
+
+    from tests.conftest import run_cli
+
+    root = _installed(package)
+    if root is None:
+        pytest.skip(f"{package} is not installed")
+    runs = [run_cli("check", str(root), "--format", "json", "--no-cache", "--exit-zero", *flag)
+            for flag in ((), ("--full-parse",))]
+    partial, full = (json.loads(r.stdout) for r in runs)
+    assert partial == full
