@@ -104,8 +104,12 @@ class Applied:
     stale: int  # baseline entries for checked files and enabled codes that matched nothing
 
 
-def apply(result, path: Path, enabled: set[str]):
-    """Drop the findings recorded in the baseline at `path`; count its stale entries."""
+def apply(result, path: Path, enabled: set[str], paths: Iterable[str] = ()):
+    """Drop the findings recorded in the baseline at `path`; count its stale entries.
+
+    An entry can be stale only if its code is enabled and its file was checked in this
+    run, or no longer exists under one of `paths` (the command line's): a run over part
+    of the tree says nothing about the rest."""
     recorded = Counter(load(path))
     base = path.parent
     known = set()
@@ -117,5 +121,13 @@ def apply(result, path: Path, enabled: set[str]):
              for fr in result.files]
     # Only files checked in this run, and codes enabled in it, can tell that an entry is stale.
     checked = {relative_path(fr.display, base) for fr in result.files}
-    stale = sum(n for key, n in recorded.items() if n > 0 and key[0] in checked and key[1] in enabled)
+    roots = [Path(p).resolve() for p in paths]
+
+    def judged(entry_path: str) -> bool:
+        if entry_path in checked:
+            return True
+        where = (base / entry_path).resolve()
+        return not where.exists() and any(r == where or r in where.parents for r in roots)
+
+    stale = sum(n for key, n in recorded.items() if n > 0 and key[1] in enabled and judged(key[0]))
     return Applied(dataclasses.replace(result, files=files), len(known), stale)

@@ -29,7 +29,7 @@ import json
 import logging
 import os
 import sys
-import tempfile
+import secrets
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
@@ -181,9 +181,10 @@ class Cache:
             entries.update(self.new)
             blob = json.dumps({"format": FORMAT, "files": entries}, ensure_ascii=False,
                               separators=(",", ":")).encode("utf-8")
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=self.file.parent)
+            # Not mkstemp: its 0600 mode would ignore the umask a shared CI cache relies on.
+            tmp = self.file.parent / f".tmp-{os.getpid()}-{secrets.token_hex(4)}.part"
             try:
-                with os.fdopen(fd, "wb") as fh:
+                with open(tmp, "xb") as fh:
                     fh.write(blob)
                 os.replace(tmp, self.file)
             except BaseException:

@@ -47,6 +47,8 @@ class Finding:
     snippet: str = field(default="", compare=False, repr=False)
     # Notebooks only: the 1-based cell (among all cells) that `line` counts in.
     cell: int | None = None
+    # --confirm only: the rule's JSON-able confirm job ({"_unavailable": reason} when there is none).
+    job: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -83,6 +85,7 @@ class Plan:
     options: dict[str, dict[str, Any]]  # each rule's own typed options
     # KC100 (--report-unused-noqa) on: every known code, to tell unknown codes from disabled ones.
     unused_noqa: frozenset[str] | None = None
+    confirm: bool = False  # --confirm: each finding carries its rule's confirm job
 
     @classmethod
     def make(cls, settings: Settings, rules: tuple[Rule, ...], enabled: set[str]) -> Plan:
@@ -128,6 +131,8 @@ class _Work:
     options: dict[str, dict[str, Any]]
     unused_noqa: frozenset[str] | None = None  # KC100 on: the codes it must not judge in this file
     cells: tuple[tuple[int, int], ...] | None = None  # notebooks: (first joined line, cell number)
+    confirm: bool = False  # --confirm: findings carry confirm jobs, made from `pic`
+    pic: Any = None
 
 
 def _problem(target: Target, reason: str, line: int = 1, column: int = 1, text: str | None = None) -> Finding:
@@ -174,7 +179,12 @@ def prepare(target: Target, plan: Plan) -> FileResult | _Work:
             from kerascheck import noqa_unused
 
             found = noqa_unused.findings(text, target.display, set(), unused_noqa)
-            return FileResult(target.display, tuple(found), skipped=True)
+            result = FileResult(target.display, tuple(found), skipped=True)
+            if cells is not None:
+                from kerascheck import notebook
+
+                result = notebook.map_result(result, cells)
+            return result
         return FileResult(target.display, skipped=True)
     settings = plan.settings
     lines = text.count("\n") + 1
@@ -182,7 +192,7 @@ def prepare(target: Target, plan: Plan) -> FileResult | _Work:
         reason = (f"file too large to check ({lines} lines, {len(data)} bytes; "
                   f"limits: max-lines {settings.max_lines}, max-bytes {settings.max_bytes})")
         return FileResult(target.display, (_problem(target, reason),) if kc000 else ())
-    return _Work(target, text, rules, kc000, plan.options, unused_noqa, cells=cells)
+    return _Work(target, text, rules, kc000, plan.options, unused_noqa, cells=cells, confirm=plan.confirm)
 
 
 # ------------------------------------------------------------------ stage 2
@@ -211,7 +221,16 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
     except Unreadable as exc:
         found = (_problem(target, exc.message, exc.line, exc.column, work.text),) if work.kc000 else ()
         return FileResult(target.display, found, parsed=True)
-    pic = build(module, Names(module))
+    try:
+        pic = build(module, Names(module))
+    except RecursionError:
+        raise
+    except Exception as exc:  # a bug in the picture must not stop the run
+        found = (_problem(target, f"internal error while analyzing the file: {type(exc).__name__}: {exc}"),) \
+            if work.kc000 else ()
+        return FileResult(target.display, found, parsed=True)
+    if work.confirm:
+        work.pic = pic
     hits = []
     problems = []
     for rule in work.rules:
@@ -224,16 +243,32 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
             if work.kc000:
                 problems.append(_problem(target, f"internal error in rule {rule.code} ({rule.name}): "
                                          f"{type(exc).__name__}: {exc}"))
-    findings = _findings(work, module, hits) if hits else []
+    used: set[tuple[int, str]] | None = set() if work.unused_noqa is not None else None
+    findings = _findings(work, module, hits, used) if hits else []
+    if used is not None and not problems:  # a crashed rule may have had hits that a noqa silenced
+        from kerascheck import noqa_unused
+
+        findings += noqa_unused.findings(work.text, target.display, used, work.unused_noqa)
     unique = {f.sort_key(): f for f in findings + problems}
     return FileResult(target.display, tuple(unique[k] for k in sorted(unique)), parsed=True)
 
 
-def _findings(work: _Work, module, hits) -> list[Finding]:
+def _line_ref(work: _Work, line: int, at: int) -> int | str:
+    """A line number as a message shows it: in a notebook, counted in its cell."""
+    if work.cells is None:
+        return line
+    from kerascheck import notebook
+
+    return notebook.line_label(work.cells, line, at)
+
+
+def _findings(work: _Work, module, hits, used: set[tuple[int, str]] | None = None) -> list[Finding]:
+    """Hits -> findings; `used` collects the (line, code) of each noqa that silenced one."""
     from libcst.metadata import MetadataWrapper, PositionProvider
 
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     noqa = _noqa_lines(work.text)
+    source_lines = re.split(r"\r\n|\r|\n", work.text)
     out = []
     for rule, hit in hits:
         where = positions.get(hit.node)
@@ -242,17 +277,53 @@ def _findings(work: _Work, module, hits) -> list[Finding]:
         line, column = where.start.line, where.start.column + 1
         codes = noqa.get(line, frozenset({"-"}))
         if not codes or rule.code in codes:
+            if used is not None:
+                used.add((line, rule.code))
             continue
         fmt = dict(hit.fmt)
         for key, node in hit.related.items():
             rel = positions.get(node)
-            fmt[f"{key}_line"] = rel.start.line if rel is not None else "?"
+            fmt[f"{key}_line"] = _line_ref(work, rel.start.line, line) if rel is not None else "?"
         message = (hit.message or rule.message).format(**fmt)
         frame, start = _frame(work.text, line, where.end.line)
         out.append(Finding(rule.code, rule.name, message, work.target.display, line, column,
                            where.end.line, where.end.column + 1, rule.severity,
-                           frame=frame, frame_start=start))
+                           frame=frame, frame_start=start,
+                           snippet=_snippet(source_lines, where.start, where.end)))
+        if work.confirm:
+            from dataclasses import replace
+
+            out[-1] = replace(out[-1], job=_confirm_job(work, rule, hit))
     return out
+
+
+def _confirm_job(work: _Work, rule: Rule, hit) -> dict[str, Any]:
+    """The rule's `confirm_job(hit, pic, text)` (see kerascheck/confirm/__init__.py); never raises."""
+    make = getattr(rule.module, "confirm_job", None)
+    if make is None or getattr(rule.module, "confirm", None) is None:
+        return {"_unavailable": f"{rule.code} has no confirm recipe yet"}
+    try:
+        job = make(hit, work.pic, work.text)
+    except Exception as exc:  # a broken recipe must not stop the lint
+        return {"_unavailable": f"internal error in {rule.code}'s confirm_job: {type(exc).__name__}: {exc}"}
+    if job is None:
+        return {"_unavailable": f"{rule.code}'s confirm recipe does not cover this case"}
+    if isinstance(job, str):
+        return {"_unavailable": job}
+    return job
+
+
+SNIPPET_MAX = 200
+
+
+def _snippet(lines: list[str], start, end) -> str:
+    """The flagged code without whitespace: unchanged by re-indenting or by edits elsewhere."""
+    if start.line == end.line:
+        text = lines[start.line - 1][start.column : end.column]
+    else:
+        text = "\n".join([lines[start.line - 1][start.column :], *lines[start.line : end.line - 1],
+                          lines[end.line - 1][: end.column]])
+    return "".join(text.split())[:SNIPPET_MAX]
 
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:\s*,?\s*[A-Za-z]+[0-9]+)*))?", re.I)

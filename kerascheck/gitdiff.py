@@ -35,6 +35,7 @@ def _names(out: bytes, top: str) -> set[str]:
 
 def changed_files(ref: str, start: Path) -> set[str]:
     """Real paths of the files changed since `ref` in the repository holding `start`."""
+    start = start.resolve()
     start = start if start.is_dir() else start.parent
     top = _git(["rev-parse", "--show-toplevel"], start)
     if top.returncode != 0:

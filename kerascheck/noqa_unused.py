@@ -33,7 +33,7 @@ def findings(text: str, display: str, used: set[tuple[int, str]], skip: frozense
     """One KC100 finding per noqa comment that names a kerascheck code which silenced nothing."""
     out = []
     for line, start, end, codes in _comments(text):
-        if KC100.code in codes:  # `# noqa: KC100` keeps the comment as it is
+        if KC100.code in codes:  # a noqa that names KC100 itself is kept as it is
             continue
         unused = [c for c in codes if c.startswith("KC") and c not in skip and (line, c) not in used]
         if not unused:

@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 SUFFIX = ".ipynb"
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 
-# A cell map: for each code cell that has lines, (first line in the joined source, cell number).
-Cells = tuple[tuple[int, int], ...]
+# A cell map: for each code cell that has lines, (first line in the joined source, cell number,
+# the cell's own lines as written, for code frames).
+Cells = tuple[tuple[int, int, tuple[str, ...]], ...]
 
 _ASSIGN_MAGIC = re.compile(r"[\w.\[\]\"', ()*]+?\s*=\s*[%!]")
 _HELP = re.compile(r"(\?{1,2}[\w.*]+|[\w.*\[\]()]+\?{1,2})")
@@ -95,7 +96,7 @@ def to_source(data: bytes) -> tuple[bytes, Cells]:
     if _language(nb) not in ("python", "python3", "ipython", "ipython3"):
         return b"", ()
     out: list[str] = []
-    starts: list[tuple[int, int]] = []
+    starts: list[tuple[int, int, tuple[str, ...]]] = []
     line = 1
     for number, cell in enumerate(cells, 1):
         if cell.get("cell_type") != "code":
@@ -107,7 +108,7 @@ def to_source(data: bytes) -> tuple[bytes, Cells]:
         lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         if lines[-1] == "":
             lines.pop()
-        starts.append((line, number))
+        starts.append((line, number, tuple(lines)))
         out.extend(neutralize(lines))
         line += len(lines)
     text = "".join(f"{s}\n" for s in out)
@@ -209,38 +210,42 @@ def _escaped(line: str, index: int) -> bool:
 
 
 def locate(cells: Cells, line: int) -> tuple[int, int, int]:
-    """Joined-source line -> (cell number, line in the cell, cell's first joined line)."""
-    index = bisect.bisect_right([start for start, _ in cells], line) - 1
+    """Joined-source line -> (cell number, line in the cell, index in `cells`); 0 if before all."""
+    index = bisect.bisect_right([c[0] for c in cells], line) - 1
     if index < 0:
-        return 0, line, 1
-    start, number = cells[index]
-    return number, line - start + 1, start
+        return 0, line, -1
+    start, number, _ = cells[index]
+    return number, line - start + 1, index
+
+
+def line_label(cells: Cells, line: int, at: int) -> str:
+    """How a message names joined-source `line` from a finding at `at`: `5`, or `5 of cell 2`."""
+    number, local, _ = locate(cells, line)
+    if number == 0 or number == locate(cells, at)[0]:
+        return str(local)
+    return f"{local} of cell {number}"
 
 
 def map_result(result: FileResult, cells: Cells) -> FileResult:
-    """Findings at joined-source lines -> findings at a cell's own lines."""
+    """Findings at joined-source lines -> findings at their cell's own lines, with code
+    frames taken from the cell as written (not from its neutralised copy)."""
     if not result.findings or not cells:
         return result
-    starts = [start for start, _ in cells]
     mapped = []
     for f in result.findings:
-        number, line, start = locate(cells, f.line)
+        number, line, index = locate(cells, f.line)
         if number == 0:
             mapped.append(f)
             continue
-        index = starts.index(start)
-        stop = starts[index + 1] if index + 1 < len(starts) else None  # first line of the next cell
+        start, _, original = cells[index]
         end_line = f.end_line - start + 1
-        if stop is not None and f.end_line >= stop:
-            end_line = line  # a node cannot end in another cell; keep the report in this one
-        frame_start, frame = f.frame_start, list(f.frame)
-        if frame:
-            while frame_start < start and frame:
-                frame.pop(0)
-                frame_start += 1
-            if stop is not None:
-                frame = frame[: max(0, stop - frame_start)]
-            frame_start = frame_start - start + 1
+        if end_line > len(original):
+            end_line = line  # joined, a node could run into the next cell; report it in this one
+        frame_start = frame_stop = 0
+        if f.frame:
+            frame_start = max(1, f.frame_start - start + 1)
+            frame_stop = min(len(original), f.frame_start + len(f.frame) - start)
+        frame = tuple(original[frame_start - 1 : frame_stop]) if f.frame else ()
         mapped.append(replace(f, cell=number, line=line, end_line=end_line,
-                              frame=tuple(frame), frame_start=frame_start))
+                              frame=frame, frame_start=frame_start if frame else 0))
     return replace(result, findings=tuple(mapped))

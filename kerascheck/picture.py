@@ -325,7 +325,10 @@ class _Interpreter:
         self._find_classes(module)
         env = _Env()
         ctx = Context(scope=self.names.root)
-        self.block(module.body, env, ctx)
+        try:
+            self.block(module.body, env, ctx)
+        except _Return:  # a module-level `raise`: what ran until then is the picture
+            pass
         self.globals = env.vars
         self.global_heap = env.heap
         for cls in self.pic.classes:

@@ -40,4 +40,12 @@ def __getattr__(name: str):  # `from kerascheck.rule import Picture` without imp
         from kerascheck.picture import Picture
 
         return Picture
+    if name in ("Verdict", "CouldNotBuild"):  # confirm mode (kerascheck/confirm/__init__.py)
+        import kerascheck.confirm
+
+        return getattr(kerascheck.confirm, name)
+    if name == "Probe":
+        from kerascheck.confirm.probe import Probe
+
+        return Probe
     raise AttributeError(name)

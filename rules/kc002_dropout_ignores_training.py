@@ -54,8 +54,10 @@ positional argument (F2.10) is its own rule, KC005
 its own evidence (the literal or the name of the argument), and a call can
 have either bug without the other.
 
-Known misses: a dropout alias with no "drop" in its name (`as d`), helpers
-more than three calls deep, and helpers or subclasses in other files.
+Known misses: a dropout alias with no "drop" in its name (`as d`), a
+backend alias other than `K` or `backend` (`KB.dropout`), the function
+imported in a list (`from tensorflow.nn import relu, dropout`), helpers more
+than three calls deep, and helpers or subclasses in other files.
 
 ## Example
     class NoisyDense(keras.layers.Layer):
@@ -86,9 +88,12 @@ from kerascheck.rule import Hit
 
 CODE, NAME = "KC002", "dropout-ignores-training"
 SEVERITY = "warning"
-MESSAGE = ("{func} in {where} is not gated on `training`, so it keeps dropping units in predict() and "
-           "evaluate(), not only in fit(){extra}")
-NEEDS = ((b"dropout", b"def call"), (b"dropout", b"Lambda"))
+MESSAGE = ("{func} in {where} is not gated on `training`, so it keeps dropping units{extra} in predict() "
+           "and evaluate(), not only in fit()")
+# A spelling of a dropout function (`self.dropout(` alone is a sublayer), and a place to call it.
+_SPELLINGS = ((b"nn.dropout(",), (b"random.dropout(",), (b"backend.dropout(",), (b"K.dropout(",),
+              (b"stateless_dropout(",), (b"import dropout",))
+NEEDS = tuple((*spelling, where) for spelling in _SPELLINGS for where in (b"def call", b"Lambda"))
 # "drop" keeps helpers that call an alias (`from tensorflow.nn import dropout as drop`);
 # "training" keeps the helpers that forward the flag.
 KEEP = ("drop", "Lambda", "training")
@@ -344,6 +349,8 @@ class _Body:
                 return True
             if isinstance(par, cst.BooleanOperation) and cur is par.right and self.mentions(par.left):
                 return True
+            if isinstance(par, cst.Expr) and cur is par.value and cur is node:
+                return True  # `tf.nn.dropout(x, 0.5)` as a statement: its result is thrown away
             if isinstance(par, cst.Arg):
                 call = self.parent.get(id(par))
                 if isinstance(call, cst.Call):
@@ -392,6 +399,7 @@ class _Checker:
         self.module_funcs = {n: f for n, f in self.module_funcs.items()
                              if counts[n] == 1 and len(root.get(n, ())) == 1}
         self.hits: dict[int, Hit] = {}
+        self.bodies: dict[int, _Body] = {}
         self._module_doc: bool | None = None
 
     # -- deliberate Monte-Carlo dropout ----------------------------------
@@ -468,7 +476,9 @@ class _Checker:
     # -- analysis -----------------------------------------------------------
 
     def analyse(self, fn: cst.FunctionDef | cst.Lambda, flags: frozenset[str], scope, where: str,
-                owner, mc_nodes: tuple, depth: int = 0, seen: frozenset[int] = frozenset()) -> None:
+                owner, mc_nodes: tuple, depth: int = 0, seen: frozenset[int] = frozenset(),
+                root: str | None = None) -> None:
+        root = root or where
         body = _Body(fn, flags)
         for call, name in self.dropouts(body, scope):
             if id(call) in self.hits or not self.drops(call, name):
@@ -480,7 +490,7 @@ class _Checker:
             if isinstance(fn, cst.FunctionDef) and self.name_mc(fn.name.value):
                 continue
             display = DROPOUTS[name][0]
-            extra = " (the same units on every call)" if name == STATELESS else ""
+            extra = " (the same ones on every call)" if name == STATELESS else ""
             self.hits[id(call)] = Hit(call, fmt={"func": display, "where": where, "extra": extra},
                                       data={"function": name})
         if depth >= MAX_DEPTH:
@@ -492,8 +502,8 @@ class _Checker:
                 continue
             callee_flags = self.forwarded(body, site, callee, bound)
             name = callee.name.value
-            self.analyse(callee, callee_flags, self.names.scope_of(callee), f"`{name}()`, called from {where}",
-                         owner, mc_nodes, depth + 1, seen | {id(fn)})
+            self.analyse(callee, callee_flags, self.names.scope_of(callee), f"`{name}()` (called from {root})",
+                         owner, mc_nodes, depth + 1, seen | {id(fn)}, root)
 
     def helpers(self, body: _Body, owner, scope):
         """(call site, callee, is it a bound method) for same-file helpers called in the body."""
@@ -562,16 +572,27 @@ class _Checker:
             self.lambda_layer(layer)
         yield from self.hits.values()
 
+    def _ungated_in(self, node: cst.CSTNode, function: cst.FunctionDef | None) -> bool:
+        if function is None:
+            return True
+        if id(function) not in self.bodies:
+            self.bodies[id(function)] = _Body(function, frozenset())
+        body = self.bodies[id(function)]
+        return id(node) in body.order and not body.gated(node)
+
     def lambda_layer(self, layer: LayerDef) -> None:
         fn_expr = layer.arg("function", 0)
         scope = layer.ctx.scope or self.names.root
         enclosing = layer.ctx.function
-        if enclosing is not None:
-            outer = _Body(enclosing, frozenset())
-            if id(layer.node) not in outer.order or outer.gated(layer.node):
-                return  # built only for training (or not where we think)
-            if self.name_mc(enclosing.name.value):
-                return
+        if not self._ungated_in(layer.node, enclosing):
+            return  # built only for training (or not where we think)
+        if enclosing is not None and self.name_mc(enclosing.name.value):
+            return
+        apps = [a for a in self.pic.applies if a.layer.node is layer.node]
+        if not apps and layer.ctx.cls is not None:
+            return  # stored on a layer and applied we do not know how: unsure
+        if apps and not any(self._ungated_in(a.node, a.ctx.function) for a in apps):
+            return  # applied only in training
         where = "the function of a Lambda layer"
         if isinstance(fn_expr, cst.Lambda):
             self.analyse(fn_expr, frozenset(), scope, where, None, (enclosing,) if enclosing else ())
@@ -579,7 +600,7 @@ class _Checker:
             target = self.named_function(fn_expr.value, scope)
             if target is not None and not self.name_mc(target.name.value):
                 self.analyse(target, frozenset(), self.names.scope_of(target),
-                             f"`{target.name.value}()`, the function of a Lambda layer", None,
+                             f"`{target.name.value}()`, the function of a Lambda layer,", None,
                              (enclosing,) if enclosing else ())
 
     def named_function(self, name: str, scope) -> cst.FunctionDef | None:

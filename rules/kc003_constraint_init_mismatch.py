@@ -27,8 +27,9 @@ Keras applies a constraint only inside `optimizer.apply()`, right after a
 gradient update. Until the first step the layer computes with weights that
 break it (measured with Keras 3.15 and tf_keras 2.21: `Dense(16,
 kernel_constraint=NonNeg())` has 52.5 % negative kernel entries after build,
-predict and evaluate), and frozen layers (`trainable=False`) and weights
-that get no gradient keep them forever. The first step then projects them:
+predict and evaluate); frozen layers (`trainable=False`), weights that get
+no gradient and weights set by `set_weights`/`load_weights` are never
+projected at all. The first trained step then projects them:
 52 % of the kernel becomes exactly 0 (54 % with SGD), a lost start that
 slows training (MSE 17.3 vs 14.4 after 20 steps against a non-negative
 initializer on a non-negative regression). Nothing raises and nothing turns
@@ -54,26 +55,34 @@ from dataclasses import dataclass
 import libcst as cst
 
 from kerascheck.names import Scope
-from kerascheck.picture import KerasClass, Picture, call_arg, literal_number, literal_string
+from kerascheck.picture import (
+    KerasClass,
+    Picture,
+    call_arg,
+    literal_number,
+    literal_string,
+)
 from kerascheck.rule import Hit
 
 CODE, NAME = "KC003", "constraint-init-mismatch"
 SEVERITY = "warning"
-MESSAGE = ("{constraint} keeps {weight} in {allowed}, but {init} starts it with {values}: until the first "
-           "optimizer step (forever if the layer is frozen or its weights are loaded) the layer computes with "
+MESSAGE = ("{constraint} bounds {weight} to {allowed}, but its initializer {init} produces {values}: until the "
+           "first optimizer step (forever if the layer is frozen or its weights are loaded) the layer computes with "
            "weights that break the constraint, and the first step {effect}")
-# A NonNeg use always sits next to a `*_constraint`/`constraint=` keyword; a custom
-# element-wise constraint is a `Constraint` subclass with a `__call__`.
-NEEDS = ((b"onstraint", b"NonNeg"), (b"onstraint", b"non_neg"), (b"onstraint", b"nonneg"),
-         (b"Constraint", b"__call__"))
+# A constraint reaches a weight through a `*_constraint` or `constraint=` keyword; the
+# bounds come from NonNeg or a `class ...(...Constraint):` with a `__call__`.
+_USE = (b"_constraint", b"constraint=")
+_BOUNDS = ((b"NonNeg",), (b"non_neg",), (b"'nonneg'",), (b'"nonneg"',), (b"nonneg(",), (b"Constraint)", b"__call__"))
+NEEDS = tuple((use, *words) for use in _USE for words in _BOUNDS)
 # Every construction the rule reads carries a `*_constraint` keyword; `__call__`
 # keeps the body of a constraint class that derives from a local base class.
 KEEP = ("onstraint", "__call__")
 
 INF = math.inf
 # Shape-dependent zero-mean initializers (glorot/he/lecun, VarianceScaling,
-# Orthogonal) reach at least this magnitude for any layer with fan_in + fan_out
-# <= 30,000 (glorot_uniform's limit is sqrt(6 / (fan_in + fan_out))).
+# Orthogonal) reach past this magnitude in any layer with fan_in <= 30,000: the
+# smallest limit is lecun_uniform's sqrt(3 / fan_in); glorot_uniform's is
+# sqrt(6 / (fan_in + fan_out)), 0.054 for a 4x4x64 -> 64 Conv2D.
 MIN_SCALE = 0.01
 
 
@@ -275,6 +284,16 @@ def _is_true(expr: cst.BaseExpression | None) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "True"
 
 
+def _names_in(target: cst.CSTNode) -> Iterator[cst.Name]:
+    if isinstance(target, cst.Name):
+        yield target
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for el in target.elements:
+            yield from _names_in(el.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _names_in(target.value)
+
+
 def _statements(body) -> Iterator[cst.BaseSmallStatement]:
     """Small statements of a suite, through compound statements but not into
     nested functions or classes (they are other scopes)."""
@@ -307,6 +326,12 @@ class _File:
         self.constraints = {kc.name: kc for kc in pic.classes if kc.kind == "constraint"}
         self._redeclared: frozenset[str] | None = None
         self._assigns: dict[tuple[int, str], cst.BaseExpression | None] = {}
+        self._hidden: dict[int, frozenset[str]] = {}
+
+    def code(self, node: cst.CSTNode, fallback: str) -> str:
+        """The source of a short expression, for messages."""
+        text = self.pic.module.code_for_node(node)
+        return text if len(text) <= 48 and "\n" not in text else fallback
 
     # -- names bound once ----------------------------------------------------
 
@@ -332,10 +357,32 @@ class _File:
             current = current.parent
         return None
 
+    def hidden(self, scope: Scope) -> frozenset[str]:
+        """Names bound by comprehensions, lambdas or `:=` in a scope's own code: the
+        import table does not see them, so a use there may not mean the outer name."""
+        key = id(scope.node)
+        if key not in self._hidden:
+            found: set[str] = set()
+            stack: list[cst.CSTNode] = [scope.node]
+            while stack:
+                node = stack.pop()
+                if node is not scope.node and isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+                    continue
+                if isinstance(node, cst.CompFor):
+                    found.update(n.value for n in _names_in(node.target))
+                elif isinstance(node, cst.Lambda):
+                    found.update(p.name.value for p in (*node.params.params, *node.params.kwonly_params,
+                                                        *node.params.posonly_params))
+                elif isinstance(node, cst.NamedExpr):
+                    found.update(n.value for n in _names_in(node.target))
+                stack.extend(node.children)
+            self._hidden[key] = frozenset(found)
+        return self._hidden[key]
+
     def single_value(self, node: cst.Name, scope: Scope) -> tuple[cst.BaseExpression, Scope] | None:
         """The expression a name was bound to, if it was bound exactly once, by `name = expr`."""
         name = node.value
-        if name in self.redeclared():
+        if name in self.redeclared() or name in self.hidden(scope):
             return None
         owner = self.binding_scope(name, scope)
         if owner is None or len(owner.bindings[name]) != 1:
@@ -349,9 +396,9 @@ class _File:
                     target = small.targets[0].target
                     if isinstance(target, cst.Name) and target.value == name:
                         found.append(small.value)
-                elif isinstance(small, cst.AnnAssign) and small.value is not None:
-                    if isinstance(small.target, cst.Name) and small.target.value == name:
-                        found.append(small.value)
+                elif (isinstance(small, cst.AnnAssign) and small.value is not None
+                      and isinstance(small.target, cst.Name) and small.target.value == name):
+                    found.append(small.value)
             self._assigns[key] = found[0] if len(found) == 1 else None
         value = self._assigns[key]
         return (value, owner) if value is not None else None
@@ -386,7 +433,8 @@ class _File:
             return None
         kc = self.local_constraint(expr.func, scope)
         if kc is not None:
-            return _custom(self, kc, expr)
+            bound = _custom(self, kc, expr)
+            return Bound(self.code(expr, bound.label), bound.lo, bound.hi, bound.kind) if bound else None
         canon = self.pic.resolve(expr.func, scope) if isinstance(expr.func, (cst.Name, cst.Attribute)) else None
         if canon is None or canon.flavor is None:
             return None
@@ -412,11 +460,11 @@ class _File:
         canon = self.pic.resolve(expr.func, scope)
         if canon is None:
             return None
+        label = self.code(expr, f"{canon.short}(...)" if expr.args else f"{canon.short}()")
         if canon.flavor is not None and canon.name.startswith("keras.initializers."):
-            return _named_init(canon.short, f"{canon.short}(...)" if expr.args else f"{canon.short}()", expr)
+            return _named_init(canon.short, label, expr)
         if canon.name in _TF_INITS:
-            return _named_init(_TF_INITS[canon.name], f"{canon.short}(...)" if expr.args else f"{canon.short}()",
-                               expr, tf_style=True)
+            return _named_init(_TF_INITS[canon.name], label, expr, tf_style=True)
         return None
 
 
@@ -651,7 +699,7 @@ def _sym(f: _File, expr: cst.BaseExpression, env: dict, attrs: dict, self_name: 
          depth: int = 0) -> tuple | None:
     if depth > 8:
         return None
-    rec = lambda e: _sym(f, e, env, attrs, self_name, scope, depth + 1)  # noqa: E731
+    rec = lambda e: _sym(f, e, env, attrs, self_name, scope, depth + 1)
     number = _num(expr, attrs, self_name)
     if number is not None:
         return ("num", number)
@@ -755,7 +803,9 @@ def _mask(a: tuple | None, b: tuple | None) -> tuple | None:
 def _breaks(init: Init, bound: Bound) -> bool:
     if init.exact:
         return init.lo < bound.lo or init.hi > bound.hi
-    return bound.lo >= init.lo or bound.hi <= init.hi
+    if init.zero_mean:  # values of both signs that surely reach past lo and hi
+        return bound.lo >= init.lo or bound.hi <= init.hi
+    return bound.lo > init.lo or bound.hi < init.hi
 
 
 def _effect(init: Init, bound: Bound) -> str:
@@ -763,24 +813,30 @@ def _effect(init: Init, bound: Bound) -> str:
         return "flips the sign of about half of them" if init.zero_mean else "flips the sign of the negative ones"
     if init.zero_mean and ((bound.lo == 0 and init.hi <= bound.hi) or (bound.hi == 0 and init.lo >= bound.lo)):
         return "sets about half of them to exactly 0"
-    return f"clips the ones outside {_interval(bound.lo, bound.hi)} to its bounds"
+    return "moves every value outside that interval to its nearest bound"
 
 
-def _values(init: Init) -> str:
+def _values(init: Init, bound: Bound) -> str:
     if not init.exact:
-        if init.lo == 0 and init.hi == 0:
-            return "values of both signs"
+        sign_only = bound.lo >= 0 or bound.hi <= 0
         if init.zero_mean:
-            return f"values of both signs (beyond {_interval(init.lo, init.hi)})"
+            if sign_only or init.hi == 0:
+                return "values of both signs"
+            return f"values of both signs past \u00b1{_fmt(init.hi)}"
         return f"values beyond {_interval(init.lo, init.hi)}"
     if init.lo == init.hi:
-        return f"values {_fmt(init.lo)}"
+        return f"{_fmt(init.lo)} everywhere"
     return f"values in {_interval(init.lo, init.hi)}"
+
+
+WEIGHT_NAMES = {"kernel": "the kernel", "recurrent": "the recurrent kernel", "embeddings": "the embeddings",
+                "bias": "the bias", "gamma": "gamma", "beta": "beta", "alpha": "alpha",
+                "depthwise": "the depthwise kernel", "pointwise": "the pointwise kernel"}
 
 
 def _hit(arg: cst.Arg, bound: Bound, init: Init, weight: str) -> Hit:
     return Hit(arg, fmt={"constraint": bound.label, "allowed": _interval(bound.lo, bound.hi), "weight": weight,
-                         "init": init.label, "values": _values(init), "effect": _effect(init, bound)})
+                         "init": init.label, "values": _values(init, bound), "effect": _effect(init, bound)})
 
 
 def _layer_hits(f: _File) -> Iterator[Hit]:
@@ -788,6 +844,8 @@ def _layer_hits(f: _File) -> Iterator[Hit]:
         table = WEIGHTS.get(layer.name)
         if table is None or layer.canon.flavor is None or _has_star(layer.node):
             continue
+        if call_arg(layer.node, "weights", None) is not None:
+            continue  # initial values given outright (Keras 2 and Embedding): the initializer is not used
         scope = layer.ctx.scope or f.names.root
         for keyword, (init_kw, default, position, switch) in table.items():
             arg = _keyword(layer.node, keyword)
@@ -818,7 +876,8 @@ def _layer_hits(f: _File) -> Iterator[Hit]:
                 elif not _is_false(forget):
                     continue
             if _breaks(init, bound):
-                yield _hit(arg, bound, init, keyword[: -len("_constraint")])
+                base = keyword[: -len("_constraint")]
+                yield _hit(arg, bound, init, f"{WEIGHT_NAMES.get(base, base)} of {layer.short}")
 
 
 def _add_weight_calls(fn: cst.FunctionDef, self_name: str) -> Iterator[cst.Call]:
@@ -836,6 +895,18 @@ def _add_weight_calls(fn: cst.FunctionDef, self_name: str) -> Iterator[cst.Call]
 
 
 _FLOAT_DTYPES = frozenset({"float16", "float32", "float64", "bfloat16"})
+
+
+def _is_float_dtype(f: _File, dtype: cst.BaseExpression, scope: Scope) -> bool:
+    text = literal_string(dtype)
+    if text is not None:
+        return text in _FLOAT_DTYPES
+    if isinstance(dtype, (cst.Name, cst.Attribute)):
+        canon = f.pic.resolve(dtype, scope)
+        if canon is not None:
+            root, _, short = canon.name.rpartition(".")
+            return root in ("tensorflow", "numpy") and short in _FLOAT_DTYPES
+    return False
 
 
 def _weight_hits(f: _File) -> Iterator[Hit]:
@@ -864,12 +935,12 @@ def _weight_hits(f: _File) -> Iterator[Hit]:
                     dtype = call_arg(call, "dtype", None)
                     if _positional_count(call) > 1 or call_arg(call, "getter", None) is not None:
                         continue
-                    if dtype is not None and literal_string(dtype) not in _FLOAT_DTYPES:
+                    if dtype is not None and not _is_float_dtype(f, dtype, scope):
                         continue
                     init = _named_init("glorot_uniform", "glorot_uniform (add_weight's default)", None)
                 if init is not None and _breaks(init, bound):
-                    name = literal_string(call_arg(call, "name", None))
-                    yield _hit(arg, bound, init, f"weight {name!r}" if name else "the weight")
+                    name = literal_string(call_arg(call, "name", None)) or literal_string(call_arg(call, "", 0))
+                    yield _hit(arg, bound, init, f"weight {name!r}" if name else "the add_weight() weight")
 
 
 def check(pic: Picture) -> Iterator[Hit]:

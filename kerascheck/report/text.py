@@ -25,14 +25,15 @@ def render(result, stream, *, statistics: bool = False, show_frame: bool = True,
     else:
         for f in findings:
             console.print(Text.assemble(
-                (f.path, "bold"), ":", str(f.line), ":", str(f.column), ": ",
+                (f.path, "bold"), ":", f"cell {f.cell}:" if f.cell is not None else "",
+                str(f.line), ":", str(f.column), ": ",
                 (f.code, SEVERITY_STYLE.get(f.severity, "bold")), " ", f.message))
             if show_frame and f.frame:
                 _frame(console, f)
             if f.confirm:
                 c = f.confirm
                 console.print(Text.assemble("  confirm: ", (str(c.get("verdict")), "bold"),
-                                            f" ({c.get('evidence')})"))
+                                            f" ({c.get('seconds', 0):.1f} s): {c.get('evidence')}"))
     console.print(Text(summary(result), style="dim" if not findings else ""))
 
 
@@ -54,5 +55,6 @@ def summary(result) -> str:
     findings = result.findings
     n, m = len(findings), len({f.path for f in findings})
     return (f"Found {n} finding{'s' if n != 1 else ''} in {m} file{'s' if m != 1 else ''} "
-            f"({len(result.files)} files checked, {result.skipped} skipped by prefilter) "
+            f"({len(result.files)} files checked, {result.skipped} skipped by prefilter"
+            f"{f', {result.cached} from cache' if getattr(result, 'cached', 0) else ''}) "
             f"in {result.seconds:.2f} s")

@@ -1,0 +1,249 @@
+"""The parent side of confirm mode: one child process, a watchdog, a temporary directory.
+
+The child (`python -m kerascheck.confirm.child`) is started only when there are jobs, imports
+TensorFlow once and answers the jobs one at a time. If it stops answering (a hang the child's own
+alarm cannot interrupt) the watchdog kills it after the time limit plus a grace period, marks that
+finding `could not build`, and starts a new child for the rest; so does a crash (`os._exit` from
+native code, a signal). Its working directory, HOME-like paths and TMPDIR point into one temporary
+directory that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kerascheck.confirm import COULD_NOT_BUILD, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, INSTALL_HINT, Verdict
+
+GRACE = 10.0  # seconds past the per-finding limit before the watchdog kills the child
+STARTUP_LIMIT = 180.0  # importing TensorFlow
+
+
+class ConfirmUnavailable(Exception):
+    """TensorFlow cannot be imported: exit 2 with a one-line error."""
+
+
+def require_tensorflow() -> None:
+    """Fail early, without importing TensorFlow, when it is not installed."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("tensorflow")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        raise ConfirmUnavailable(f"--confirm needs TensorFlow, which is not installed: {INSTALL_HINT}")
+
+
+@dataclass
+class Stats:
+    jobs: int = 0
+    startups: int = 0  # TensorFlow start-ups (1, plus one per restart after a hang or crash)
+    startup_seconds: float = 0.0
+    seconds: float = 0.0
+    verdicts: dict[str, int] = field(default_factory=dict)
+
+
+class _Child:
+    def __init__(self, workdir: str, timeout: float, memory_mb: int, log) -> None:
+        env = dict(os.environ)
+        roots = {str(Path(m.__file__).resolve().parent.parent) for m in _packages()}
+        env.update({
+            "PYTHONPATH": os.pathsep.join([*sorted(roots), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "3"),
+            "KERAS_BACKEND": "tensorflow",
+            "KERAS_HOME": os.path.join(workdir, ".keras"),  # Keras writes keras.json on import
+            "TMPDIR": workdir, "TEMP": workdir, "TMP": workdir,
+            "MPLCONFIGDIR": os.path.join(workdir, ".matplotlib"),
+            "HOME": workdir,
+            "CUDA_VISIBLE_DEVICES": "-1",  # tiny models: the CPU is enough, and deterministic
+        })
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kerascheck.confirm.child", "--timeout", str(timeout),
+             "--memory-mb", str(memory_mb)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=workdir, env=env,
+            start_new_session=True)
+        self.buffer = b""
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.proc.stdout, selectors.EVENT_READ)
+
+    def send(self, obj: dict[str, Any]) -> None:
+        self.proc.stdin.write((json.dumps(obj) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def receive(self, limit: float) -> dict[str, Any] | None:
+        """The next line, or None on a timeout or EOF (check `alive`)."""
+        deadline = time.monotonic() + limit
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.selector.select(left):
+                return None
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        self.selector.close()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def died(self) -> str:
+        code = self.proc.wait()
+        if code < 0:
+            return f"the process was killed by signal {signal.Signals(-code).name}"
+        return f"the process exited with code {code}"
+
+
+def _packages():
+    import rules
+
+    import kerascheck
+
+    return (kerascheck, rules)
+
+
+def confirm_findings(findings: list, timeout: float = DEFAULT_TIMEOUT, memory_mb: int = DEFAULT_MEMORY_MB,
+                     progress: bool = False) -> tuple[list, Stats]:
+    """Each finding with its `confirm` verdict filled in (same order), and the run's figures."""
+    started = time.perf_counter()
+    stats = Stats()
+    verdicts: list[Verdict | None] = [None] * len(findings)
+    pending: list[int] = []
+    for i, f in enumerate(findings):
+        job = getattr(f, "job", None)
+        if isinstance(job, dict) and "_unavailable" not in job:
+            pending.append(i)
+        else:
+            reason = job.get("_unavailable") if isinstance(job, dict) else None
+            verdicts[i] = Verdict(COULD_NOT_BUILD, reason or f"{f.code} has no confirm recipe")
+    stats.jobs = len(pending)
+    if pending:
+        _run_jobs(findings, pending, verdicts, timeout, memory_mb, progress, stats)
+    out = []
+    for f, v in zip(findings, verdicts):
+        stats.verdicts[v.verdict] = stats.verdicts.get(v.verdict, 0) + 1
+        out.append(dataclasses.replace(f, confirm=v.to_json()))
+    stats.seconds = time.perf_counter() - started
+    return out, stats
+
+
+def run_jobs(jobs: list[dict[str, Any]], timeout: float = DEFAULT_TIMEOUT,
+             memory_mb: int = DEFAULT_MEMORY_MB) -> tuple[list[Verdict], Stats]:
+    """Run raw jobs (each with "rule" and "path") in one child; for tests and tools."""
+
+    @dataclass
+    class _F:
+        code: str
+        job: dict[str, Any]
+        confirm: Any = None
+
+    findings = [_F(j["rule"], j) for j in jobs]
+    stats = Stats()
+    verdicts: list[Verdict | None] = [None] * len(jobs)
+    started = time.perf_counter()
+    _run_jobs(findings, list(range(len(jobs))), verdicts, timeout, memory_mb, False, stats)
+    stats.seconds = time.perf_counter() - started
+    return verdicts, stats
+
+
+def _run_jobs(findings, pending: list[int], verdicts: list, timeout: float, memory_mb: int,
+              progress: bool, stats: Stats) -> None:
+    workdir = tempfile.mkdtemp(prefix="kerascheck-confirm-")
+    bar = _progress(len(pending)) if progress and len(pending) > 1 else None
+    child: _Child | None = None
+    log = open(os.path.join(workdir, "child.log"), "wb")  # noqa: SIM115 - closed below
+    try:
+        queue = list(pending)
+        while queue:
+            if child is None:
+                child = _start(workdir, timeout, memory_mb, log, stats)
+            i = queue.pop(0)
+            f = findings[i]
+            job = {**f.job, "rule": f.code, "path": getattr(f, "path", f.job.get("path", "<slice>"))}
+            began = time.perf_counter()
+            child.send(job)
+            answer = child.receive(timeout + GRACE)
+            if answer is None:
+                if child.proc.poll() is None:
+                    reason = f"time limit: no verdict after {timeout:g} s (--confirm-timeout); the process was stopped"
+                else:
+                    reason = f"{child.died()}{_last_log_line(workdir)}"
+                child.kill()
+                child = None
+                verdicts[i] = Verdict(COULD_NOT_BUILD, reason, time.perf_counter() - began)
+            else:
+                verdicts[i] = Verdict(answer["verdict"], answer["evidence"], time.perf_counter() - began)
+            if bar is not None:
+                bar[0].advance(bar[1])
+    finally:
+        if child is not None:
+            try:
+                child.proc.stdin.close()
+                child.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+            child.kill()
+        if bar is not None:
+            bar[0].stop()
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _start(workdir: str, timeout: float, memory_mb: int, log, stats: Stats) -> _Child:
+    began = time.perf_counter()
+    child = _Child(workdir, timeout, memory_mb, log)
+    hello = child.receive(STARTUP_LIMIT)
+    stats.startups += 1
+    stats.startup_seconds += time.perf_counter() - began
+    if hello is None or "error" in hello:
+        detail = hello["error"] if hello else f"{child.died() if child.proc.poll() is not None else 'no answer'}"
+        child.kill()
+        raise ConfirmUnavailable(f"--confirm could not import TensorFlow ({detail}): {INSTALL_HINT}")
+    return child
+
+
+def _last_log_line(workdir: str) -> str:
+    try:
+        lines = Path(workdir, "child.log").read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    lines = [ln for ln in lines if ln.strip() and not ln.startswith(("I0000", "W0000", "WARNING: All log"))]
+    return f": {lines[-1].strip()[:200]}" if lines else ""
+
+
+def _progress(total: int):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return None
+    bar = Progress(TextColumn("confirming"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, transient=True)
+    task = bar.add_task("confirm", total=total)
+    bar.start()
+    return bar, task

@@ -1,0 +1,560 @@
+"""Raw TensorFlow or NumPy operation on a symbolic KerasTensor while building a model.
+
+## What it does
+Flags, in module-level code and in functions that build models, an operation
+that Keras 3 refuses on a symbolic `KerasTensor` (a value from `keras.Input()`
+/ `tf.keras.Input()`, from a Keras layer or model applied to one, or from
+`keras.ops` / Python operators / slicing on one), followed through
+assignments, tuple unpacking, lists, list comprehensions, `for` loops over a
+list of tensors and helper functions of the same file that receive them:
+
+- a `tf.*` call (including the `tf.keras.backend` functions that are TF ops,
+  e.g. `K.sum`) with a KerasTensor argument, also inside a list argument
+  (`tf.concat([a, b], -1)`);
+- a NumPy function with a KerasTensor argument (`np.sum(x)`, `np.asarray(x)`);
+- a NumPy array or NumPy scalar (`np.ones(8)`, `np.float32(2.0)`,
+  `np.sqrt(8.0)`) on the left of an arithmetic operator whose right side is a
+  KerasTensor;
+- `keras.Model(inputs=...)` given a `tf.constant`, `tf.Variable` or NumPy
+  array, or a KerasTensor of the other Keras (`tf_keras` vs Keras 3).
+
+The finding is reported at the call or operator that raises, and names the
+symbolic argument and the line that created it.
+
+## Why is this bad?
+A KerasTensor is a placeholder for a shape and a dtype, not a tensor. Measured
+with TensorFlow 2.21 / Keras 3.15.1 (KERAS_FACTS F4.1-F4.7, and the
+measurement script `kc004_extra.py` noted below): every raw TF op on one
+raises at the op itself, `ValueError: A KerasTensor cannot be used as input to
+a TensorFlow function.` (`tf.reduce_sum`, `tf.concat`, `tf.shape`, `tf.cast`,
+`tf.identity`, `tf.split`, `tf.stack`, `tf.py_function`,
+`tf.keras.backend.sum`, ... 60 `tf.keras.backend` functions); NumPy
+functions raise `ValueError: A KerasTensor is symbolic: it's a placeholder for
+a shape an a dtype.` (304 of NumPy's top-level functions, `np.linalg.norm`,
+`np.fft.fft`; so does `tf.constant(x)`); so does a NumPy array or NumPy scalar
+on the left of `+ - * / // % **` (Python floats such as `np.pi` or
+`np.random.uniform()` are fine); and `keras.Model(inputs=...)` raises
+`ValueError: All `inputs` values must be KerasTensors.` for eager tensors,
+variables, NumPy arrays and tf_keras KerasTensors.
+
+`tf.keras` is Keras 3 since TensorFlow 2.16, so model code written for
+TensorFlow 2.15 and earlier, where TF ops on KerasTensors were wrapped into
+`TFOpLambda` layers, breaks on upgrade exactly here.
+
+Not flagged (they work): `keras.ops.*`, Python operators with the KerasTensor
+or a TF tensor on the left, slicing, `x.shape` arithmetic, `np.shape(x)`,
+`np.ndim(x)`, `tf.nest.*`, `tf.print`, `tf.is_tensor`, `tf.get_static_value`,
+`tf.keras.backend.int_shape`, TF ops on constants, ops inside a `Layer.call()`
+or a `Lambda` function (where the tensors are real), and
+`Model(inputs=<an intermediate layer output>)`, which Keras 3 accepts (F4.6).
+Nothing is flagged in functions whose tensors come from unknown parameters,
+under an `if` on a version or legacy flag, or in a `try` that catches the error.
+
+Legacy Keras (tf_keras, or `tf.keras` with `TF_USE_LEGACY_KERAS=1`) wraps TF
+ops into layers (F4.8): a file that imports `tf_keras`, or mentions
+`TF_USE_LEGACY_KERAS`, gets no TF-op finding; NumPy on its KerasTensors still
+raises `TypeError: You are passing KerasTensor(...), an intermediate TF-Keras
+symbolic input/output, ...` and is still flagged. For a project pinned to
+TensorFlow <= 2.15 / Keras 2, set the option below.
+
+## Options
+    [tool.kerascheck.kc004]
+    legacy-keras = true   # all Keras in this project is Keras 2: no TF-op findings
+
+## Example
+    inputs = tf.keras.Input((28, 28, 1))
+    x = tf.keras.layers.Conv2D(8, 3)(inputs)
+    x = tf.reduce_mean(x, axis=[1, 2])
+    scale = np.sqrt(8.0) * x
+
+## Use instead
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(8, 3)(inputs)
+    x = keras.ops.mean(x, axis=[1, 2])     # or keras.layers.GlobalAveragePooling2D()
+    scale = x * np.sqrt(8.0)              # or float(np.sqrt(8.0)) * x
+
+Measurements beyond KERAS_FACTS (TF 2.21, keras 3.15.1, tf_keras 2.21, NumPy
+2.4.6; script kept beside the facts as `kc004_extra.py`): `tf.identity`,
+`tf.split`, `tf.unstack`, `tf.stack`, `tf.size`, `tf.rank`, `tf.Variable`,
+`tf.py_function`, `tf.debugging.assert_equal`, `tf.where`, `tf.one_hot`,
+`tf.linalg.matmul`, `tf.image.resize`, `tf.data.Dataset.from_tensor_slices`
+raise M1; `tf.constant(x)` and `tf.numpy_function` raise M2; `tf.nest.flatten`,
+`tf.print`, `tf.is_tensor`, `tf.get_static_value`, `np.shape`, `np.ndim`,
+`np.isscalar`, `tf.keras.backend.int_shape` work; `keras.backend` (Keras 3) has
+no `int_shape`; `tf.map_fn`, `tf.experimental.numpy.*`,
+`tf.compat.v1.layers.*` fail with other errors (not flagged). Under tf_keras,
+`np.ones(8) * x` works; `tf_keras.Model(inputs=tf.constant(...))` raises
+`ValueError: Found unexpected instance while processing input tensors for keras
+functional model.` and `tf_keras.Model(inputs=keras.Input(...))` raises
+`AttributeError: 'KerasTensor' object has no attribute 'node'`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+
+from kerascheck.names import canonical
+from kerascheck.picture import Context, Picture, Value
+from kerascheck.rule import Hit
+
+CODE, NAME = "KC004", "tensor-outside-graph"
+SEVERITY = "error"
+MESSAGE = "{op} gets {arg}, {what} (line {src_line}), so {lib} raises {error}"
+# A KerasTensor needs an Input somewhere in the file; the op needs TF or NumPy.
+# A KerasTensor needs an Input; a TF op needs TensorFlow imported; NumPy needs numpy; and
+# the file imports Keras's public API (Keras's own sources import `keras.src`).
+PUBLIC_KERAS = (b"tf.keras", b"from tensorflow import keras", b"from tensorflow.keras", b"import tensorflow.keras",
+                b"\nfrom keras import", b"\nfrom keras.layers", b"\nfrom keras.models", b"tf_keras")
+NEEDS = ((b"Input", b"\nimport tensorflow", b"import keras"),
+         *((b"Input", b"import tensorflow", m) for m in PUBLIC_KERAS),
+         *((b"Input", b"numpy", m) for m in PUBLIC_KERAS))
+# Functions that make KerasTensors (Input, Model) or do TF ops on those they receive.
+KEEP = ("Input", "Model(", "tf.", "TF_USE_LEGACY_KERAS")
+OPTIONS = {"legacy-keras": False}  # the project runs Keras 2 (TF <= 2.15 or tf_keras) everywhere
+
+# First sentences of the errors (KERAS_FACTS M1, M2, M3, M6; kc004_extra.py for the tf_keras models).
+M1 = 'ValueError: "A KerasTensor cannot be used as input to a TensorFlow function."'
+M2 = "ValueError: \"A KerasTensor is symbolic: it's a placeholder for a shape an a dtype.\""
+M3 = 'ValueError: "All `inputs` values must be KerasTensors."'
+M6 = ('TypeError: "You are passing KerasTensor(...), an intermediate TF-Keras symbolic input/output, to a '
+      'TF API that does not allow registering custom dispatchers, such as `tf.cond`, `tf.function`, '
+      'gradient tapes, or `tf.map_fn`."')
+K2_MODEL = 'ValueError: "Found unexpected instance while processing input tensors for keras functional model."'
+K2_MODEL_K3 = "AttributeError: \"'KerasTensor' object has no attribute 'node'\""
+
+# TF APIs that do not convert their argument: they work on a KerasTensor, or fail with
+# another error (tf.map_fn, tf.experimental.numpy, tf.compat.v1.layers). Relative to `tensorflow.`.
+TF_SILENT_PREFIXES = ("nest.", "experimental.numpy.", "compat.v1.layers.", "summary.", "compat.v1.summary.",
+                      "compat.v1.logging.", "io.gfile.", "config.", "saved_model.", "distribute.", "data.experimental.",
+                      "python.util.", "python.framework.tensor_shape.", "autograph.")
+TF_SILENT = frozenset({
+    "print", "is_tensor", "is_symbolic_tensor", "get_static_value", "TensorShape", "TensorSpec",
+    "type_spec_from_value", "map_fn", "function", "name_scope", "device", "as_dtype", "dtypes.as_dtype",
+    "compat.v1.name_scope", "compat.v1.variable_scope", "executing_eagerly", "GradientTape", "Module",
+    "get_logger", "compat.v1.get_default_graph", "init_scope",
+})
+TF_M2 = frozenset({"constant", "numpy_function", "compat.v1.numpy_function", "compat.v1.constant"})
+# `tf.keras.backend` (Keras 3's legacy backend) functions that raised M1 on a KerasTensor.
+TF_KERAS_BACKEND_M1 = frozenset("""
+abs all any argmax argmin batch_dot batch_flatten binary_crossentropy binary_focal_crossentropy cast
+categorical_crossentropy conv2d conv3d cos ctc_decode ctc_label_dense_to_sparse cumprod cumsum
+depthwise_conv2d dropout elu equal exp expand_dims flatten gather greater greater_equal hard_sigmoid
+l2_normalize less less_equal log max maximum min minimum not_equal one_hot ones_like permute_dimensions
+pow prod random_bernoulli random_normal random_uniform relu reshape reverse round shape sigmoid sign sin
+softplus softsign spatial_2d_padding spatial_3d_padding sqrt square squeeze stack stop_gradient sum tanh
+temporal_padding tile transpose truncated_normal variable zeros_like""".split())
+# NumPy's top-level functions that raised M2 on a KerasTensor (np.shape and np.ndim work).
+NUMPY_M2 = frozenset("""
+abs absolute acos acosh add all allclose amax amin angle any append arange arccos arccosh arcsin arcsinh
+arctan arctan2 arctanh argmax argmin argpartition argsort argwhere around array array_split asanyarray
+asarray asarray_chkfinite ascontiguousarray asfortranarray asin asinh asmatrix atan atan2 atanh atleast_1d
+atleast_2d atleast_3d average bartlett bincount bitwise_and bitwise_count bitwise_invert
+bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift bitwise_xor blackman block broadcast_arrays
+broadcast_to cbrt ceil clip column_stack compress concat concatenate conj conjugate convolve copy copysign
+corrcoef correlate cos cosh count_nonzero cov cross cumprod cumsum cumulative_prod cumulative_sum deg2rad
+degrees delete diag diagflat diagonal diff digitize divide divmod dot dstack ediff1d einsum empty_like
+equal exp exp2 expand_dims expm1 extract fabs fix flatnonzero flip fliplr flipud float_power floor
+floor_divide fmax fmin fmod frexp full_like gcd gradient greater greater_equal hamming hanning heaviside
+histogram histogram_bin_edges histogramdd hsplit hstack hypot i0 imag inner intersect1d invert isclose
+iscomplex isfinite isin isinf isnan isneginf isposinf isreal kron lcm ldexp left_shift less less_equal
+linspace log log10 log1p log2 logaddexp logaddexp2 logical_and logical_not logical_or logical_xor matmul
+matrix_transpose matvec max maximum mean median min minimum mod modf multiply nan_to_num nanargmax
+nanargmin nancumprod nancumsum nanmax nanmean nanmedian nanmin nanpercentile nanprod nanquantile nanstd
+nansum nanvar negative nextafter nonzero not_equal ones_like outer pad partition percentile permute_dims
+positive pow power prod ptp quantile rad2deg radians ravel real reciprocal remainder repeat reshape
+resize right_shift rint roll rot90 round row_stack searchsorted setdiff1d setxor1d sign signbit sin sinc
+sinh size sort spacing sqrt square squeeze stack std subtract sum take tan tanh tensordot tile trace
+transpose trapezoid tril triu true_divide trunc union1d unique unravel_index unstack unwrap vander var
+vdot vecdot vecmat vstack where zeros_like""".split())
+NUMPY_M2_MODULES = ("numpy.linalg.", "numpy.fft.")
+# NumPy calls whose result is an ndarray or a NumPy scalar for numeric arguments (measured):
+# on the left of an operator with a KerasTensor they raise M2. Python floats (np.pi,
+# np.random.uniform()) do not.
+NUMPY_VALUES = frozenset("""
+array asarray ones zeros full empty eye identity arange linspace ones_like zeros_like full_like sqrt exp
+log log2 log10 log1p sin cos tan tanh power square abs absolute sum mean prod max min amax amin std var
+median maximum minimum clip round floor ceil dot matmul outer concatenate stack reshape transpose
+expand_dims squeeze tile repeat cumsum float16 float32 float64 int8 int16 int32 int64 uint8 uint16 uint32
+uint64 bool_ double single half intc longlong""".split())
+ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Modulo, cst.Power)
+# Model(inputs=...) values that are not KerasTensors (F4.6): what made them, and what they are.
+TF_TENSOR_MAKERS = frozenset({
+    "constant", "convert_to_tensor", "ones", "zeros", "fill", "eye", "range", "ones_like", "zeros_like",
+    "random.normal", "random.uniform", "random.truncated_normal",
+})
+NUMPY_ARRAY_MAKERS = frozenset({
+    "array", "asarray", "ones", "zeros", "empty", "full", "arange", "linspace", "eye", "identity",
+    "ones_like", "zeros_like", "full_like", "stack", "concatenate", "load",
+    "random.rand", "random.randn", "random.random", "random.normal", "random.uniform", "random.randint",
+})
+# An `if` on one of these chooses between Keras versions: its branches are on purpose.
+VERSION_GUARD = re.compile(r"version|legacy|keras_?[23]\b|tf_keras|keras_?2|keras_?3|TF2|tf2_", re.I)
+CAUGHT = frozenset({"Exception", "BaseException", "ValueError", "TypeError", "AttributeError", "NotImplementedError"})
+MAX_LABEL = 40
+
+VALID = [
+    # keras.ops, Python operators with the KerasTensor on the left, slicing, shape arithmetic.
+    "import keras\nimport numpy as np\nx = keras.Input((8,))\ny = keras.ops.sum(x * np.sqrt(8.0), axis=-1)\n"
+    "z = x[:, 0] + 1\nn = np.prod(x.shape[1:])\nm = keras.Model(x, [y, z])\n",
+    # TF ops inside a Layer's call() and a Lambda function.
+    "import tensorflow as tf\nfrom tensorflow import keras\n"
+    "class Sum(keras.layers.Layer):\n    def call(self, t):\n        return tf.reduce_sum(t, -1)\n"
+    "x = keras.Input((8,))\ny = keras.layers.Lambda(lambda t: tf.nn.relu(t))(Sum()(x))\n",
+    # A function whose tensors are parameters: unknown, so silent.
+    "import tensorflow as tf\nfrom tensorflow.keras import layers\n"
+    "def head(features):\n    return tf.reduce_mean(layers.Dense(4)(features), axis=1)\n",
+    # Legacy Keras: tf_keras wraps TF ops into layers.
+    "import tensorflow as tf\nimport tf_keras\nx = tf_keras.Input((8,))\ny = tf.reduce_sum(x, -1)\n",
+    # Model(inputs=<intermediate layer output>) is accepted by Keras 3.
+    "import keras\nimport tensorflow as tf\nx = keras.Input((8,))\nh = keras.layers.Dense(4)(x)\n"
+    "m = keras.Model(inputs=h, outputs=keras.layers.Dense(1)(h))\nc = tf.reduce_sum(tf.constant([1.0]))\n",
+    # A version guard.
+    "import tensorflow as tf\nx = tf.keras.Input((8,))\nif tf.__version__ < '2.16':\n    y = tf.reduce_sum(x)\n"
+    "else:\n    y = tf.keras.ops.sum(x)\n",
+]
+INVALID = [
+    "import tensorflow as tf\n"
+    "inputs = tf.keras.Input((32, 32, 3))\n"
+    "x = tf.keras.layers.Conv2D(8, 3)(inputs)\n"
+    "x = tf.reduce_mean(x, axis=[1, 2])  # expect: KC004\n",
+    "import numpy as np\nfrom tensorflow.keras import Input as In, layers\n"
+    "def build_model(width):\n"
+    "    a = In((width,))\n"
+    "    b = layers.Dense(width)(a)\n"
+    "    c = np.float32(0.5) * b  # expect: KC004\n"
+    "    return np.concatenate([a, b], axis=-1)  # expect: KC004\n",
+    "import keras\nimport tensorflow as tf\n"
+    "out = keras.layers.Dense(1)(keras.Input((4,)))\n"
+    "model = keras.Model(inputs=tf.constant([[1.0] * 4]), outputs=out)  # expect: KC004\n",
+]
+
+
+@dataclass
+class _File:
+    """What the rule works out about one file, lazily."""
+
+    pic: Picture
+    pinned: bool  # the `legacy-keras` option
+    _legacy: bool | None = None
+    _env: bool | None = None
+    _guarded: set[int] | None = None
+    _tried: set[int] = field(default_factory=set)
+    _module_level: set[int] | None = None
+    _lambda_fns: set[str] | None = None
+    codes: dict[int, str] = field(default_factory=dict)
+
+    def code(self, node: cst.CSTNode) -> str:
+        key = id(node)
+        if key not in self.codes:
+            self.codes[key] = self.pic.module.code_for_node(node).strip()
+        return self.codes[key]
+
+    @property
+    def env_legacy(self) -> bool:
+        """`TF_USE_LEGACY_KERAS` appears in the file: `tf.keras` may be Keras 2 (G.2)."""
+        if self._env is None:
+            self._env = "TF_USE_LEGACY_KERAS" in self.pic.module.code
+        return self._env
+
+    @property
+    def legacy(self) -> bool:
+        """The file imports tf_keras (or TF's own old Keras), or sets TF_USE_LEGACY_KERAS."""
+        if self._legacy is None:
+            flavors = {canonical(path).flavor for path in self.pic.names.imports()}
+            self._legacy = self.pinned or bool(flavors & {"tf_keras", "tf.python.keras"}) or self.env_legacy
+        return self._legacy
+
+    def lib(self, flavor: str | None) -> str | None:
+        """Which Keras a flavor stands for here: "k3", "k2" or None (cannot tell)."""
+        if self.pinned:
+            return "k2"
+        if flavor in ("tf_keras", "tf.python.keras"):
+            return "k2"
+        if flavor == "keras":
+            return "k3"
+        if flavor == "tf.keras":
+            return None if self.env_legacy else "k3"
+        return None
+
+    def value_lib(self, value: Value) -> str | None:
+        alt = _first(value)
+        if alt.canon is not None and alt.canon.flavor is not None:
+            return self.lib(alt.canon.flavor)
+        if alt.app is not None and alt.app.layer.canon.flavor != "local":
+            return self.lib(alt.app.layer.canon.flavor)
+        return None
+
+    def guarded(self, node: cst.CSTNode, tf_only: bool) -> bool:
+        """Under an `if` on a Keras/TF version or legacy flag (TF ops only), or in a `try`
+        whose handler catches the error."""
+        if self._guarded is None:
+            self._guarded = set()
+            self._find_guards(self.pic.module.body)
+        return id(node) in self._guarded if tf_only else id(node) in self._tried
+
+    def _find_guards(self, body) -> None:
+        # Statements only: walking every expression with libcst's `children` is slow.
+        for stmt in body:
+            if isinstance(stmt, cst.If) and VERSION_GUARD.search(self.code(stmt.test)):
+                _collect(stmt.body, self._guarded)
+                if stmt.orelse is not None:
+                    _collect(stmt.orelse, self._guarded)
+                continue
+            if isinstance(stmt, (cst.Try, cst.TryStar)) and any(_catches(h) for h in stmt.handlers):
+                _collect(stmt.body, self._tried)
+            for suite in _suites(stmt):
+                self._find_guards(suite)
+
+    def module_level(self, node: cst.CSTNode) -> bool:
+        """Created by module-level code (not inside a function or lambda)."""
+        if self._module_level is None:
+            self._module_level = set()
+            for stmt in self.pic.module.body:
+                _collect(stmt, self._module_level, skip=(cst.FunctionDef, cst.Lambda))
+        return id(node) in self._module_level
+
+    def lambda_functions(self) -> set[str]:
+        """Names of same-file functions given to a Lambda layer: they run on real tensors."""
+        if self._lambda_fns is None:
+            self._lambda_fns = set()
+            for layer in self.pic.lambdas:
+                fn = layer.arg("function", 0)
+                if isinstance(fn, cst.Name):
+                    self._lambda_fns.add(fn.value)
+        return self._lambda_fns
+
+
+def _collect(root: cst.CSTNode, into: set[int], skip: tuple[type, ...] = ()) -> None:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if skip and isinstance(node, skip):
+            continue
+        into.add(id(node))
+        stack.extend(node.children)
+
+
+def _suites(stmt: cst.CSTNode) -> Iterator[list]:
+    """The statement lists nested in a compound statement (elif as a one-statement list)."""
+    if isinstance(stmt, cst.SimpleStatementLine):
+        return
+    for name in ("body", "orelse", "finalbody"):
+        part = getattr(stmt, name, None)
+        if isinstance(part, cst.If):
+            yield [part]
+        elif isinstance(part, (cst.Else, cst.Finally)):
+            yield _block(part.body)
+        elif isinstance(part, cst.BaseSuite):
+            yield _block(part)
+    for inner in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
+        yield _block(inner.body)
+
+
+def _block(suite) -> list:
+    return list(suite.body) if isinstance(suite, cst.IndentedBlock) else []
+
+
+def _catches(handler: cst.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True
+    types = handler.type.elements if isinstance(handler.type, cst.Tuple) else [handler.type]
+    for t in types:
+        expr = t.value if isinstance(t, cst.Element) else t
+        name = expr.attr.value if isinstance(expr, cst.Attribute) else getattr(expr, "value", None)
+        if name in CAUGHT:
+            return True
+    return False
+
+
+def _first(value: Value) -> Value:
+    return next(value.alternatives())
+
+
+def _symbolic(values, depth: int = 0) -> Iterator[Value]:
+    """KerasTensors among operands: direct (every alternative symbolic) or list items."""
+    for v in values:
+        if v.kt:
+            yield v
+        elif v.kind == "seq" and depth < 2:
+            yield from _symbolic(v.items, depth + 1)
+
+
+def _skip_context(f: _File, ctx: Context) -> bool:
+    """Code that runs on real tensors, or that is not model-building code."""
+    if ctx.in_call:
+        return True
+    fn = ctx.function
+    if fn is not None:
+        if ctx.cls is not None and fn.name.value in ("call", "__call__"):
+            return True  # `self.call(inputs)` from another method: still the layer's own code
+        if fn.name.value in f.lambda_functions():
+            return True
+    return False
+
+
+def _usable(f: _File, ctx: Context, value: Value) -> bool:
+    """A function run on its own sees module-level KerasTensors only through globals: a
+    loss or metric function closing over them is not model-building code."""
+    if ctx.entry == "module":
+        return True
+    return not any(alt.node is None or f.module_level(alt.node) for alt in value.alternatives())
+
+
+def _label(f: _File, value: Value, fallback: cst.CSTNode | None = None) -> str:
+    alt = _first(value)
+    if alt.label:
+        return f"`{alt.label}`"
+    for node in (alt.node, fallback):
+        if node is not None:
+            text = f.code(node)
+            if len(text) <= MAX_LABEL and "\n" not in text:
+                return f"`{text}`"
+    return "a KerasTensor"
+
+
+def _origin(f: _File, value: Value, prefix: str = "a symbolic KerasTensor") -> str:
+    alt = _first(value)
+    node = alt.node
+    if isinstance(node, cst.Call) and alt.canon is not None and alt.canon.flavor is not None:
+        return f"{prefix} from `{f.code(node.func)}`"
+    if alt.app is not None and alt.app.call is node:
+        return f"{prefix} output by `{alt.app.layer.short}`"
+    return prefix
+
+
+def _src(value: Value, fallback: cst.CSTNode) -> cst.CSTNode:
+    node = _first(value).node
+    return node if node is not None else fallback
+
+
+def _tf_error(name: str, canon_flavor: str | None) -> str | None:
+    """M1/M2 for a TF API that converts its argument, None for one that does not."""
+    if canon_flavor is not None:  # tf.keras.backend.<op> (Keras 3's legacy backend)
+        short = name.rsplit(".", 1)[-1]
+        if name.startswith("keras.backend.") and name.count(".") == 2 and short in TF_KERAS_BACKEND_M1:
+            return M1
+        return None
+    if not name.startswith("tensorflow."):
+        return None
+    rel = name[len("tensorflow."):]
+    if rel.startswith("python.") and not rel.startswith("python.ops."):
+        return None  # TF internals other than op modules
+    if rel in TF_SILENT or rel.startswith(TF_SILENT_PREFIXES) or rel.split(".")[-1][:1].isupper() and rel not in ("Variable",):
+        return None  # classes and non-converting APIs
+    return M2 if rel in TF_M2 else M1
+
+
+def _numpy_converts(name: str) -> bool:
+    if name.startswith(NUMPY_M2_MODULES):
+        return True
+    return name.startswith("numpy.") and name[len("numpy."):] in NUMPY_M2
+
+
+def check(pic: Picture, options: dict[str, Any] | None = None) -> Iterator[Hit]:
+    f = _File(pic, bool((options or OPTIONS).get("legacy-keras", False)))
+    reported: set[int] = set()
+    yield from _calls(f, reported)
+    yield from _binops(f, reported)
+    yield from _models(f, reported)
+
+
+def _calls(f: _File, reported: set[int]) -> Iterator[Hit]:
+    for event in f.pic.calls:
+        if id(event.node) in reported:
+            continue
+        canon = event.canon
+        is_numpy = canon.flavor is None and _numpy_converts(canon.name)
+        tf_error = None if is_numpy else _tf_error(canon.name, canon.flavor)
+        if tf_error is None and not is_numpy:
+            continue
+        if canon.flavor is not None and canon.flavor != "tf.keras":
+            continue  # only tf.keras.backend is TF's legacy backend; keras.backend has no such ops
+        value = next((v for v in _symbolic(event.operands()) if _usable(f, event.ctx, v)), None)
+        if value is None or _skip_context(f, event.ctx) or f.guarded(event.node, tf_only=False):
+            continue
+        lib = f.value_lib(value)
+        if lib is None:
+            lib = "k2" if f.legacy else "k3"
+        if is_numpy:
+            error, keras = (M2, "Keras 3") if lib == "k3" else (M6, "legacy Keras")
+        else:
+            if f.legacy or lib != "k3" or f.guarded(event.node, tf_only=True):
+                continue  # legacy Keras wraps TF ops into TFOpLambda layers (F4.8)
+            error, keras = tf_error, "Keras 3"
+        reported.add(id(event.node))
+        yield Hit(event.node, fmt={"op": f"`{f.code(event.node.func)}`", "arg": _label(f, value),
+                                   "what": _origin(f, value), "lib": keras, "error": error},
+                  related={"src": _src(value, event.node)})
+
+
+def _binops(f: _File, reported: set[int]) -> Iterator[Hit]:
+    for event in f.pic.binops:
+        left, right = event.left, event.right
+        if id(event.node) in reported or not isinstance(event.node.operator, ARITHMETIC):
+            continue
+        if not (left.kind == "const" and left.lib == "numpy" and left.canon is not None and right.kt):
+            continue
+        name = left.canon.name
+        if not (name.startswith("numpy.") and name[len("numpy."):] in NUMPY_VALUES):
+            continue
+        if not _usable(f, event.ctx, right) or _skip_context(f, event.ctx) or f.guarded(event.node, tf_only=False):
+            continue
+        lib = f.value_lib(right) or ("k2" if f.legacy else "k3")
+        if lib != "k3":
+            continue  # tf_keras KerasTensors accept it (kc004_extra.py)
+        op = f.code(event.node.operator).strip() or "operator"
+        left_text = f"`{left.label}`" if left.label else f"`{f.code(event.node.left)}`"
+        reported.add(id(event.node))
+        yield Hit(event.node, fmt={"op": f"`{op}` with the NumPy value {left_text} on its left",
+                                   "arg": _label(f, right, event.node.right), "what": _origin(f, right),
+                                   "lib": "Keras 3", "error": M2},
+                  related={"src": _src(right, event.node)})
+
+
+def _models(f: _File, reported: set[int]) -> Iterator[Hit]:
+    for event in f.pic.models:
+        if id(event.node) in reported or event.inputs is None or event.inputs.kind == "union":
+            continue
+        model_lib = f.lib(event.canon.flavor)
+        if event.canon.flavor == "tf.keras" and model_lib is None:
+            continue
+        if model_lib is None:
+            continue
+        items = event.inputs.items if event.inputs.kind == "seq" else (event.inputs,)
+        for item in items:
+            found = _bad_input(f, item, model_lib)
+            if found is None or _skip_context(f, event.ctx) or f.guarded(event.node, tf_only=False):
+                continue
+            what, error = found
+            keras = "Keras 3" if model_lib == "k3" else "legacy Keras"
+            reported.add(id(event.node))
+            yield Hit(event.node, fmt={"op": f"`{f.code(event.node.func)}(inputs=...)`", "arg": _label(f, item),
+                                       "what": what, "lib": keras, "error": error},
+                      related={"src": _src(item, event.node)})
+            break
+
+
+def _bad_input(f: _File, item: Value, model_lib: str) -> tuple[str, str] | None:
+    if item.kind == "const" and item.canon is not None and isinstance(item.node, cst.Call):
+        name = item.canon.name
+        maker = f"`{f.code(item.node.func)}`"
+        if name.startswith("tensorflow.") and (name[11:] in TF_TENSOR_MAKERS or name == "tensorflow.Variable"):
+            kind = "a TensorFlow variable" if name == "tensorflow.Variable" else "an eager TensorFlow tensor"
+        elif name.startswith("numpy.") and name[6:] in NUMPY_ARRAY_MAKERS:
+            kind = "a NumPy array"
+        else:
+            return None
+        return f"{kind} (not a KerasTensor) from {maker}", (M3 if model_lib == "k3" else K2_MODEL)
+    if item.kt and not f.pinned:
+        item_lib = f.value_lib(item)
+        if item_lib is None or item_lib == model_lib:
+            return None
+        if model_lib == "k3":
+            return _origin(f, item, "a tf_keras KerasTensor"), M3
+        return _origin(f, item, "a Keras 3 KerasTensor"), K2_MODEL_K3
+    return None

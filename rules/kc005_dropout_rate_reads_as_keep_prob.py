@@ -1,0 +1,134 @@
+"""A keep probability passed as `tf.nn.dropout`'s second argument, which TF2 reads as the rate.
+
+## What it does
+Flags `tf.nn.dropout(x, p)` (also `tf.compat.v2.nn.dropout`, any import
+spelling) whose second argument is *positional* and reads like a TF1 keep
+probability:
+
+- a literal above 0.6 (`tf.nn.dropout(x, 0.8)`) in a method of a Keras
+  `Layer`/`Model` subclass (`call()`, `train_step()`, helpers), or
+- a name that says so (`keep_prob`, `self.keep_prob`, `keep_rate`, ...), anywhere.
+
+A literal elsewhere is left alone: tests and data code use
+`tf.nn.dropout(x, 0.8)` on purpose, e.g. to make a sparse tensor.
+
+It stays silent on `rate=` written out (the author knew the TF2 signature),
+on literals up to 0.6 (0.5 means the same either way, and 0.6 is a
+legitimate rate, e.g. GAT's), on `1 - keep_prob`, on `keep_prob=` as a
+keyword (a TypeError in TF2, a different problem), on
+`tf.compat.v1.nn.dropout` (whose 2nd argument really is `keep_prob`), and in
+files that use TF1-only APIs through `tf.` (`tf.placeholder`, `tf.Session`,
+`tf.contrib`, `tf.get_variable`, ...): such code runs on TF1, where the
+positional argument was `keep_prob` and the call was right.
+
+## Why is this bad?
+In TF1 `tf.nn.dropout(x, keep_prob)` kept that share of units; in TF2 the
+same position is `rate`, the share to *drop*. Measured with TF 2.21
+(KERAS_FACTS F2.10): `tf.nn.dropout(x, 0.8)` drops 80 % of the units and
+scales the survivors by 5.0, where the TF1 reading kept 80 % (x1.25);
+`tf.compat.v1.nn.dropout(x, 0.8)` still drops 20 %. The network trains with
+four fifths of its activations zeroed and survivors amplified five-fold.
+Nothing warns.
+
+This is a separate rule from KC002 (dropout-ignores-training): it is wrong
+wherever the call is - a gated branch, a `train_step`, a custom training
+loop - and its fix is different.
+
+## Example
+    h = tf.nn.dropout(h, 0.8)          # meant: keep 80 %
+    h = tf.nn.dropout(h, self.keep_prob)
+
+## Use instead
+    h = tf.nn.dropout(h, rate=0.2)
+    h = tf.nn.dropout(h, rate=1 - self.keep_prob)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import libcst as cst
+
+from kerascheck.picture import Picture, literal_number
+from kerascheck.rule import Hit
+
+CODE, NAME = "KC005", "dropout-rate-reads-as-keep-prob"
+SEVERITY = "warning"
+MESSAGE = ("In TF2 the second argument of `tf.nn.dropout` is the rate to drop, not TF1's keep_prob, so `{arg}` "
+           "drops {share} (write `rate=1 - keep_prob`)")
+NEEDS = ((b"nn.dropout(", b"tensorflow"), (b"import dropout", b"tensorflow"))
+# The TF1 markers are kept too, so that blanking functions cannot hide them.
+KEEP = ("dropout", "placeholder", "Session", "contrib", "get_variable", "variable_scope",
+        "global_variables_initializer", "GraphKeys", "Optimizer", "layers.dense", "truncated_normal",
+        "random_normal", "to_float", "app.run", "flags.", "logging.", "Print")
+THRESHOLD = 0.6  # literals above it read as keep probabilities
+
+FUNCTIONS = frozenset({"tensorflow.nn.dropout"})  # tf.compat.v2.nn.dropout canonicalises to it
+# `tf.X` spellings that exist only in TF1: the file runs on TF1, where the call was right.
+_TF1_ONLY = re.compile(
+    r"\btf\.(?:placeholder|Session|InteractiveSession|contrib|get_variable|variable_scope|"
+    r"global_variables_initializer|GraphKeys|train\.\w*Optimizer|layers\.dense|truncated_normal|"
+    r"random_normal|to_float|app\.run|flags\.|logging\.|Print)\b")
+
+VALID = [
+    # A literal outside any Keras layer: sparsifying test data on purpose.
+    "import tensorflow as tf\nsparse = tf.sparse.from_dense(tf.nn.dropout(dense, 0.8))\n",
+    "import tensorflow as tf\nh = tf.nn.dropout(h, rate=0.8)\n",
+    "import tensorflow as tf\nh = tf.nn.dropout(h, 0.5)\nh = tf.nn.dropout(h, 1 - keep_prob)\n",
+    "import tensorflow as tf\nh = tf.compat.v1.nn.dropout(h, 0.8)\n",
+    # TF1 code: positional keep_prob was right there.
+    "import tensorflow as tf\nkeep_prob = tf.placeholder(tf.float32)\nh = tf.nn.dropout(h, keep_prob)\n",
+]
+INVALID = [
+    "import tensorflow as tf\n"
+    "class Block(tf.keras.layers.Layer):\n"
+    "    def call(self, h, training=None):\n"
+    "        if training:\n"
+    "            h = tf.nn.dropout(h, 0.8)  # expect: KC005\n"
+    "        return h\n",
+    "from tensorflow import nn\n"
+    "def block(h, keep_prob):\n"
+    "    return nn.dropout(h, keep_prob)  # expect: KC005\n",
+]
+
+
+def _keep_name(expr: cst.BaseExpression) -> bool:
+    name = expr.attr.value if isinstance(expr, cst.Attribute) else expr.value if isinstance(expr, cst.Name) else ""
+    lowered = name.lower()
+    return "keep" in lowered and ("prob" in lowered or "rate" in lowered or lowered.startswith("keep"))
+
+
+def _second_positional(call: cst.Call) -> cst.BaseExpression | None:
+    positional = [a for a in call.args if a.keyword is None]
+    if any(a.star for a in positional) or len(positional) < 2:
+        return None
+    return positional[1].value
+
+
+def check(pic: Picture) -> Iterator[Hit]:
+    seen: set[int] = set()
+    tf1: bool | None = None
+    for event in pic.calls:
+        if event.canon.name not in FUNCTIONS or id(event.node) in seen:
+            continue
+        seen.add(id(event.node))
+        arg = _second_positional(event.node)
+        if arg is None:
+            continue
+        value = literal_number(arg)
+        if value is not None:
+            # A literal alone is weaker evidence: only in a Keras layer's or model's methods,
+            # not in tests or data code (`tf.sparse.from_dense(tf.nn.dropout(x, 0.8))` sparsifies on purpose).
+            if not THRESHOLD < value < 1 or event.ctx.cls is None or event.ctx.cls.kind == "constraint":
+                continue
+            share = f"{value * 100:.0f} % of the units"
+        elif _keep_name(arg):
+            share = "the share of units meant to be kept"
+        else:
+            continue
+        if tf1 is None:
+            tf1 = bool(_TF1_ONLY.search(pic.module.code))
+        if tf1:
+            return
+        yield Hit(event.node, fmt={"arg": pic.module.code_for_node(arg), "share": share})
