@@ -298,6 +298,7 @@ class _Interpreter:
         self.oids = itertools.count(1)
         self.depth = 0
         self.globals: dict[str, Value] = {}
+        self._module_env: _Env | None = None
         self.class_of: dict[cst.ClassDef, KerasClass] = {}
         self.functions_run: set[int] = set()
         self.self_name: str | None = None
@@ -325,12 +326,16 @@ class _Interpreter:
         self._find_classes(module)
         env = _Env()
         ctx = Context(scope=self.names.root)
+        # While module-level code runs, the functions it inlines see the module's names so far
+        # (`env.vars`: the same dict, or its replacement after a branch joins).
+        self._module_env = env
         try:
             self.block(module.body, env, ctx)
         except _Return:  # a module-level `raise`: what ran until then is the picture
             pass
         self.globals = env.vars
         self.global_heap = env.heap
+        self._module_env = None
         for cls in self.pic.classes:
             self._run_class(cls)
         for fn in self.all_functions(module):
@@ -705,8 +710,9 @@ class _Interpreter:
         name = node.value
         if name in env.vars:
             return env.vars[name]
-        if ctx.function is not None and name in self.globals and not self._is_local(name, ctx):
-            return self.globals[name]
+        module_vars = self._module_env.vars if self._module_env is not None else self.globals
+        if ctx.function is not None and name in module_vars and not self._is_local(name, ctx):
+            return module_vars[name]
         return self._ref(node, ctx)
 
     def _is_local(self, name: str, ctx: Context) -> bool:
@@ -764,6 +770,18 @@ class _Interpreter:
                 args.append(value)
         return tuple(args), tuple(kwargs)
 
+    def _symbolic(self, values, env: _Env, depth: int = 0) -> bool:
+        """A KerasTensor among `values` or among the items of a list or tuple among them:
+        `Concatenate()([a, b])` and `keras.ops.stack([a, b])` are symbolic calls too."""
+        for v in values:
+            if v.kt:
+                return True
+            if v.kind == "seq" and depth < 2:
+                items = self._seq_items(v, env)
+                if items is not None and self._symbolic(items, env, depth + 1):
+                    return True
+        return False
+
     def _is_self(self, node) -> bool:
         return (self.self_name is not None and self.self_attrs is not None
                 and isinstance(node, cst.Name) and node.value == self.self_name)
@@ -819,11 +837,11 @@ class _Interpreter:
             via = "subclass" if ctx.cls is not None else "functional"
             app = Apply(callee.layer, inputs, call, via, ctx, call=call)
             self.pic.applies.append(app)
-            kt = any(v.kt for v in args) or any(v.kt for _, v in kwargs)
+            kt = self._symbolic([*args, *(v for _, v in kwargs)], env)
             return Value("tensor", node=call, app=app, kt=kt)
         if callee.kind == "model":
             args, kwargs = self._args(call, env, ctx)
-            kt = any(v.kt for v in args)
+            kt = self._symbolic(args, env)
             return Value("tensor", node=call, kt=kt)
         if callee.kind == "func" and callee.func is not None:
             return self._inline(callee.func, call, env, ctx)
@@ -865,9 +883,13 @@ class _Interpreter:
                 return Value("layer", node=call, layer=layer)
         args, kwargs = self._args(call, env, ctx)
         self.pic.calls.append(CallEvent(canon, call, args, kwargs, ctx))
-        kt = any(v.kt for v in args) or any(v.kt for _, v in kwargs)
+        kt = self._symbolic([*args, *(v for _, v in kwargs)], env)
         if canon.flavor is not None and name.startswith(("keras.ops.", "keras.activations.", "keras.random.")):
             return Value("tensor", node=call, kt=kt, canon=canon)
+        if kt and canon.flavor is None and name.startswith("tensorflow."):
+            # A TF op on a KerasTensor: legacy Keras wraps it into a layer and returns a
+            # KerasTensor; Keras 3 raises, and the fixed code (keras.ops, a layer) gives one.
+            return Value("tensor", node=call, kt=True, canon=canon)
         if not kt:
             root = name.split(".", 1)[0]
             if root == "numpy":

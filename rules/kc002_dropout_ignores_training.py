@@ -108,7 +108,8 @@ DROPOUTS: dict[str, tuple[str, str, bool]] = {
     "tensorflow.nn.experimental.stateless_dropout": ("`tf.nn.experimental.stateless_dropout`", "rate", False),
 }
 STATELESS = "tensorflow.nn.experimental.stateless_dropout"
-MAX_DEPTH = 3  # helper calls followed from call(), and name flows followed to their uses
+MAX_DEPTH = 3  # helper calls followed from call()
+MAX_FLOW = 24  # assignments followed from a dropout's result to its uses
 
 # Words in a name that make a condition "about the training phase". Generous on purpose:
 # a condition we misread as gating costs a miss, one we miss costs a false positive.
@@ -281,6 +282,7 @@ class _Body:
                 self.parent[id(child)] = current
             stack.extend(reversed(children))
         # The flag's names: given ones, plus every name computed from a phase expression.
+        self.memo: dict[tuple[int, bool], bool] = {}
         self.flags = set(flags)
         changed = True
         while changed:
@@ -317,11 +319,24 @@ class _Body:
     def end(self, node: cst.CSTNode) -> int:
         return max(self.order.get(id(n), 0) for n in _walk(node))
 
-    def references(self, name: str, after: int, exclude: cst.CSTNode | None = None) -> list[cst.Name]:
+    def references(self, name: str, after: int, exclude: cst.CSTNode | None = None,
+                   killed: bool = False) -> list[cst.Name]:
+        """Loads of `name` from source position `after` on; with `killed`, only until the
+        statement that next assigns it a new value (its own right-hand side included)."""
         inside = {id(n) for n in _walk(exclude)} if exclude is not None else set()
+        until = None
+        if killed:
+            for ref in self.names:
+                if ref.value == name and self.order[id(ref)] >= after and isinstance(
+                        self.parent.get(id(ref)), cst.AssignTarget):
+                    stmt = self.parent.get(id(self.parent[id(ref)]))
+                    end = self.end(stmt) if stmt is not None else self.order[id(ref)]
+                    until = end if until is None else min(until, end)
         found = []
         for ref in self.names:
             if ref.value != name or self.order[id(ref)] < after or id(ref) in inside:
+                continue
+            if until is not None and self.order[id(ref)] > until:
                 continue
             parent = self.parent.get(id(ref))
             if isinstance(parent, (cst.FunctionDef, cst.ClassDef, cst.AssignTarget, cst.Param)) or (
@@ -336,10 +351,19 @@ class _Body:
             return False
         return any(isinstance(n, (cst.Return, cst.Raise)) for n in _walk(stmt, into_defs=False))
 
-    def gated(self, node: cst.CSTNode, depth: int = 0) -> bool:
-        """Is `node` only evaluated (or only used) when the model trains?"""
-        if depth > MAX_DEPTH:
+    def gated(self, node: cst.CSTNode, depth: int = 0, flow: bool = True) -> bool:
+        """Is `node` only evaluated (or, with `flow`, only used) when the model trains?"""
+        key = (id(node), flow)
+        if key in self.memo:
+            return self.memo[key]
+        if depth > MAX_FLOW:
             return True  # unsure: stay silent
+        self.memo[key] = True  # a cycle through a loop adds nothing
+        result = self._gated(node, depth, flow)
+        self.memo[key] = result
+        return result
+
+    def _gated(self, node: cst.CSTNode, depth: int, flow: bool) -> bool:
         cur = node
         while cur is not self.node:
             par = self.parent.get(id(cur))
@@ -368,13 +392,13 @@ class _Body:
             if isinstance(cur, cst.FunctionDef) and cur is not node:
                 # A nested function runs where it is referenced.
                 refs = self.references(cur.name.value, 0, exclude=cur)
-                if all(self.gated(r, depth + 1) for r in refs):
+                if all(self.gated(r, depth + 1, flow) for r in refs):
                     return True
-            if isinstance(par, (cst.Assign, cst.AugAssign, cst.AnnAssign)) and cur is par.value:
+            if flow and isinstance(par, (cst.Assign, cst.AugAssign, cst.AnnAssign)) and cur is par.value:
                 targets = [t.target for t in par.targets] if isinstance(par, cst.Assign) else [par.target]
                 if len(targets) == 1 and isinstance(targets[0], cst.Name):
                     stmt = self.parent.get(id(par), par)
-                    refs = self.references(targets[0].value, self.end(stmt) + 1)
+                    refs = self.references(targets[0].value, self.end(stmt) + 1, killed=True)
                     # Gated if every later use is (an unused result changes nothing).
                     if all(self.gated(r, depth + 1) for r in refs):
                         return True
@@ -578,7 +602,8 @@ class _Checker:
         if id(function) not in self.bodies:
             self.bodies[id(function)] = _Body(function, frozenset())
         body = self.bodies[id(function)]
-        return id(node) in body.order and not body.gated(node)
+        # Control flow only: a layer built (or applied) in an ungated place is in the model.
+        return id(node) in body.order and not body.gated(node, flow=False)
 
     def lambda_layer(self, layer: LayerDef) -> None:
         fn_expr = layer.arg("function", 0)

@@ -113,8 +113,10 @@ PUBLIC_KERAS = (b"tf.keras", b"from tensorflow import keras", b"from tensorflow.
 NEEDS = ((b"Input", b"\nimport tensorflow", b"import keras"),
          *((b"Input", b"import tensorflow", m) for m in PUBLIC_KERAS),
          *((b"Input", b"numpy", m) for m in PUBLIC_KERAS))
-# Functions that make KerasTensors (Input, Model) or do TF ops on those they receive.
-KEEP = ("Input", "Model(", "tf.", "TF_USE_LEGACY_KERAS")
+# Functions that make KerasTensors or pass them on (the helpers this rule follows must
+# survive the partial parse); NEEDS keeps Keras's own sources out, so this can be broad.
+KEEP = ("Input", "Model(", "tf.", "np.", "numpy", "layers", "backend", "K.", "Dense", "Conv", "Concatenate",
+        "TF_USE_LEGACY_KERAS")
 OPTIONS = {"legacy-keras": False}  # the project runs Keras 2 (TF <= 2.15 or tf_keras) everywhere
 
 # First sentences of the errors (KERAS_FACTS M1, M2, M3, M6; kc004_extra.py for the tf_keras models).
