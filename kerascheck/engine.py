@@ -164,7 +164,8 @@ def prepare(target: Target, plan: Plan) -> FileResult | _Work:
         return FileResult(target.display, skipped=True)
     ignored = plan.ignored_codes(target.path) | (silenced or frozenset())
     kc000 = plan.kc000 and KC000.code not in ignored
-    rules = tuple(r for r in plan.rules if r.code not in ignored and r.wanted(data))
+    seen: dict[bytes, bool] = {}
+    rules = tuple(r for r in plan.rules if r.code not in ignored and r.wanted(data, seen))
     try:
         text = decode(data)
     except Unreadable as exc:
@@ -211,13 +212,13 @@ def analyze(work: _Work, full_parse: bool = False) -> FileResult:
 
 def _analyze(work: _Work, full_parse: bool) -> FileResult:
     from kerascheck.names import Names
-    from kerascheck.parse import parse
+    from kerascheck.parse import parse_lines
     from kerascheck.picture import build
 
     target = work.target
     keep = None if full_parse else tuple(sorted({w for r in work.rules for w in r.keep}))
     try:
-        module = parse(work.text, target.display, keep)
+        module, starts = parse_lines(work.text, target.display, keep)
     except Unreadable as exc:
         found = (_problem(target, exc.message, exc.line, exc.column, work.text),) if work.kc000 else ()
         return FileResult(target.display, found, parsed=True)
@@ -244,7 +245,7 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
                 problems.append(_problem(target, f"internal error in rule {rule.code} ({rule.name}): "
                                          f"{type(exc).__name__}: {exc}"))
     used: set[tuple[int, str]] | None = set() if work.unused_noqa is not None else None
-    findings = _findings(work, module, hits, used) if hits else []
+    findings = _findings(work, module, starts, hits, used) if hits else []
     if used is not None and not problems:  # a crashed rule may have had hits that a noqa silenced
         from kerascheck import noqa_unused
 
@@ -262,11 +263,11 @@ def _line_ref(work: _Work, line: int, at: int) -> int | str:
     return notebook.line_label(work.cells, line, at)
 
 
-def _findings(work: _Work, module, hits, used: set[tuple[int, str]] | None = None) -> list[Finding]:
+def _findings(work: _Work, module, starts, hits, used: set[tuple[int, str]] | None = None) -> list[Finding]:
     """Hits -> findings; `used` collects the (line, code) of each noqa that silenced one."""
-    from libcst.metadata import MetadataWrapper, PositionProvider
+    from kerascheck.positions import positions as locate
 
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = locate(module, starts, [n for _, hit in hits for n in (hit.node, *hit.related.values())])
     noqa = _noqa_lines(work.text)
     source_lines = re.split(r"\r\n|\r|\n", work.text)
     out = []

@@ -41,6 +41,16 @@ def _span(node: ast.stmt) -> tuple[int, int]:
     return start, node.end_lineno or node.lineno
 
 
+def _statements(body):
+    """Every statement, nested ones included, without visiting expressions."""
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            stack.extend(getattr(node, name, ()))
+
+
 def alias_words(tree: ast.Module, keep: tuple[str, ...]) -> tuple[str, ...]:
     """Names the file binds to something a keep word names.
 
@@ -48,7 +58,7 @@ def alias_words(tree: ast.Module, keep: tuple[str, ...]) -> tuple[str, ...]:
     a reason to keep a function as `Dropout` itself; so does `Drop = L.Dropout`.
     """
     extra = []
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             module = getattr(node, "module", None) or ""
             for alias in node.names:
@@ -62,11 +72,15 @@ def alias_words(tree: ast.Module, keep: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(extra)
 
 
-def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...]) -> str:
-    """Blank the functions (and methods) in which no keep word occurs."""
+def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...]) -> tuple[str, list[ast.stmt]]:
+    """Blank the functions (and methods) in which no keep word occurs.
+
+    Returns the text and the top-level statements that are left of it.
+    """
     lines = text.splitlines(keepends=True)
     if not lines:
-        return text
+        return text, list(tree.body)
+    kept = []
     keep = keep + alias_words(tree, keep)
 
     def has_keep(start: int, end: int) -> bool:
@@ -84,9 +98,11 @@ def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...]) -> str:
             start, end = _span(node)
             if not has_keep(start, end):
                 blank(start, end)
+                continue
         elif isinstance(node, ast.ClassDef):
             _blank_class(node, lines, has_keep, blank)
-    return "".join(lines)
+        kept.append(node)
+    return "".join(lines), kept
 
 
 def _blank_class(node: ast.ClassDef, lines: list[str], has_keep, blank) -> None:
@@ -117,13 +133,40 @@ def _blank_class(node: ast.ClassDef, lines: list[str], has_keep, blank) -> None:
         lines[start - 1] = indent + "pass" + (lines[start - 1] or "\n")
 
 
-def parse(text: str, filename: str, keep: tuple[str, ...] | None) -> cst.Module:
-    """Check the syntax and parse with libcst. `keep=None` parses everything."""
+_COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While,
+             ast.With, ast.AsyncWith, ast.Try, getattr(ast, "TryStar", ast.Try), ast.Match)
+
+
+def _starts(top: list[ast.stmt]) -> list[int]:
+    """First line of each top-level statement as libcst sees them (`a; b` is one)."""
+    starts: list[int] = []
+    simple_end = None
+    for node in top:
+        if isinstance(node, _COMPOUND):
+            starts.append(_span(node)[0])
+            simple_end = None
+        else:
+            if simple_end != node.lineno:
+                starts.append(node.lineno)
+            simple_end = node.end_lineno
+    return starts
+
+
+def parse_lines(text: str, filename: str, keep: tuple[str, ...] | None) -> tuple[cst.Module, list[int]]:
+    """Check the syntax and parse with libcst (`keep=None`: everything).
+
+    Also returns the first line of each of the module's top-level statements,
+    so positions can be computed one statement at a time (positions.py).
+    """
     tree = check_syntax(text, filename)
-    partial = text if keep is None else blank_unneeded(text, tree, keep)
+    partial, top = (text, list(tree.body)) if keep is None else blank_unneeded(text, tree, keep)
     try:
-        return cst.parse_module(partial)
+        return cst.parse_module(partial), _starts(top)
     except cst.ParserSyntaxError as exc:
         raise Unreadable(f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1) from None
     except (RecursionError, MemoryError):
         raise Unreadable("too deeply nested to parse") from None
+
+
+def parse(text: str, filename: str, keep: tuple[str, ...] | None) -> cst.Module:
+    return parse_lines(text, filename, keep)[0]

@@ -35,8 +35,19 @@ class Rule:
     def summary(self) -> str:
         return self.doc.strip().splitlines()[0] if self.doc.strip() else self.name
 
-    def wanted(self, data: bytes) -> bool:
-        return any(all(word in data for word in group) for group in self.needs)
+    def wanted(self, data: bytes, seen: dict[bytes, bool] | None = None) -> bool:
+        """Could this rule match `data`? `seen` shares word look-ups between rules."""
+        seen = {} if seen is None else seen
+        for group in self.needs:
+            for word in group:
+                present = seen.get(word)
+                if present is None:
+                    present = seen[word] = word in data
+                if not present:
+                    break
+            else:
+                return True
+        return False
 
 
 # Not a rule module: the engine reports files it cannot read or parse with it.

@@ -501,7 +501,7 @@ class _Checker:
 
     def analyse(self, fn: cst.FunctionDef | cst.Lambda, flags: frozenset[str], scope, where: str,
                 owner, mc_nodes: tuple, depth: int = 0, seen: frozenset[int] = frozenset(),
-                root: str | None = None) -> None:
+                root: str | None = None, lam: LayerDef | None = None) -> None:
         root = root or where
         body = _Body(fn, flags)
         for call, name in self.dropouts(body, scope):
@@ -516,7 +516,7 @@ class _Checker:
             display = DROPOUTS[name][0]
             extra = " (the same ones on every call)" if name == STATELESS else ""
             self.hits[id(call)] = Hit(call, fmt={"func": display, "where": where, "extra": extra},
-                                      data={"function": name})
+                                      data={"function": name, "owner": owner, "lambda": lam})
         if depth >= MAX_DEPTH:
             return
         for site, callee, bound in self.helpers(body, owner, scope):
@@ -527,7 +527,7 @@ class _Checker:
             callee_flags = self.forwarded(body, site, callee, bound)
             name = callee.name.value
             self.analyse(callee, callee_flags, self.names.scope_of(callee), f"`{name}()` (called from {root})",
-                         owner, mc_nodes, depth + 1, seen | {id(fn)}, root)
+                         owner, mc_nodes, depth + 1, seen | {id(fn)}, root, lam)
 
     def helpers(self, body: _Body, owner, scope):
         """(call site, callee, is it a bound method) for same-file helpers called in the body."""
@@ -620,13 +620,13 @@ class _Checker:
             return  # applied only in training
         where = "the function of a Lambda layer"
         if isinstance(fn_expr, cst.Lambda):
-            self.analyse(fn_expr, frozenset(), scope, where, None, (enclosing,) if enclosing else ())
+            self.analyse(fn_expr, frozenset(), scope, where, None, (enclosing,) if enclosing else (), lam=layer)
         elif isinstance(fn_expr, cst.Name):
             target = self.named_function(fn_expr.value, scope)
             if target is not None and not self.name_mc(target.name.value):
                 self.analyse(target, frozenset(), self.names.scope_of(target),
                              f"`{target.name.value}()`, the function of a Lambda layer,", None,
-                             (enclosing,) if enclosing else ())
+                             (enclosing,) if enclosing else (), lam=layer)
 
     def named_function(self, name: str, scope) -> cst.FunctionDef | None:
         """The one `def name` of the scope that binds `name` (never a class body)."""
@@ -648,3 +648,381 @@ class _Checker:
 
 def check(pic: Picture) -> Iterator[Hit]:
     yield from _Checker(pic).run()
+
+
+# ------------------------------------------------------------------ confirm mode
+# What is built: the flagged Layer/Model class (from the file's slice: its imports, the class and
+# whatever it uses), constructed with its defaults - or, when `__init__` has required parameters,
+# with the arguments of a `Cls(...)` call of the same file whose arguments are all literals - or
+# the flagged Lambda layer from its own constructor source (a function nested in a builder is
+# defined from its own source). It is called eagerly, as predict() calls it (F2.5), with
+# `training=False` on N(0, 1) inputs (seed 0; one input per required positional parameter of
+# call(), all of one shape; an all-True `mask` when call() takes one). Shapes are tried in order
+# (4, 16), (4, 8, 16), (2, 8, 8, 4): the first that runs is used. Then the same object (same
+# weights) is called again with every dropout function replaced by the identity: in the modules
+# that define or re-export them (tf.nn, tf.compat.v1/v2.nn, tf.nn.experimental, keras.random,
+# tf.keras.backend, tf_keras.backend, ...), in the slice's namespace and in the object's own
+# attributes; everything is restored afterwards. A second identity run checks that nothing else
+# in the code is random. Measured: the share of output values that differ between the run as
+# written and the identity run (np.isclose, rtol 1e-4, atol 1e-6), the share of exact zeros in
+# each, how often a dropout function ran, and whether two runs as written differ (stateless
+# dropout gives the same wrong output every time, F2.3, so that is evidence, not the test).
+# Threshold: confirmed when more than 1 % of the output values differ. Measured on the fixtures:
+# every positive 19-100 % (the dropout's survivors are rescaled, so nearly every value downstream
+# of it changes); every gated look-alike 0.0 % (the dropout function never runs at training=False).
+DIFF_THRESHOLD = 0.01
+SHAPES = ((4, 16), (4, 8, 16), (2, 8, 8, 4))
+
+
+def _required(fn: cst.FunctionDef | None, bound: bool = True) -> list[str]:
+    """Parameters without a default (the first, `self`, skipped for methods)."""
+    if fn is None:
+        return []
+    p = fn.params
+    positional = [*p.posonly_params, *p.params]
+    if bound and positional:
+        positional = positional[1:]
+    return [q.name.value for q in (*positional, *p.kwonly_params) if q.default is None]
+
+
+def _literal_args(pic: Picture, call: cst.Call) -> str | None:
+    """`a, k=b` when every argument of the call is a literal, else None."""
+    import ast
+
+    parts = []
+    for arg in call.args:
+        if arg.star:
+            return None
+        source = pic.module.code_for_node(arg.value).strip()
+        try:
+            ast.literal_eval(source)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return None
+        parts.append(f"{arg.keyword.value}={source}" if arg.keyword is not None else source)
+    return ", ".join(parts)
+
+
+def _construction_args(pic: Picture, name: str) -> str | None:
+    """The arguments of the first `name(...)` call in the file whose arguments are all literals."""
+    for node in _walk(pic.module):
+        if isinstance(node, cst.Call) and _last_name(node.func) == name and node.args:
+            args = _literal_args(pic, node)
+            if args is not None:
+                return args
+    return None
+
+
+def _nested_def(pic: Picture, text: str, node: cst.FunctionDef | cst.ClassDef, slicer) -> dict | None:
+    """The source of a def that is not at the top level of the file, dedented, at its line."""
+    import ast
+    import textwrap
+
+    if any(stmt is node for stmt in pic.module.body):
+        return None
+    tree = ast.parse(text)
+    kinds = (ast.ClassDef,) if isinstance(node, cst.ClassDef) else (ast.FunctionDef, ast.AsyncFunctionDef)
+    code = pic.module.code_for_node(node)
+    flat = "".join(code.split())
+    found = [n for n in ast.walk(tree) if isinstance(n, kinds) and n.name == node.name.value
+             and n not in tree.body and "".join((ast.get_source_segment(text, n) or "\0").split()) in flat]
+    if len(found) != 1:
+        raise ValueError(f"cannot locate `{node.name.value}` in the file")
+    target = found[0]
+    start = min([target.lineno] + [d.lineno for d in target.decorator_list])
+    lines = text.splitlines()[start - 1: target.end_lineno]
+    source = textwrap.dedent("\n".join(lines))
+    reads = {n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    slicer.names |= reads - {node.name.value}
+    return {"line": start, "source": source}
+
+
+def _inputs_of(call: cst.FunctionDef | None) -> tuple[int, bool]:
+    """(number of tensor inputs, does call() take a mask) from call()'s signature."""
+    if call is None:
+        return 1, False
+    p = call.params
+    names = [q.name.value for q in (*p.posonly_params, *p.params, *p.kwonly_params)]
+    required = [n for n in _required(call) if n not in ("training", "mask") and n not in
+                {q.name.value for q in p.kwonly_params}]
+    return max(1, len(required)), "mask" in names
+
+
+def _class_job(pic: Picture, text: str, kc) -> dict | str:
+    from kerascheck.confirm.slice import Slicer
+
+    slicer = Slicer(pic, text)
+    nested = _nested_def(pic, text, kc.node, slicer)
+    required = _required(kc.methods.get("__init__"))
+    args = ""
+    if required:
+        args = _construction_args(pic, kc.name)
+        if args is None:
+            need = ", ".join(f"`{r}`" for r in required)
+            return (f"`{kc.name}.__init__` needs {need} and the file has no "
+                    f"`{kc.name}(...)` call with literal arguments to copy")
+    slicer.need(kc.name)
+    n_inputs, mask = _inputs_of(kc.methods.get("call"))
+    return slicer.job(make=f"{kc.name}({args})", what=f"{kc.name}({args})", defs=[nested] if nested else [],
+                      inputs=n_inputs, mask=mask, shapes=[list(s) for s in SHAPES])
+
+
+def _lambda_job(pic: Picture, text: str, layer: LayerDef) -> dict | str:
+    from kerascheck.confirm.slice import Slicer
+
+    slicer = Slicer(pic, text)
+    source = slicer.expr(layer.node, layer.ctx)
+    defs = []
+    fn_expr = layer.arg("function", 0)
+    if isinstance(fn_expr, cst.Name):
+        target = _Checker(pic).named_function(fn_expr.value, layer.ctx.scope or pic.names.root)
+        if target is not None:
+            nested = _nested_def(pic, text, target, slicer)
+            if nested is not None:
+                defs.append(nested)
+                slicer.params(target)
+    return slicer.job(make=source, what=" ".join(source.split())[:60], defs=defs, inputs=1, mask=False,
+                      shapes=[list(s) for s in SHAPES])
+
+
+def confirm_job(hit: Hit, pic: Picture, text: str) -> dict | str | None:
+    owner, lam = hit.data.get("owner"), hit.data.get("lambda")
+    if lam is not None:
+        return _lambda_job(pic, text, lam)
+    if owner is not None:
+        return _class_job(pic, text, owner)
+    return None
+
+
+def _reached(checker: _Checker, fn, scope, owner, depth: int = 0, seen=frozenset()) -> Iterator[cst.Call]:
+    """Every dropout call in `fn` and the same-file helpers it calls, gated or not."""
+    body = _Body(fn, frozenset())
+    for call, _ in checker.dropouts(body, scope):
+        yield call
+    if depth >= MAX_DEPTH:
+        return
+    for _, callee, _ in checker.helpers(body, owner, scope):
+        if id(callee) not in seen:
+            yield from _reached(checker, callee, checker.names.scope_of(callee), owner, depth + 1,
+                                seen | {id(fn)})
+
+
+_RAISE_ON_BOOL = frozenset({"tensorflow.cond", "tensorflow.compat.v1.cond"})
+_KERAS2_ONLY = frozenset({"keras.backend.learning_phase", "keras.backend.in_train_phase",
+                          "keras.backend.in_test_phase"})
+
+
+def _runs_at_inference(pic: Picture, node: cst.CSTNode) -> bool:
+    """False for code that raises when called with training=False, so no verdict can be clean:
+    `tf.cond` on the flag (F2.7), `K.switch` on a Python bool, and Keras 2's
+    learning-phase functions reached through a Keras 3 spelling (Keras 3 has none of them)."""
+    for sub in _walk(node):
+        if isinstance(sub, cst.Call) and isinstance(sub.func, (cst.Name, cst.Attribute)):
+            canon = pic.resolve(sub.func)
+            if _last_name(sub.func) == "switch" or (canon is not None and canon.name in _RAISE_ON_BOOL):
+                return False
+            if canon is not None and canon.name in _KERAS2_ONLY and canon.flavor not in ("tf_keras", "tf.python.keras"):
+                return False
+    return True
+
+
+def confirm_lookalikes(pic: Picture, text: str) -> Iterator[dict]:
+    """Clean look-alikes, for the tests: the recipe must say `not reproduced` on each.
+
+    Layer/Model classes (and Lambda layers) whose call() path does contain a dropout function
+    that the rule leaves alone: gated on `training` in any of the ways the rule accepts, a rate of
+    0, a result thrown away. Not deliberate Monte-Carlo dropout (it does drop at inference, by
+    design), not code that raises at training=False (`tf.cond` on the flag, F2.7; `K.switch` on
+    a Python bool; `K.learning_phase()` / `K.in_train_phase` spelled through Keras 3, which has
+    neither), not a Lambda built or applied only for training (run on its own it drops), and not
+    a class that cannot be constructed from the file.
+    """
+    checker = _Checker(pic)
+    flagged = {id(h.node) for h in checker.run()}
+    for kc in pic.classes:
+        call = kc.methods.get("call")
+        if kc.kind not in ("layer", "model") or call is None:
+            continue
+        if not any(s is call for s in kc.node.body.body if isinstance(kc.node.body, cst.IndentedBlock)):
+            continue
+        if checker.name_mc(kc.name) or _MC_TEXT.search(_docstring(kc.node.body)) or checker.module_mc():
+            continue
+        calls = list(_reached(checker, call, checker.names.scope_of(call), kc))
+        if not calls or any(id(c) in flagged for c in calls):
+            continue
+        if not _runs_at_inference(pic, kc.node):
+            continue
+        job = _class_job(pic, text, kc)
+        if isinstance(job, dict):
+            yield job
+    for layer in pic.lambdas:
+        fn_expr = layer.arg("function", 0)
+        if isinstance(fn_expr, cst.Lambda):
+            fn = fn_expr
+        elif isinstance(fn_expr, cst.Name):
+            fn = checker.named_function(fn_expr.value, layer.ctx.scope or pic.names.root)
+            if fn is None or checker.name_mc(fn.name.value):
+                continue
+        else:
+            continue
+        enclosing = layer.ctx.function
+        if enclosing is not None and checker.name_mc(enclosing.name.value):
+            continue
+        # The checker's own conditions (lambda_layer): built and applied where inference runs it.
+        if not checker._ungated_in(layer.node, enclosing):
+            continue  # built only for training: on its own it drops
+        apps = [a for a in pic.applies if a.layer.node is layer.node]
+        if (not apps and layer.ctx.cls is not None) or (
+                apps and not any(checker._ungated_in(a.node, a.ctx.function) for a in apps)):
+            continue  # applied only in training (or we do not know how)
+        if not _runs_at_inference(pic, fn):
+            continue
+        scope = layer.ctx.scope or pic.names.root
+        calls = [c for c, _ in checker.dropouts(_Body(fn, frozenset()), scope)]
+        if not calls or any(id(c) in flagged for c in calls):
+            continue
+        job = _lambda_job(pic, text, layer)
+        if isinstance(job, dict):
+            yield job
+
+
+# -- child side (TensorFlow) --------------------------------------------------------------------
+
+
+def _originals(probe) -> list:
+    """The dropout functions themselves (each object once), from the libraries that are installed."""
+    tf, keras = probe.tf, probe.keras
+    found = [tf.nn.dropout, tf.compat.v1.nn.dropout, tf.nn.experimental.stateless_dropout,
+             keras.random.dropout]
+    for getter in (lambda: tf.keras.backend.dropout, lambda: __import__("tf_keras").backend.dropout):
+        try:
+            found.append(getter())
+        except Exception:  # noqa: BLE001 - not installed / not in this Keras
+            pass
+    unique = []
+    for fn in found:
+        if not any(fn is u for u in unique):
+            unique.append(fn)
+    return unique
+
+
+class _Patch:
+    """Replace the dropout functions everywhere they are bound: counting or identity."""
+
+    def __init__(self, probe, ns: dict, objects: list) -> None:
+        import sys
+
+        self.originals = _originals(probe)
+        ids = {id(f): f for f in self.originals}
+        self.sites: list[tuple[object, str, object]] = []  # (dict or object, attribute, original)
+        for module in list(sys.modules.values()):
+            d = getattr(module, "__dict__", None)
+            if isinstance(d, dict):
+                for attr in ("dropout", "dropout_v2", "stateless_dropout"):
+                    if id(d.get(attr)) in ids:
+                        self.sites.append((module, attr, d[attr]))
+        for name, value in ns.items():
+            if id(value) in ids:
+                self.sites.append((ns, name, value))
+        for obj in objects:
+            for name, value in list(getattr(obj, "__dict__", {}).items()):
+                if id(value) in ids:
+                    self.sites.append((obj, name, value))
+        self.calls = 0
+        self.depth = 0
+
+    def _wrap(self, original, identity: bool):
+        def dropout(*args, **kwargs):
+            if self.depth:  # called by another dropout function: not counted twice
+                return original(*args, **kwargs)
+            self.calls += 1
+            if identity:
+                return args[0] if args else kwargs.get("x", kwargs.get("inputs", kwargs.get("input")))
+            self.depth += 1
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.depth -= 1
+
+        return dropout
+
+    def run(self, fn, identity: bool):
+        wrappers = {}
+        for where, attr, original in self.sites:
+            wrapper = wrappers.setdefault(id(original), self._wrap(original, identity))
+            if isinstance(where, dict):
+                where[attr] = wrapper
+            else:
+                setattr(where, attr, wrapper)
+        self.calls = 0
+        try:
+            return fn()
+        finally:
+            for where, attr, original in self.sites:
+                if isinstance(where, dict):
+                    where[attr] = original
+                else:
+                    setattr(where, attr, original)
+
+
+def _flat(probe, out):
+    np = probe.np
+    parts = [np.asarray(t, dtype="float64").ravel() for t in probe.tf.nest.flatten(out) if t is not None]
+    if not parts:
+        raise ValueError("the layer returned no tensor")
+    return np.concatenate(parts)
+
+
+def confirm(job: dict, probe) -> object:
+    from kerascheck.confirm import CouldNotBuild
+    from kerascheck.confirm.probe import describe
+
+    np, tf = probe.np, probe.tf
+    ns = probe.namespace(job)
+    path = job.get("path", "<slice>")
+    for d in job.get("defs", []):
+        exec(compile("\n" * (d["line"] - 1) + d["source"], path, "exec"), ns)  # noqa: S102
+    errors = []
+    for shape in job["shapes"]:
+        probe.seed(0)
+        obj = probe.eval(job["make"], ns)
+        K = probe.keras_for(obj)
+        if K is not probe.keras:
+            probe.seed(0, K)
+        rng = np.random.RandomState(0)
+        xs = [tf.constant(rng.normal(size=shape).astype("float32")) for _ in range(job["inputs"])]
+        kwargs = {"training": False}
+        if job.get("mask"):
+            kwargs["mask"] = tf.ones(shape[:-1], dtype=tf.bool)
+        objects = [obj, *getattr(obj, "_flatten_layers", lambda: [])()] if hasattr(obj, "_flatten_layers") else [obj]
+        patch = _Patch(probe, ns, objects)
+
+        def run(obj=obj, xs=xs, kwargs=kwargs):
+            return _flat(probe, obj(*xs, **kwargs))
+
+        try:
+            written = patch.run(run, identity=False)  # builds the weights on the first call
+        except Exception as exc:  # noqa: BLE001 - the next shape may fit
+            errors.append(f"input {tuple(shape)}: {describe(exc, path)}")
+            continue
+        break
+    else:
+        raise CouldNotBuild("no synthetic input shape fits: " + errors[0])
+    again = patch.run(run, identity=False)
+    ran = patch.calls  # counted on the second run: the first may also trace the call to build
+    identity = patch.run(run, identity=True)
+    identity2 = patch.run(run, identity=True)
+    if identity.shape != written.shape:
+        raise CouldNotBuild("the output changes shape when dropout is replaced by identity")
+    if not np.allclose(identity, identity2, rtol=1e-4, atol=1e-6, equal_nan=True):
+        raise CouldNotBuild("the output is random even with every dropout function replaced by identity: "
+                            "something else in the code is random")
+    differ = float(np.mean(~np.isclose(written, identity, rtol=1e-4, atol=1e-6, equal_nan=True)))
+    zeros, zeros_id = float(np.mean(written == 0)), float(np.mean(identity == 0))
+    stochastic = not np.array_equal(written, again)
+    ok = differ > DIFF_THRESHOLD
+    evidence = (f"{job['what']} called with training=False on N(0,1) input {tuple(shape)}"
+                f"{' x' + str(job['inputs']) if job['inputs'] > 1 else ''}: dropout ran {ran}x; "
+                f"{differ:.1%} of output values differ from the run with dropout replaced by identity "
+                f"({'>' if ok else '<='} {DIFF_THRESHOLD:.0%}); zeros {zeros:.1%} vs {zeros_id:.1%}; "
+                f"two runs as written {'differ' if stochastic else 'are identical'}")
+    return probe.confirmed(evidence) if ok else probe.not_reproduced(evidence)

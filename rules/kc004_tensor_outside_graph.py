@@ -24,7 +24,7 @@ symbolic argument and the line that created it.
 ## Why is this bad?
 A KerasTensor is a placeholder for a shape and a dtype, not a tensor. Measured
 with TensorFlow 2.21 / Keras 3.15.1 (KERAS_FACTS F4.1-F4.7, and the
-measurement script `kc004_extra.py` noted below): every raw TF op on one
+extra measurements listed at the end): every raw TF op on one
 raises at the op itself, `ValueError: A KerasTensor cannot be used as input to
 a TensorFlow function.` (`tf.reduce_sum`, `tf.concat`, `tf.shape`, `tf.cast`,
 `tf.identity`, `tf.split`, `tf.stack`, `tf.py_function`,
@@ -74,7 +74,7 @@ TensorFlow <= 2.15 / Keras 2, set the option below.
     scale = x * np.sqrt(8.0)              # or float(np.sqrt(8.0)) * x
 
 Measurements beyond KERAS_FACTS (TF 2.21, keras 3.15.1, tf_keras 2.21, NumPy
-2.4.6; script kept beside the facts as `kc004_extra.py`): `tf.identity`,
+2.4.6; script `tests/measurements/kc004_extra.py`, its output beside it): `tf.identity`,
 `tf.split`, `tf.unstack`, `tf.stack`, `tf.size`, `tf.rank`, `tf.Variable`,
 `tf.py_function`, `tf.debugging.assert_equal`, `tf.where`, `tf.one_hot`,
 `tf.linalg.matmul`, `tf.image.resize`, `tf.data.Dataset.from_tensor_slices`
@@ -105,12 +105,13 @@ from kerascheck.rule import Hit
 CODE, NAME = "KC004", "tensor-outside-graph"
 SEVERITY = "error"
 MESSAGE = "{op} gets {arg}, {what} (line {src_line}), so {lib} raises {error}"
-# A KerasTensor needs an Input somewhere in the file; the op needs TF or NumPy.
 # A KerasTensor needs an Input; a TF op needs TensorFlow imported; NumPy needs numpy; and
 # the file imports Keras's public API (Keras's own sources import `keras.src`).
-PUBLIC_KERAS = (b"tf.keras", b"from tensorflow import keras", b"from tensorflow.keras", b"import tensorflow.keras",
-                b"\nfrom keras import", b"\nfrom keras.layers", b"\nfrom keras.models", b"tf_keras")
+PUBLIC_KERAS = (b"from tensorflow import keras", b"from tensorflow.keras", b"import tensorflow.keras",
+                b"\nfrom keras import", b"\nfrom keras.layers", b"\nfrom keras.models", b"import tf_keras",
+                b"from tf_keras")
 NEEDS = ((b"Input", b"\nimport tensorflow", b"import keras"),
+         (b"Input", b"import tensorflow", b"tf.keras"),
          *((b"Input", b"import tensorflow", m) for m in PUBLIC_KERAS),
          *((b"Input", b"numpy", m) for m in PUBLIC_KERAS))
 # Functions that make KerasTensors or pass them on (the helpers this rule follows must

@@ -57,7 +57,9 @@ CODE, NAME = "KC005", "dropout-rate-reads-as-keep-prob"
 SEVERITY = "warning"
 MESSAGE = ("In TF2 the second argument of `tf.nn.dropout` is the rate to drop, not TF1's keep_prob, so `{arg}` "
            "drops {share} (write `rate=1 - keep_prob`)")
-NEEDS = ((b"nn.dropout(", b"tensorflow"), (b"import dropout", b"tensorflow"))
+# A spelling of tf.nn.dropout, and either a keep-probability name or a Keras class for a literal.
+NEEDS = tuple((spelling, b"tensorflow", evidence) for spelling in (b"nn.dropout(", b"import dropout")
+              for evidence in (b"keep", b"Layer", b"Model"))
 # The TF1 markers are kept too, so that blanking functions cannot hide them.
 KEEP = ("dropout", "placeholder", "Session", "contrib", "get_variable", "variable_scope",
         "global_variables_initializer", "GraphKeys", "Optimizer", "layers.dense", "truncated_normal",

@@ -1,0 +1,45 @@
+"""Positions computed statement by statement equal libcst's whole-module provider."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libcst as cst
+import pytest
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from kerascheck.parse import parse_lines
+from kerascheck.positions import _children, positions
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = sorted((ROOT / "fixtures").rglob("*.py"))
+
+
+def _nodes(module):
+    stack = [module]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Call, cst.Arg, cst.Name, cst.BaseStatement)):
+            yield node
+        stack.extend(_children(node))
+
+
+@pytest.mark.parametrize("keep", [None, ("Dropout", "BatchNormalization", "onstraint", "dropout", "Input")])
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.name for p in FIXTURES])
+def test_same_positions_as_libcst(path, keep):
+    text = path.read_text(encoding="utf-8")
+    module, starts = parse_lines(text, path.name, keep)
+    nodes = list(_nodes(module))
+    whole = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    fast = positions(module, starts, nodes)
+    for node in nodes:
+        assert fast[node] == whole[node], module.code_for_node(node)[:80]
+
+
+def test_semicolons_decorators_and_comments():
+    text = "import a; import b\n\n# comment\n@dec()\n# between\ndef f():\n    return g(1)\n\nx = 1; y = h(2)\n"
+    module, starts = parse_lines(text, "t.py", None)
+    assert starts == [1, 4, 9]
+    calls = [n for n in _nodes(module) if isinstance(n, cst.Call)]
+    found = positions(module, starts, calls)
+    assert sorted((r.start.line, r.start.column) for r in (found[c] for c in calls)) == [(4, 1), (7, 11), (9, 11)]
