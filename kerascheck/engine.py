@@ -218,7 +218,7 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
     target = work.target
     keep = None if full_parse else tuple(sorted({w for r in work.rules for w in r.keep}))
     try:
-        module, starts = parse_lines(work.text, target.display, keep)
+        module, layout = parse_lines(work.text, target.display, keep)
     except Unreadable as exc:
         found = (_problem(target, exc.message, exc.line, exc.column, work.text),) if work.kc000 else ()
         return FileResult(target.display, found, parsed=True)
@@ -245,7 +245,7 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
                 problems.append(_problem(target, f"internal error in rule {rule.code} ({rule.name}): "
                                          f"{type(exc).__name__}: {exc}"))
     used: set[tuple[int, str]] | None = set() if work.unused_noqa is not None else None
-    findings = _findings(work, module, starts, hits, used) if hits else []
+    findings = _findings(work, module, layout, hits, used) if hits else []
     if used is not None and not problems:  # a crashed rule may have had hits that a noqa silenced
         from kerascheck import noqa_unused
 
@@ -263,11 +263,11 @@ def _line_ref(work: _Work, line: int, at: int) -> int | str:
     return notebook.line_label(work.cells, line, at)
 
 
-def _findings(work: _Work, module, starts, hits, used: set[tuple[int, str]] | None = None) -> list[Finding]:
+def _findings(work: _Work, module, layout, hits, used: set[tuple[int, str]] | None = None) -> list[Finding]:
     """Hits -> findings; `used` collects the (line, code) of each noqa that silenced one."""
     from kerascheck.positions import positions as locate
 
-    positions = locate(module, starts, [n for _, hit in hits for n in (hit.node, *hit.related.values())])
+    positions = locate(module, layout, [n for _, hit in hits for n in (hit.node, *hit.related.values())])
     noqa = _noqa_lines(work.text)
     source_lines = re.split(r"\r\n|\r|\n", work.text)
     out = []

@@ -11,6 +11,7 @@ not provable, and resolves to None: rules stay silent on it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -105,6 +106,38 @@ class Scope:
         self.bindings.setdefault(name, []).append(binding)
 
 
+def blocks(stmt: cst.CSTNode) -> list[cst.CSTNode]:
+    """The suites and clauses directly inside a compound statement, in source order.
+
+    (libcst's `.children` builds every child, expressions and whitespace included:
+    far slower on the hot path than reading the few fields that hold statements.)
+    """
+    out: list[cst.CSTNode] = []
+    body = getattr(stmt, "body", None)
+    if isinstance(body, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+        out.append(body)
+    out.extend(getattr(stmt, "handlers", ()))
+    out.extend(getattr(stmt, "cases", ()))
+    for name in ("orelse", "finalbody"):
+        part = getattr(stmt, name, None)
+        if part is not None:
+            out.append(part)
+    return out
+
+
+def walk_statements(body) -> Iterator[cst.CSTNode]:
+    """Every statement (and clause) in `body`, nested ones included, in source order."""
+    stack = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        for part in reversed(blocks(node)):
+            if isinstance(part, cst.IndentedBlock):
+                stack.extend(reversed(part.body))
+            elif not isinstance(part, cst.SimpleStatementSuite):
+                stack.append(part)  # else / finally / except / case / elif
+
+
 def _dotted(expr: cst.BaseExpression) -> str | None:
     parts = []
     while isinstance(expr, cst.Attribute):
@@ -178,7 +211,7 @@ class _Binder:
                 for handler in stmt.handlers:
                     if handler.name is not None:
                         self.targets(handler.name.name, scope)
-            for child in stmt.children:
+            for child in blocks(stmt):
                 if isinstance(child, (cst.IndentedBlock, cst.SimpleStatementSuite)):
                     self.suite(child, scope)
                 elif isinstance(child, (cst.Else, cst.Finally, cst.ExceptHandler, cst.ExceptStarHandler, cst.If)):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import warnings
+from dataclasses import dataclass
 
 import libcst as cst
 
@@ -72,14 +73,16 @@ def alias_words(tree: ast.Module, keep: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(extra)
 
 
-def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...]) -> tuple[str, list[ast.stmt]]:
+def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...]):
     """Blank the functions (and methods) in which no keep word occurs.
 
-    Returns the text and the top-level statements that are left of it.
+    Returns the text, the top-level statements left of it, and for each
+    top-level class (by id) the members left of it.
     """
     lines = text.splitlines(keepends=True)
+    members: dict[int, list[ast.stmt]] = {}
     if not lines:
-        return text, list(tree.body)
+        return text, list(tree.body), members
     kept = []
     keep = keep + alias_words(tree, keep)
 
@@ -100,18 +103,19 @@ def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...]) -> tuple[
                 blank(start, end)
                 continue
         elif isinstance(node, ast.ClassDef):
-            _blank_class(node, lines, has_keep, blank)
+            members[id(node)] = _blank_class(node, lines, has_keep, blank)
         kept.append(node)
-    return "".join(lines), kept
+    return "".join(lines), kept, members
 
 
-def _blank_class(node: ast.ClassDef, lines: list[str], has_keep, blank) -> None:
+def _blank_class(node: ast.ClassDef, lines: list[str], has_keep, blank) -> list[ast.stmt]:
+    """Blank the members no rule needs; returns the members left (a lone `pass`: [])."""
     body = node.body
     if body[0].lineno == node.lineno:  # `class A: pass` on one line
-        return
+        return body
     header_start, _ = _span(node)
     if has_keep(header_start, _span(body[0])[0] - 1):
-        return  # the bases or decorators mention a keep word: keep it whole
+        return body  # the bases or decorators mention a keep word: keep it whole
     whole = has_keep(header_start, node.end_lineno or node.lineno)
     removed = []
     for stmt in body:
@@ -131,37 +135,68 @@ def _blank_class(node: ast.ClassDef, lines: list[str], has_keep, blank) -> None:
         # `first` was blanked; its old first line becomes the body's `pass`.
         indent = " " * first.col_offset
         lines[start - 1] = indent + "pass" + (lines[start - 1] or "\n")
+    return [stmt for stmt in body if stmt not in removed]
 
 
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While,
              ast.With, ast.AsyncWith, ast.Try, getattr(ast, "TryStar", ast.Try), ast.Match)
 
 
-def _starts(top: list[ast.stmt]) -> list[int]:
-    """First line of each top-level statement as libcst sees them (`a; b` is one)."""
-    starts: list[int] = []
+@dataclass(frozen=True)
+class Top:
+    """Where a top-level statement of the parsed module starts.
+
+    `members`, for a class, gives each statement of its body the line of its
+    `def`/`class` keyword (None for other statements).
+    """
+
+    start: int
+    members: tuple[int | None, ...] | None = None
+
+
+def _group(stmts: list[ast.stmt]) -> list[list[ast.stmt]]:
+    """ast statements grouped as libcst sees them (`a; b` is one statement line)."""
+    groups: list[list[ast.stmt]] = []
     simple_end = None
-    for node in top:
+    for node in stmts:
         if isinstance(node, _COMPOUND):
-            starts.append(_span(node)[0])
+            groups.append([node])
             simple_end = None
         else:
-            if simple_end != node.lineno:
-                starts.append(node.lineno)
+            if simple_end == node.lineno and groups:
+                groups[-1].append(node)
+            else:
+                groups.append([node])
             simple_end = node.end_lineno
-    return starts
+    return groups
 
 
-def parse_lines(text: str, filename: str, keep: tuple[str, ...] | None) -> tuple[cst.Module, list[int]]:
+def _layout(top: list[ast.stmt], members: dict[int, list[ast.stmt]]) -> list[Top]:
+    layout = []
+    for group in _group(top):
+        node = group[0]
+        inner = None
+        if isinstance(node, ast.ClassDef):
+            kept = members.get(id(node), node.body)
+            inner = tuple(g[0].lineno if isinstance(g[0], _DEFS) else None for g in _group(kept)) if kept else (None,)
+        layout.append(Top(_span(node)[0], inner))
+    return layout
+
+
+def parse_lines(text: str, filename: str, keep: tuple[str, ...] | None) -> tuple[cst.Module, list[Top]]:
     """Check the syntax and parse with libcst (`keep=None`: everything).
 
-    Also returns the first line of each of the module's top-level statements,
-    so positions can be computed one statement at a time (positions.py).
+    Also returns where each of the module's top-level statements starts, so
+    positions can be computed one statement at a time (positions.py).
     """
     tree = check_syntax(text, filename)
-    partial, top = (text, list(tree.body)) if keep is None else blank_unneeded(text, tree, keep)
+    if keep is None:
+        partial, top, members = text, list(tree.body), {}
+    else:
+        partial, top, members = blank_unneeded(text, tree, keep)
     try:
-        return cst.parse_module(partial), _starts(top)
+        return cst.parse_module(partial), _layout(top, members)
     except cst.ParserSyntaxError as exc:
         raise Unreadable(f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1) from None
     except (RecursionError, MemoryError):

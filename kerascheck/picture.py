@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from kerascheck.names import Canon, Names, Scope
+from kerascheck.names import Canon, Names, Scope, walk_statements
 
 MAX_UNROLL = 32  # items of a literal sequence a loop is unrolled over
 MAX_INLINE_DEPTH = 3
@@ -310,16 +310,9 @@ class _Interpreter:
 
     @staticmethod
     def all_functions(module: cst.Module) -> Iterator[cst.FunctionDef]:
-        stack: list[cst.CSTNode] = [module]
-        while stack:
-            node = stack.pop()
-            for child in node.children:
-                if isinstance(child, cst.FunctionDef):
-                    yield child
-                if isinstance(child, (cst.BaseCompoundStatement, cst.IndentedBlock, cst.Module,
-                                      cst.Else, cst.Finally, cst.ExceptHandler, cst.MatchCase,
-                                      cst.ExceptStarHandler)):
-                    stack.append(child)
+        for node in walk_statements(module.body):
+            if isinstance(node, cst.FunctionDef):
+                yield node
 
     def run(self) -> None:
         module = self.pic.module
@@ -345,16 +338,10 @@ class _Interpreter:
     def _find_classes(self, module: cst.Module) -> None:
         defs: dict[str, cst.ClassDef] = {}
         order: list[cst.ClassDef] = []
-        stack: list[cst.CSTNode] = [module]
-        while stack:
-            node = stack.pop()
-            for child in node.children:
-                if isinstance(child, cst.ClassDef):
-                    defs.setdefault(child.name.value, child)
-                    order.append(child)
-                if isinstance(child, (cst.BaseCompoundStatement, cst.IndentedBlock, cst.Else,
-                                      cst.Finally, cst.ExceptHandler, cst.Module)):
-                    stack.append(child)
+        for node in walk_statements(module.body):
+            if isinstance(node, cst.ClassDef):
+                defs.setdefault(node.name.value, node)
+                order.append(node)
 
         kinds: dict[int, tuple[str, tuple[Canon, ...]] | None] = {}
 

@@ -41,6 +41,14 @@ loop - and its fix is different.
 ## Use instead
     h = tf.nn.dropout(h, rate=0.2)
     h = tf.nn.dropout(h, rate=1 - self.keep_prob)
+
+## Confirm mode
+Not covered: `--confirm` reports `could not build: KC005 has no confirm recipe yet`. A run can
+only measure what the call does with the value it is given - `tf.nn.dropout(x, p)` drops a share
+p (F2.10) - and the finding is about what the author *meant* by p, which no run shows: with
+p = 0.6, 0.75 or a `keep_prob` of 0.9 the measurement is the same whether p is a mistaken keep
+probability or a deliberate rate, so a recipe would confirm the clean look-alikes (`0.6`, GAT's
+rate) as readily as the bugs, and for a literal it would only repeat the message's arithmetic.
 """
 
 from __future__ import annotations
