@@ -104,7 +104,7 @@ from kerascheck.picture import LayerDef, Picture, call_arg, literal_number
 from kerascheck.rule import Hit
 
 CODE, NAME = "KC002", "dropout-ignores-training"
-SEVERITY = "warning"
+SEVERITY = "error"
 MESSAGE = ("{func} in {where} is not gated on `training`, so it keeps dropping units{extra} in predict() "
            "and evaluate(), not only in fit()")
 # A spelling of a dropout function (`self.dropout(` alone is a sublayer), and a place to call it.
@@ -917,7 +917,7 @@ def _originals(probe) -> list:
     for getter in (lambda: tf.keras.backend.dropout, lambda: __import__("tf_keras").backend.dropout):
         try:
             found.append(getter())
-        except Exception:  # noqa: BLE001 - not installed / not in this Keras
+        except Exception:  # noqa: BLE001, S110 - not installed / not in this Keras
             pass
     unique = []
     for fn in found:
@@ -1014,7 +1014,7 @@ def confirm(job: dict, probe) -> object:
         kwargs = {"training": False}
         if job.get("mask"):
             kwargs["mask"] = tf.ones(shape[:-1], dtype=tf.bool)
-        objects = [obj, *getattr(obj, "_flatten_layers", lambda: [])()] if hasattr(obj, "_flatten_layers") else [obj]
+        objects = [obj, *obj._flatten_layers()] if hasattr(obj, "_flatten_layers") else [obj]
         patch = _Patch(probe, ns, objects)
 
         def run(obj=obj, xs=xs, kwargs=kwargs):

@@ -10,6 +10,7 @@ import os
 import select
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,10 @@ def run_with_tty_stderr(*args: str, cwd: Path, delay: str = "0") -> tuple[int, s
     master, slave = pty.openpty()
     env = {**os.environ, "KERASCHECK_PROGRESS_DELAY": delay, "TERM": "xterm"}
     env.pop("NO_COLOR", None)
+    # stdout goes to a file: a pipe nobody reads while we wait would fill up (SARIF is large).
+    out = tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, "-m", "kerascheck", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=slave)
+                            stdout=out, stderr=slave)
     os.close(slave)
     chunks = []
     while True:
@@ -42,8 +45,10 @@ def run_with_tty_stderr(*args: str, cwd: Path, delay: str = "0") -> tuple[int, s
             chunks.append(data)
         elif proc.poll() is not None:
             break
-    stdout = proc.stdout.read().decode()
     proc.wait(timeout=300)
+    out.seek(0)
+    stdout = out.read().decode()
+    out.close()
     os.close(master)
     return proc.returncode, stdout, b"".join(chunks).decode(errors="replace")
 
