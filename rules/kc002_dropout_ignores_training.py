@@ -247,8 +247,13 @@ def _walk(node: cst.CSTNode, into_defs: bool = True) -> Iterator[cst.CSTNode]:
 
 
 def _docstring(body) -> str:
-    if isinstance(body, cst.IndentedBlock) and body.body:
-        first = body.body[0]
+    """The docstring of a class or function body, or of a module (its statements)."""
+    if isinstance(body, cst.IndentedBlock):
+        statements = body.body
+    else:
+        statements = body if isinstance(body, (list, tuple)) else ()
+    if statements:
+        first = statements[0]
         if isinstance(first, cst.SimpleStatementLine) and first.body and isinstance(first.body[0], cst.Expr):
             value = first.body[0].value
             if isinstance(value, (cst.SimpleString, cst.ConcatenatedString)):
@@ -258,14 +263,7 @@ def _docstring(body) -> str:
 
 
 def _module_docstring(module: cst.Module) -> str:
-    if module.body:
-        first = module.body[0]
-        if isinstance(first, cst.SimpleStatementLine) and first.body and isinstance(first.body[0], cst.Expr):
-            value = first.body[0].value
-            if isinstance(value, (cst.SimpleString, cst.ConcatenatedString)):
-                text = value.evaluated_value
-                return text if isinstance(text, str) else ""
-    return ""
+    return _docstring(module.body)
 
 
 # -------------------------------------------------------------- one function

@@ -185,3 +185,17 @@ def test_to_source_lines_map_back():
     compile(text, "nb", "exec")
     assert [(start, number) for start, number, _ in cells] == [(1, 2), (5, 3), (7, 4), (13, 6), (15, 7)]
     assert text.splitlines()[13] == "model = keras.Sequential([drop, layers.BatchNormalization()])"
+
+
+def test_sarif_and_github_name_the_cell(project):
+    sarif = json.loads(run_cli("check", "--no-cache", "--format", "sarif", ".", cwd=project).stdout)
+    results = sarif["runs"][0]["results"]
+    nb = [r for r in results if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "nb/model.ipynb"]
+    assert len(nb) == 1 and nb[0]["properties"]["cell"] == 6
+    assert nb[0]["locations"][0]["logicalLocations"] == [{"name": "cell 6", "kind": "module"}]
+    assert nb[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 2
+    py = [r for r in results if r is not nb[0]]
+    assert "cell" not in py[0].get("properties", {})
+    github = run_cli("check", "--no-cache", "--format", "github", ".", cwd=project).stdout.splitlines()
+    assert any(line.startswith("::warning file=nb/model.ipynb,line=2,") and "::cell 6, line 2: KC001" not in line
+               and "::cell 6, line 2: Dropout" in line for line in github), github

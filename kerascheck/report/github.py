@@ -25,7 +25,8 @@ def line(f) -> str:
     props = {"file": f.path, "line": f.line, "col": f.column, "endLine": f.end_line,
              "endColumn": f.end_column, "title": f.code}
     joined = ",".join(f"{key}={escape_property(str(value))}" for key, value in props.items())
-    return f"::{COMMAND.get(f.severity, 'error')} {joined}::{escape_data(f.message)}"
+    message = f.message if f.cell is None else f"cell {f.cell}, line {f.line}: {f.message}"
+    return f"::{COMMAND.get(f.severity, 'error')} {joined}::{escape_data(message)}"
 
 
 def render(result, stream, *, statistics: bool = False, **_: object) -> None:

@@ -81,8 +81,14 @@ def log(result, cwd: Path | None = None) -> dict:
         }
         if f.code in index:
             item["ruleIndex"] = index[f.code]
+        properties = {}
+        if f.cell is not None:  # a notebook: the region counts lines within this cell
+            properties["cell"] = f.cell
+            item["locations"][0]["logicalLocations"] = [{"name": f"cell {f.cell}", "kind": "module"}]
         if f.confirm:
-            item["properties"] = {"confirm": f.confirm}
+            properties["confirm"] = f.confirm
+        if properties:
+            item["properties"] = properties
         results.append(item)
     return {
         "$schema": SCHEMA,
