@@ -6,13 +6,11 @@ processes; a bad file is one KC000 finding and never stops the run."""
 from __future__ import annotations
 
 import io
-import multiprocessing
 import os
 import re
 import sys
 import time
 import tokenize
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -417,7 +415,11 @@ def run(targets: list[Target], plan: Plan, jobs: int | None = None, cache=None, 
     if work:
         import kerascheck.picture  # noqa: F401  (import libcst once, before forking)
 
-    if len(work) >= 2 and jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+    if len(work) >= 2 and jobs > 1 and os.name == "posix" and sys.platform != "darwin":
+        # fork (Linux): the workers inherit the parsed rules and libcst, nothing is pickled in.
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         # Largest first, so no worker is left with a big file at the end.
         work.sort(key=lambda item: -len(item[1].text))
         _POOL_WORK, _POOL_FULL = [w for _, w in work], full
