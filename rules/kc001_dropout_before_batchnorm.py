@@ -27,7 +27,8 @@ scale); dropout applied with `training=True` inside a subclassed layer's
 (Monte-Carlo dropout). In a Keras 3 functional model `Dropout(r)(x,
 training=True)` is *not* Monte-Carlo: `predict()` runs the graph with
 training=False and drops nothing (measured: 0 % zeros at predict, 50 % from
-`model(x)`), so BN's statistics are shifted there too and it is flagged.
+`model(x)`; tests/measurements/kc001_functional_training_true.py), so BN's
+statistics are shifted there too and it is flagged.
 
 ## Example
     model = keras.Sequential([
