@@ -11,6 +11,7 @@ not provable, and resolves to None: rules stay silent on it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -123,6 +124,27 @@ def blocks(stmt: cst.CSTNode) -> list[cst.CSTNode]:
         if part is not None:
             out.append(part)
     return out
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """A node's children, read from its dataclass fields (in no particular order).
+
+    Many times faster than libcst's `.children`, which re-visits the node to build them.
+    """
+    names = _FIELDS.get(type(node))
+    if names is None:
+        names = _FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node))
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, cst.CSTNode):
+                    yield item
 
 
 def walk_statements(body) -> Iterator[cst.CSTNode]:
@@ -272,7 +294,6 @@ class Names:
         self.module = module
         self.scopes = _Binder(module).scopes
         self.root = self.scopes[module]
-        self._raw_cache: dict[tuple[int, str], frozenset[str] | None] = {}
 
     def scope_of(self, node: cst.CSTNode) -> Scope:
         return self.scopes.get(node, self.root)

@@ -215,8 +215,8 @@ class Picture:
 def call_arg(call: cst.Call, keyword: str, position: int | None) -> cst.BaseExpression | None:
     index = 0
     for arg in call.args:
-        if arg.star:
-            return None if position is not None and arg.star == "*" else None
+        if arg.star:  # *args / **kwargs: what lands where is not known
+            return None
         if arg.keyword is not None:
             if arg.keyword.value == keyword:
                 return arg.value

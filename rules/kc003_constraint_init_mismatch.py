@@ -71,7 +71,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from kerascheck.names import Scope
+from kerascheck.names import Scope, blocks, children
 from kerascheck.picture import (
     KerasClass,
     LayerDef,
@@ -313,23 +313,17 @@ def _names_in(target: cst.CSTNode) -> Iterator[cst.Name]:
 
 
 def _statements(body) -> Iterator[cst.BaseSmallStatement]:
-    """Small statements of a suite, through compound statements but not into
+    """Small statements of a suite, in order, through compound statements but not into
     nested functions or classes (they are other scopes)."""
     stack = [body]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.SimpleStatementLine):
+        if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             yield from node.body
-            continue
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            continue
-        for child in node.children:
-            if isinstance(child, (cst.SimpleStatementLine, cst.BaseCompoundStatement, cst.IndentedBlock,
-                                  cst.SimpleStatementSuite, cst.Else, cst.Finally, cst.ExceptHandler,
-                                  cst.MatchCase, cst.ExceptStarHandler)):
-                stack.append(child)
-            elif isinstance(child, cst.BaseSmallStatement):
-                yield child
+        elif isinstance(node, (cst.IndentedBlock, cst.Module)):
+            stack.extend(reversed(node.body))
+        elif not isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            stack.extend(reversed(blocks(node)))
 
 
 # ------------------------------------------------------------------ the file
@@ -393,7 +387,7 @@ class _File:
                                                         *node.params.posonly_params))
                 elif isinstance(node, cst.NamedExpr):
                     found.update(n.value for n in _names_in(node.target))
-                stack.extend(node.children)
+                stack.extend(children(node))
             self._hidden[key] = frozenset(found)
         return self._hidden[key]
 

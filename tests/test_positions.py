@@ -9,7 +9,8 @@ import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from kerascheck.parse import parse_lines
-from kerascheck.positions import _children, positions
+from kerascheck.names import children as _children
+from kerascheck.positions import positions
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = sorted((ROOT / "fixtures").rglob("*.py"))
