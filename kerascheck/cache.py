@@ -35,10 +35,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from kerascheck import __version__
-from kerascheck.registry import Rule
+from kerascheck.finding import FileResult, Finding, Related
+from kerascheck.rule import Rule
 
 if TYPE_CHECKING:
-    from kerascheck.engine import FileResult, Finding, Plan, _Work
+    from kerascheck.engine import Plan, _Work
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
 
 def _code_fingerprint() -> str:
     """Names, sizes and mtimes of kerascheck's and its rules' modules: cheap to stat."""
-    import rules
+    import kerascheck.rules as rules
 
     h = hashlib.blake2b(digest_size=12)
     for package in (Path(__file__).parent, Path(rules.__file__).parent):
@@ -108,7 +109,7 @@ def digest(work: _Work) -> str:
     left after its per-file ignores and the prefilter, notebook cells, ...): every field of
     the work item, so a field added later is part of the key without a change here."""
     h = hashlib.blake2b(work.text.encode("utf-8", "surrogatepass"), digest_size=16)
-    rest = {f.name: _plain(getattr(work, f.name)) for f in fields(work) if f.name not in ("target", "text")}
+    rest = {f.name: _plain(getattr(work, f.name)) for f in fields(work) if f.name not in ("display", "path", "text")}
     h.update(json.dumps(rest, sort_keys=True, default=repr).encode())
     return h.hexdigest()
 
@@ -116,13 +117,13 @@ def digest(work: _Work) -> str:
 def _dump(finding: Finding) -> dict[str, Any]:
     data = {f.name: getattr(finding, f.name) for f in fields(finding) if f.name != "path"}
     data["frame"] = list(finding.frame)
+    data["related"] = [{f.name: getattr(r, f.name) for f in fields(r)} for r in finding.related]
     return data
 
 
 def _load(data: dict[str, Any], display: str) -> Finding:
-    from kerascheck.engine import Finding
-
-    return Finding(**{**data, "path": display, "frame": tuple(data.get("frame", ()))})
+    related = tuple(Related(**r) for r in data.get("related", ()))
+    return Finding(**{**data, "path": display, "frame": tuple(data.get("frame", ())), "related": related})
 
 
 class Cache:
@@ -155,21 +156,19 @@ class Cache:
             return path.as_posix()
 
     def lookup(self, work: _Work) -> FileResult | None:
-        from kerascheck.engine import FileResult
-
-        key = self._key(work.target.path)
+        key = self._key(work.path)
         entry = self.entries.get(key)
         if not isinstance(entry, list) or len(entry) != 2 or entry[0] != digest(work):
             return None
         try:
-            findings = tuple(_load(d, work.target.display) for d in entry[1])
+            findings = tuple(_load(d, work.display) for d in entry[1])
         except Exception as exc:  # a corrupt or foreign entry is a miss, never a crash
             log.debug("ignoring cache entry for %s: %s", key, exc)
             return None
-        return FileResult(work.target.display, findings, cached=True)
+        return FileResult(work.display, findings, cached=True)
 
     def store(self, work: _Work, result: FileResult) -> None:
-        self.new[self._key(work.target.path)] = [digest(work), [_dump(f) for f in result.findings]]
+        self.new[self._key(work.path)] = [digest(work), [_dump(f) for f in result.findings]]
 
     def save(self) -> None:
         """Merge this run's entries into the file on disk, atomically; never raises."""

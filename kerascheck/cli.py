@@ -134,10 +134,8 @@ def _check(paths, select, ignore, exclude, extend_exclude, config_file, output_f
         registry.validate(codes)
     enabled = registry.enabled(settings.select, settings.ignore)
     plan = engine.Plan.make(settings, registry.load(), enabled)
-    if confirm is not None:  # (timeout, memory): findings carry jobs, so the cache is bypassed
-        import dataclasses
-
-        plan, no_cache = dataclasses.replace(plan, confirm=True), True
+    if confirm is not None:  # (timeout, memory): measured afresh, so the cache is bypassed
+        no_cache = True
     targets = discover(paths, settings)
     if diff_ref is not None:
         from kerascheck.gitdiff import only_changed
@@ -161,7 +159,7 @@ def _check(paths, select, ignore, exclude, extend_exclude, config_file, output_f
                      f"refresh with --write-baseline)")
         click.echo(note, err=True)
     if confirm is not None:  # after the baseline: hidden findings are not built
-        _confirm(result, *confirm, output_format)
+        _confirm(result, plan, *confirm, output_format)
     try:
         with report.output(output_file) as stream:
             report.get(output_format).render(result, stream, statistics=statistics)
@@ -176,15 +174,17 @@ def _check(paths, select, ignore, exclude, extend_exclude, config_file, output_f
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN
 
 
-def _confirm(result, timeout: float, memory_mb: int, output_format: str) -> None:
+def _confirm(result, plan, timeout: float, memory_mb: int, output_format: str) -> None:
     """Fill each finding's `confirm` verdict (one TensorFlow child process for the whole run)."""
     import dataclasses
 
+    from kerascheck.confirm.jobs import build_jobs
     from kerascheck.confirm.runner import ConfirmUnavailable, confirm_findings
 
     findings = [f for r in result.files for f in r.findings]
+    jobs = build_jobs(findings, plan)  # each file read again: confirm gets the finding and the text
     try:
-        done, stats = confirm_findings(findings, timeout, memory_mb, progress=output_format == "text")
+        done, stats = confirm_findings(findings, jobs, timeout, memory_mb, progress=output_format == "text")
     except ConfirmUnavailable as exc:
         _fail(str(exc))
     verdicts = iter(done)

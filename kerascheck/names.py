@@ -90,21 +90,57 @@ def _public(segments: list[str]) -> str:
 
 @dataclass
 class Binding:
-    kind: str  # "import" | "alias" | "none" | "other"
+    """One way a scope binds a name.
+
+    kind: "import" | "alias" (`L = keras.layers`) | "none" (`x = None`) | "assign" (any other
+    single-target assignment; `value` is its right-hand side) | "def" (a function or class
+    statement; `value` is the statement) | "other" (parameters, loop targets, unpacking,
+    augmented assignment, `with ... as`, `except ... as`: no single value).
+    """
+
+    kind: str
     path: str = ""  # for imports: the raw dotted module path it binds
     expr: cst.BaseExpression | None = None  # for aliases
+    value: cst.CSTNode | None = None  # for "assign" and "def"
 
 
 @dataclass(eq=False)
 class Scope:
     node: cst.CSTNode
-    kind: str  # "module" | "function" | "class"
+    kind: str  # "module" | "function" | "class" | "lambda" | "comprehension"
     parent: Scope | None
     bindings: dict[str, list[Binding]] = field(default_factory=dict)
     stars: list[str] = field(default_factory=list)
+    declared_global: set[str] = field(default_factory=set)  # `global x`
+    declared_nonlocal: set[str] = field(default_factory=set)  # `nonlocal x`
+
+    def __repr__(self) -> str:
+        return f"Scope({self.kind}, {sorted(self.bindings)[:8]})"
+
+    def target(self, name: str) -> Scope:
+        """The scope an assignment to `name` in this scope binds in (`global`/`nonlocal`)."""
+        if name in self.declared_global:
+            scope = self
+            while scope.parent is not None:
+                scope = scope.parent
+            return scope
+        if name in self.declared_nonlocal:
+            scope = self.parent
+            while scope is not None:
+                if scope.kind == "function" and name in scope.bindings:
+                    return scope
+                scope = scope.parent
+        return self
 
     def bind(self, name: str, binding: Binding) -> None:
-        self.bindings.setdefault(name, []).append(binding)
+        self.target(name).bindings.setdefault(name, []).append(binding)
+
+    def function(self) -> Scope:
+        """The scope a walrus in this scope binds in: comprehensions are skipped (PEP 572)."""
+        scope = self
+        while scope.kind == "comprehension" and scope.parent is not None:
+            scope = scope.parent
+        return scope
 
 
 def blocks(stmt: cst.CSTNode) -> list[cst.CSTNode]:
@@ -147,6 +183,27 @@ def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
                     yield item
 
 
+SCOPE_NODES = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp,
+               cst.GeneratorExp)
+
+
+def walk(node: cst.CSTNode, into_scopes: bool = True) -> Iterator[cst.CSTNode]:
+    """`node` and every node below it, parents before children (the one tree walker).
+
+    With `into_scopes=False` the walk yields nested functions, classes, lambdas and
+    comprehensions but does not enter them.
+    """
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if not into_scopes and current is not node and isinstance(current, SCOPE_NODES):
+            continue
+        kids = list(children(current))
+        kids.reverse()
+        stack.extend(kids)
+
+
 def walk_statements(body) -> Iterator[cst.CSTNode]:
     """Every statement (and clause) in `body`, nested ones included, in source order."""
     stack = list(reversed(body))
@@ -178,7 +235,8 @@ def _is_aliasable(expr: cst.BaseExpression) -> bool:
 class _Binder:
     """Collects every scope's bindings in one walk over statements."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, walrus: bool = True) -> None:
+        self.walrus = walrus  # False when the text has no `:=`: no expression needs scanning
         self.scopes: dict[cst.CSTNode, Scope] = {}
         root = Scope(module, "module", None)
         self.scopes[module] = root
@@ -191,9 +249,11 @@ class _Binder:
     def targets(self, target: cst.BaseExpression, scope: Scope, value=None) -> None:
         if isinstance(target, cst.Name):
             if value is not None and isinstance(value, cst.Name) and value.value == "None":
-                scope.bind(target.value, Binding("none"))
+                scope.bind(target.value, Binding("none", value=value))
             elif value is not None and _is_aliasable(value):
-                scope.bind(target.value, Binding("alias", expr=value))
+                scope.bind(target.value, Binding("alias", expr=value, value=value))
+            elif value is not None:
+                scope.bind(target.value, Binding("assign", value=value))
             else:
                 scope.bind(target.value, Binding("other"))
         elif isinstance(target, (cst.Tuple, cst.List)):
@@ -207,7 +267,7 @@ class _Binder:
             for small in stmt.body:
                 self.small(small, scope)
         elif isinstance(stmt, cst.FunctionDef):
-            scope.bind(stmt.name.value, Binding("other"))
+            scope.bind(stmt.name.value, Binding("def", value=stmt))
             inner = Scope(stmt, "function", scope)
             self.scopes[stmt] = inner
             params = stmt.params
@@ -218,11 +278,19 @@ class _Binder:
                     inner.bind(p.name.value, Binding("other"))
             self.suite(stmt.body, inner)
         elif isinstance(stmt, cst.ClassDef):
-            scope.bind(stmt.name.value, Binding("other"))
+            scope.bind(stmt.name.value, Binding("def", value=stmt))
             inner = Scope(stmt, "class", scope)
             self.scopes[stmt] = inner
             self.suite(stmt.body, inner)
         else:
+            if self.walrus:  # `if (m := re.match(...)):`, `while (x := f()):`
+                for name in ("test", "iter", "items", "subject"):
+                    part = getattr(stmt, name, None)
+                    for item in (part if isinstance(part, (list, tuple)) else (part,)):
+                        if isinstance(item, cst.CSTNode):
+                            for node in walk(item, into_scopes=False):
+                                if isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
+                                    scope.function().bind(node.target.value, Binding("other"))
             if isinstance(stmt, cst.For):
                 self.targets(stmt.target, scope)
             elif isinstance(stmt, cst.With):
@@ -249,7 +317,15 @@ class _Binder:
                 self.small(small, scope)
 
     def small(self, small: cst.CSTNode, scope: Scope) -> None:
-        if isinstance(small, cst.Import):
+        if self.walrus:
+            for node in walk(small, into_scopes=False):
+                if isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
+                    scope.function().bind(node.target.value, Binding("other"))
+        if isinstance(small, cst.Global):
+            scope.declared_global.update(n.name.value for n in small.names)
+        elif isinstance(small, cst.Nonlocal):
+            scope.declared_nonlocal.update(n.name.value for n in small.names)
+        elif isinstance(small, cst.Import):
             for alias in small.names:
                 full = _dotted(alias.name) or ""
                 if alias.asname is not None:
@@ -290,13 +366,70 @@ _STAR_MODELS = frozenset({"Sequential", "Model", "load_model", "clone_model", "s
 class Names:
     """Resolves expressions to canonical names, from the file's own bindings."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, walrus: bool = True) -> None:
         self.module = module
-        self.scopes = _Binder(module).scopes
+        self.scopes = _Binder(module, walrus).scopes
         self.root = self.scopes[module]
 
     def scope_of(self, node: cst.CSTNode) -> Scope:
+        """The scope a function or class statement opens (the module scope for anything else)."""
         return self.scopes.get(node, self.root)
+
+    def enclosing_scope(self, node: cst.CSTNode, flow) -> Scope:
+        """The innermost scope that holds `node`: a function's body, a class body, a lambda or a
+        comprehension (their scopes are made on first use). A function's parameter defaults,
+        decorators and annotations, and a class's bases, belong to the scope around it."""
+        inner = node
+        for outer in flow.ancestors(node):
+            if isinstance(outer, (cst.FunctionDef, cst.ClassDef)):
+                if inner is outer.body:
+                    return self.scopes.get(outer) or self.enclosing_scope(outer, flow)
+            elif isinstance(outer, cst.Lambda):
+                if inner is outer.body:
+                    return self._lambda_scope(outer, flow)
+            elif isinstance(outer, (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
+                # The first iterable is evaluated in the enclosing scope (PEP 289).
+                if self._in_first_iter(outer, node, flow):
+                    return self.enclosing_scope(outer, flow)
+                return self._comp_scope(outer, flow)
+            inner = outer
+        return self.root
+
+    @staticmethod
+    def _in_first_iter(comp, node, flow) -> bool:
+        first = comp.for_in.iter
+        current = node
+        while current is not None and current is not comp:
+            if current is first:
+                return True
+            current = flow.parent(current)
+        return False
+
+    def _lambda_scope(self, lam: cst.Lambda, flow) -> Scope:
+        scope = self.scopes.get(lam)
+        if scope is None:
+            scope = Scope(lam, "lambda", self.enclosing_scope(lam, flow))
+            p = lam.params
+            for param in (*p.posonly_params, *p.params, *p.kwonly_params):
+                scope.bindings.setdefault(param.name.value, []).append(Binding("other"))
+            for param in (p.star_arg, p.star_kwarg):
+                if isinstance(param, cst.Param):
+                    scope.bindings.setdefault(param.name.value, []).append(Binding("other"))
+            self.scopes[lam] = scope
+        return scope
+
+    def _comp_scope(self, comp, flow) -> Scope:
+        scope = self.scopes.get(comp)
+        if scope is None:
+            scope = Scope(comp, "comprehension", self.enclosing_scope(comp, flow))
+            part = comp.for_in
+            while part is not None:
+                for node in walk(part.target):
+                    if isinstance(node, cst.Name):
+                        scope.bindings.setdefault(node.value, []).append(Binding("other"))
+                part = part.inner_for_in
+            self.scopes[comp] = scope
+        return scope
 
     def imports(self) -> set[str]:
         """Every module path the file imports, in any scope."""
@@ -313,6 +446,9 @@ class Names:
         current: Scope | None = scope
         first = True
         while current is not None:
+            if name in current.declared_global and current.parent is not None:
+                current = self.root
+                continue
             # Class bodies do not enclose their methods (Python's scoping rule).
             if current.kind != "class" or first:
                 if name in current.bindings:
@@ -320,6 +456,21 @@ class Names:
             first = False
             current = current.parent
         return self._star(name)
+
+    def lookup_bindings(self, name: str, scope: Scope) -> tuple[Scope, list[Binding]] | None:
+        """The scope whose bindings a load of `name` in `scope` sees, and those bindings."""
+        current: Scope | None = scope
+        first = True
+        while current is not None:
+            if name in current.declared_global and current.parent is not None:
+                current = self.root
+                continue
+            if current.kind != "class" or first:
+                if name in current.bindings:
+                    return current, current.bindings[name]
+            first = False
+            current = current.parent
+        return None
 
     def _from_bindings(self, bindings: list[Binding], scope: Scope, depth: int) -> frozenset[str] | None:
         raws: set[str] = set()

@@ -13,20 +13,22 @@ import io
 import re
 import tokenize
 
-from kerascheck.engine import _NOQA, Finding, Plan, _frame
+from kerascheck.finding import Finding
+from kerascheck.lines import NOQA as _NOQA
+from kerascheck.lines import frame as _frame
 from kerascheck.registry import KC000, KC100
 
 _CODE = re.compile(r"[A-Za-z]+[0-9]+")
 
 
-def not_judged(plan: Plan, ignored: frozenset[str]) -> frozenset[str] | None:
+def not_judged(known: frozenset[str], enabled: set[str], kc000: bool, ignored: frozenset[str]) -> frozenset[str] | None:
     """Known codes whose rules do not run on this file; None when KC100 itself is off here."""
-    if plan.unused_noqa is None or KC100.code in ignored:
+    if KC100.code in ignored:
         return None
-    active = {r.code for r in plan.rules if r.code not in ignored}
-    if plan.kc000 and KC000.code not in ignored:
+    active = {c for c in enabled if c not in ignored}
+    if kc000 and KC000.code not in ignored:
         active.add(KC000.code)
-    return plan.unused_noqa - active
+    return known - active
 
 
 def findings(text: str, display: str, used: set[tuple[int, str]], skip: frozenset[str]) -> list[Finding]:

@@ -28,9 +28,8 @@ from typing import TYPE_CHECKING
 from kerascheck.source import Unreadable
 
 if TYPE_CHECKING:
-    from kerascheck.engine import FileResult
+    from kerascheck.finding import FileResult
 
-SUFFIX = ".ipynb"
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 
 # A cell map: for each code cell that has lines, (first line in the joined source, cell number,
@@ -39,10 +38,6 @@ Cells = tuple[tuple[int, int, tuple[str, ...]], ...]
 
 _ASSIGN_MAGIC = re.compile(r"[\w.\[\]\"', ()*]+?\s*=\s*[%!]")
 _HELP = re.compile(r"(\?{1,2}[\w.*]+|[\w.*\[\]()]+\?{1,2})")
-
-
-def is_notebook(path) -> bool:
-    return str(path).endswith(SUFFIX)
 
 
 def _fail(reason: str) -> Unreadable:

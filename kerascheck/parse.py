@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from kerascheck.lines import split_lines
 from kerascheck.source import Unreadable
 
 # Methods a Keras class is made of: kept whenever the class is kept, because
@@ -52,6 +53,34 @@ def _statements(body):
             stack.extend(getattr(node, name, ()))
 
 
+def _tied(tree: ast.Module, lines: list[str], keep: tuple[str, ...]) -> frozenset[int]:
+    """First lines of the file's functions, methods and classes tied to one that has a keep
+    word: called by it (`helper(`, `self.helper(`), calling it, or instantiated by it."""
+    units: list[tuple[int, str, str]] = []  # (first line, how a call of it reads, its text)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            start, end = _span(node)
+            units.append((start, f"{node.name}(", "".join(lines[start - 1 : end])))
+        if isinstance(node, ast.ClassDef):
+            for member in node.body:
+                if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    start, end = _span(member)
+                    units.append((start, f"self.{member.name}(", "".join(lines[start - 1 : end])))
+    if not units:
+        return frozenset()
+    relevant = {i for i, (_, _, chunk) in enumerate(units) if any(w in chunk for w in keep)}
+    changed = bool(relevant)
+    while changed:
+        changed = False
+        for i, (_, call, chunk) in enumerate(units):
+            if i in relevant:
+                continue
+            if any(units[j][1] in chunk or call in units[j][2] for j in relevant):
+                relevant.add(i)
+                changed = True
+    return frozenset(units[i][0] for i in relevant)
+
+
 def alias_words(tree: ast.Module, keep: tuple[str, ...]) -> tuple[str, ...]:
     """Names the file binds to something a keep word names.
 
@@ -73,20 +102,26 @@ def alias_words(tree: ast.Module, keep: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(extra)
 
 
-def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...]):
+def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...], closure: bool = False):
     """Blank the functions (and methods) in which no keep word occurs.
+
+    With `closure`, a function is also kept when a kept one calls it by name (`helper(`,
+    `self.helper(`), or when it calls a kept one, or instantiates a kept class.
 
     Returns the text, the top-level statements left of it, and for each
     top-level class (by id) the members left of it.
     """
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     members: dict[int, list[ast.stmt]] = {}
     if not lines:
         return text, list(tree.body), members
     kept = []
     keep = keep + alias_words(tree, keep)
+    tied = _tied(tree, lines, keep) if closure else frozenset()
 
-    def has_keep(start: int, end: int) -> bool:
+    def has_keep(start: int, end: int, tie: bool = True) -> bool:
+        if tie and start in tied:
+            return True
         chunk = "".join(lines[start - 1 : end])
         return any(word in chunk for word in keep)
 
@@ -114,7 +149,7 @@ def _blank_class(node: ast.ClassDef, lines: list[str], has_keep, blank) -> list[
     if body[0].lineno == node.lineno:  # `class A: pass` on one line
         return body
     header_start, _ = _span(node)
-    if has_keep(header_start, _span(body[0])[0] - 1):
+    if has_keep(header_start, _span(body[0])[0] - 1, tie=False):
         return body  # the bases or decorators mention a keep word: keep it whole
     whole = has_keep(header_start, node.end_lineno or node.lineno)
     removed = []
@@ -203,5 +238,132 @@ def parse_lines(text: str, filename: str, keep: tuple[str, ...] | None) -> tuple
         raise Unreadable("too deeply nested to parse") from None
 
 
-def parse(text: str, filename: str, keep: tuple[str, ...] | None) -> cst.Module:
-    return parse_lines(text, filename, keep)[0]
+@dataclass(frozen=True)
+class Parsed:
+    module: cst.Module
+    layout: list[Top]
+    statements: int  # top-level statements and class members handed to libcst
+
+
+def parse_relevant(text: str, filename: str, rules) -> Parsed:
+    """Parse what `rules` can need (all of it when `rules` is None, or a rule has no anchors).
+
+    The `ast` tree of the syntax check gives the file's import table; each rule's anchors
+    (canonical names, method names, plain words) become this file's own spellings of them,
+    and only the functions and methods that use one, plus the functions those call and the
+    structural methods of their classes, reach libcst.
+    """
+    tree = check_syntax(text, filename)
+    words = None if rules is None else anchor_words(tree, rules)
+    if words is None:
+        partial, top, members = text, list(tree.body), {}
+    else:
+        partial, top, members = blank_unneeded(text, tree, words, closure=True)
+    try:
+        module = cst.parse_module(partial)
+    except cst.ParserSyntaxError as exc:
+        raise Unreadable(f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1) from None
+    except (RecursionError, MemoryError):
+        raise Unreadable("too deeply nested to parse") from None
+    layout = _layout(top, members)
+    count = sum(len(members.get(id(node), ())) if isinstance(node, ast.ClassDef) else 1 for node in top)
+    return Parsed(module, layout, count)
+
+
+# ------------------------------------------------------------------ relevance
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def import_table(tree: ast.Module) -> dict[str, set[str]] | None:
+    """Local name -> raw dotted paths it is bound to by imports and module aliases, in any
+    scope (over-approximated: relevance, not resolution). None when a star import from a
+    library makes any name possible."""
+    table: dict[str, set[str]] = {}
+    for node in _statements(tree.body):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    table.setdefault(alias.asname, set()).add(alias.name)
+                else:
+                    head = alias.name.split(".")[0]
+                    table.setdefault(head, set()).add(head)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level or not node.module:
+                continue
+            for alias in node.names:
+                if alias.name == "*":
+                    return None
+                table.setdefault(alias.asname or alias.name, set()).add(f"{node.module}.{alias.name}")
+    for node in _statements(tree.body):  # `L = tf.keras.layers`, `Dense = layers.Dense`
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            dotted = _dotted(node.value)
+            if dotted:
+                head, _, rest = dotted.partition(".")
+                for base in list(table.get(head, ())):
+                    table.setdefault(node.targets[0].id, set()).add(f"{base}.{rest}" if rest else base)
+    return table
+
+
+def _keras_forms(anchor: str) -> list[str]:
+    """The raw module paths a canonical anchor can be spelled with."""
+    from kerascheck.names import KERAS_ROOTS
+
+    if anchor == "keras" or anchor.startswith("keras."):
+        rest = anchor[len("keras"):]
+        return [root + rest for root, _ in KERAS_ROOTS if root not in ("keras.src", "keras.api", "tf_keras.src")]
+    forms = [anchor]
+    if anchor.startswith("tensorflow."):
+        forms.append("tensorflow.compat.v2." + anchor[len("tensorflow."):])
+    return forms
+
+
+def anchor_words(tree: ast.Module, rules) -> tuple[str, ...] | None:
+    """The words whose presence makes a function worth parsing in this file, or None for
+    "parse everything". Canonical anchors become the file's own spellings: with
+    `from tensorflow.keras import layers as L`, `keras.layers.*` is `L.`; with
+    `import tensorflow as tf`, it is `tf.keras.layers.`."""
+    from kerascheck.names import canonical
+
+    anchors: set[str] = set()
+    words: set[str] = set()
+    for rule in rules:
+        if not rule.anchors:
+            return None
+        for anchor in rule.anchors:
+            if anchor.startswith("."):
+                words.add(anchor + "(")  # a method: `.compile(`
+            elif anchor.startswith("="):
+                words.add(anchor[1:])  # a plain word
+            else:
+                anchors.add(anchor)
+    if not anchors:
+        return tuple(sorted(words))
+    table = import_table(tree)
+    if table is None:
+        return None
+    for local, raws in table.items():
+        for raw in raws:
+            canon = canonical(raw).name
+            for anchor in anchors:
+                star = anchor.endswith("*")
+                stem = anchor[:-1] if star else anchor
+                if (canon == anchor) or (star and canon.startswith(stem) and canon != stem.rstrip(".")):
+                    words.add(local)  # `Dropout`, `drop`, `L` bound to a matching name
+                    continue
+                for form in _keras_forms(stem):
+                    if form.startswith(raw + "."):
+                        # `tf` + `.keras.layers.`: the anchor spelled through the local name
+                        words.add(local + form[len(raw):])
+                if canon != raw and stem.startswith(canon + "."):
+                    words.add(local + stem[len(canon):])
+    return tuple(sorted(words))

@@ -1,19 +1,27 @@
-"""One small picture of the Keras code in a file, built once for every rule.
+"""One picture of the Keras code in a file, built once for every rule.
 
 A small abstract interpreter walks the module, each function and each Keras
 `Layer`/`Model` subclass once, following values through assignments,
-branches (as a union of what each branch produced), loops over literal
-sequences, same-file helper functions and `self.` attributes. What it records:
+branches (as a union of what each branch produced; a branch whose test is a
+known constant is the only one taken), loops over literal sequences,
+same-file helper functions (parameters a call leaves out get their defaults),
+lambdas, `self.` attributes, lists grown by `append`/`extend`/`insert` and
+dict literals (also when unpacked into a layer's `**kwargs`). What it records:
 
 - `layers`: every construction of a Keras layer class, with its arguments;
 - `applies`: every application of a layer to an input, whichever syntax did
   it (`Sequential([...])`, `model.add(...)`, `Layer(...)(x)`, `self.bn(x)`),
-  with the values it consumed, so `producers()` gives the graph's edges;
-- `calls`, `binops`, `models`: calls to resolved functions (`tf.*`, `np.*`,
-  `keras.ops.*`), arithmetic and `Model(...)` constructions, with the
-  abstract values of their operands (is it a symbolic KerasTensor? where was
-  it created?);
+  with the values it consumed, so `producers()` gives the graph's edges; one
+  layer object listed twice is one `LayerDef` with two applications;
+- `calls`, `methods`, `binops`, `models`: calls to resolved functions (`tf.*`,
+  `np.*`, `keras.ops.*`), method calls (`model.compile`, `self.add_weight`),
+  arithmetic and `Model(...)` constructions, with the abstract values of
+  their operands (is it a symbolic KerasTensor? where was it created?);
 - `classes`: the file's Keras `Layer`/`Model`/`Constraint` subclasses.
+
+Each record carries its `Site`: where the code runs (function, class, inside
+`call()`, the call chain that inlined it, the names that carry the training
+flag there).
 
 What cannot be followed exactly becomes an "unknown" value, which never
 connects two layers: a rule may miss, but it is not misled.
@@ -24,41 +32,69 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import libcst as cst
 
+from kerascheck.flow import NOT_CONSTANT, Flow, fold, literal_value
 from kerascheck.names import Canon, Names, Scope, walk_statements
 
 MAX_UNROLL = 32  # items of a literal sequence a loop is unrolled over
 MAX_INLINE_DEPTH = 3
 BUDGET = 40_000  # statements interpreted per file, inlining included
 NOT_LAYERS = frozenset({"Layer", "InputSpec", "Input", "InputLayer"})
+TRAINING = frozenset({"training"})
+
+__all__ = ["Apply", "BinOpEvent", "CallEvent", "KerasClass", "LayerDef", "MethodCallEvent", "ModelEvent",
+           "NOT_CONSTANT", "Picture", "Site", "Value", "build", "call_arg", "literal_number",
+           "literal_string", "literal_value"]
 
 
 # ----------------------------------------------------------------- values
 
 
 @dataclass(frozen=True, eq=False)
-class Context:
+class Site:
     """Where a piece of code runs."""
 
-    function: cst.FunctionDef | None = None  # innermost function (callee when inlined)
+    function: cst.FunctionDef | cst.Lambda | None = None  # innermost function (callee when inlined)
     cls: KerasClass | None = None  # the Keras class whose method this is
-    in_call: bool = False  # inside a Keras Layer/Model `call()` (or a helper it inlined)
+    in_call: bool = False  # inside a Keras Layer/Model `call()` (or a helper or lambda it reached)
     scope: Scope | None = None
     # Where the run that reached this code started: "module" (module-level code and what it
     # inlined), "function" (a function run on its own, parameters unknown) or "method" (a
     # method of a Keras class). Inlined helpers inherit it from their caller.
     entry: str = "module"
+    caller: cst.Call | None = None  # the call that inlined this function
+    outer: Site | None = None  # the caller's site
+    flags: frozenset[str] = TRAINING  # names that carry the training flag here
+
+    def __repr__(self) -> str:
+        fn = self.function
+        name = fn.name.value if isinstance(fn, cst.FunctionDef) else "<lambda>" if fn is not None else "<module>"
+        return f"Site({name}, cls={self.cls.name if self.cls else None}, in_call={self.in_call}, entry={self.entry})"
+
+    def chain(self) -> Iterator[Site]:
+        """This site and the sites that inlined it, innermost first."""
+        site: Site | None = self
+        while site is not None:
+            yield site
+            site = site.outer
 
 
 @dataclass(frozen=True, eq=False)
 class LayerDef:
-    """A Keras layer constructed in the file: `layers.Dropout(0.5)`."""
+    """A Keras layer constructed in the file: `layers.Dropout(0.5)`.
+
+    `extra` holds the keyword arguments a known dict gave through `**kwargs`;
+    `opaque` is True when `*args`/`**kwargs` whose contents are unknown were passed.
+    """
 
     canon: Canon
     node: cst.Call
-    ctx: Context
+    site: Site
+    extra: tuple[tuple[str, cst.BaseExpression], ...] = ()
+    opaque: bool = False
 
     @property
     def name(self) -> str:
@@ -68,8 +104,25 @@ class LayerDef:
     def short(self) -> str:
         return self.canon.short
 
+    def __repr__(self) -> str:
+        return f"LayerDef({self.name})"
+
     def arg(self, keyword: str, position: int | None = None) -> cst.BaseExpression | None:
-        return call_arg(self.node, keyword, position)
+        """The expression given for a parameter, by keyword (also through a known `**dict`)
+        or position; None when absent or not known."""
+        found = call_arg(self.node, keyword, position)
+        if found is not None:
+            return found
+        for key, expr in self.extra:
+            if key == keyword:
+                return expr
+        return None
+
+    def given(self, keyword: str, position: int | None = None) -> bool | None:
+        """Is the parameter given? None when unknown `*args`/`**kwargs` may give it."""
+        if self.arg(keyword, position) is not None:
+            return True
+        return None if self.opaque else False
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,37 +133,60 @@ class Apply:
     inputs: tuple[Value, ...]
     node: cst.CSTNode  # the call `layer(x)`, or the list element / add() call
     via: str
-    ctx: Context
+    site: Site
     adjacent: bool = False  # the producer is the previous element of the same list
     call: cst.Call | None = None  # the application call, when there is one
+    repeat: bool = False  # the same layer object was already added to this Sequential model
 
     def kwarg(self, keyword: str) -> cst.BaseExpression | None:
         return call_arg(self.call, keyword, None) if self.call is not None else None
 
+    def __repr__(self) -> str:
+        return f"Apply({self.layer.name}, via={self.via})"
+
 
 @dataclass(frozen=True, eq=False)
 class Value:
-    """An abstract value. kind: unknown | ref | layer | model | seq | tensor |
-    const | func | class | union."""
+    """An abstract value. kind: unknown | ref | layer | model | seq | dict | tensor | const |
+    literal | func | class | self | union."""
 
     kind: str
     node: cst.CSTNode | None = None  # where it was created
     canon: Canon | None = None  # ref: the resolved name; const: the function that made it
     layer: LayerDef | None = None
     app: Apply | None = None  # tensor: the application that produced it
-    items: tuple[Value, ...] = ()  # seq (exact items) and union (alternatives)
+    items: tuple[Value, ...] = ()  # seq (exact items), dict (values) and union (alternatives)
     kt: bool = False  # a symbolic KerasTensor
     lib: str | None = None  # const: "tf" | "numpy"
     oid: int | None = None  # model / list: key of its mutable state in the heap
-    func: cst.FunctionDef | None = None
+    func: cst.FunctionDef | cst.Lambda | None = None
     cls: KerasClass | None = None
     label: str | None = None  # the name it was bound to, for messages
+    lit: Any = NOT_CONSTANT  # literal: the Python value
+    keys: tuple[tuple[str, cst.BaseExpression], ...] = ()  # dict: string keys and their expressions
+
+    def __repr__(self) -> str:
+        extra = f", {self.canon.name}" if self.canon else ""
+        extra += f", lit={self.lit!r}" if self.kind == "literal" else ""
+        return f"Value({self.kind}{extra}{', kt' if self.kt else ''}{', ' + self.label if self.label else ''})"
 
     def alternatives(self) -> Iterator[Value]:
         if self.kind == "union":
             yield from self.items
         else:
             yield self
+
+    def truth(self) -> bool | None:
+        """True/False when every alternative is a literal of that truth value, else None."""
+        seen = set()
+        for alt in self.alternatives():
+            if alt.kind != "literal":
+                return None
+            try:
+                seen.add(bool(alt.lit))
+            except Exception:  # noqa: BLE001
+                return None
+        return seen.pop() if len(seen) == 1 else None
 
 
 UNKNOWN = Value("unknown")
@@ -131,18 +207,42 @@ def union(values) -> Value:
 
 @dataclass(frozen=True, eq=False)
 class CallEvent:
-    """A call to a resolved function (`tf.reduce_sum(x)`, `np.ones(3)`, `keras.ops.add`)."""
+    """A call to a resolved function (`tf.reduce_sum(x)`, `np.ones(3)`, `keras.ops.add`).
+
+    `symbolic`: the KerasTensors among the operands, also inside lists and tuples (as the
+    lists were at the call: `xs.append(kt); tf.concat(xs)` counts)."""
 
     canon: Canon
     node: cst.Call
     args: tuple[Value, ...]
     kwargs: tuple[tuple[str, Value], ...]
-    ctx: Context
+    site: Site
+    symbolic: tuple[Value, ...] = ()
 
     def operands(self) -> Iterator[Value]:
         yield from self.args
         for _, v in self.kwargs:
             yield v
+
+    def __repr__(self) -> str:
+        return f"CallEvent({self.canon.name}, {self.site!r})"
+
+
+@dataclass(frozen=True, eq=False)
+class MethodCallEvent:
+    """A method call on a value that is not a module: `model.compile(...)`, `self.add_weight(...)`,
+    `opt.apply_gradients(...)`. `receiver` is the abstract value of the object (kind "self"
+    for the class's own instance)."""
+
+    name: str
+    receiver: Value
+    node: cst.Call
+    args: tuple[Value, ...]
+    kwargs: tuple[tuple[str, Value], ...]
+    site: Site
+
+    def __repr__(self) -> str:
+        return f"MethodCallEvent(.{self.name}, {self.receiver!r})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,7 +250,7 @@ class BinOpEvent:
     node: cst.BinaryOperation
     left: Value
     right: Value
-    ctx: Context
+    site: Site
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,10 +261,10 @@ class ModelEvent:
     node: cst.Call
     inputs: Value | None
     outputs: Value | None
-    ctx: Context
+    site: Site
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class KerasClass:
     """A class in the file deriving from a Keras Layer, Model or Constraint."""
 
@@ -178,21 +278,37 @@ class KerasClass:
     def name(self) -> str:
         return self.node.name.value
 
+    def __repr__(self) -> str:
+        return f"KerasClass({self.name}, {self.kind})"
 
-@dataclass
+
+@dataclass(repr=False)
 class Picture:
     module: cst.Module
     names: Names
+    flow: Flow = None  # type: ignore[assignment]
     layers: list[LayerDef] = field(default_factory=list)
     applies: list[Apply] = field(default_factory=list)
     calls: list[CallEvent] = field(default_factory=list)
+    methods: list[MethodCallEvent] = field(default_factory=list)
     binops: list[BinOpEvent] = field(default_factory=list)
     models: list[ModelEvent] = field(default_factory=list)
     classes: list[KerasClass] = field(default_factory=list)
     lambdas: list[LayerDef] = field(default_factory=list)  # Lambda layers
+    references: set[str] = field(default_factory=set)  # canonical names of every resolved name read
 
-    def resolve(self, expr: cst.BaseExpression, scope: Scope | None = None) -> Canon | None:
-        return self.names.resolve(expr, scope or self.names.root)
+    def __post_init__(self) -> None:
+        if self.flow is None:
+            self.flow = Flow(self.module, self.names)
+
+    def resolve(self, expr: cst.BaseExpression, at: cst.CSTNode | Scope | None = None) -> Canon | None:
+        if isinstance(at, Scope):
+            scope = at
+        elif at is not None:
+            scope = self.flow.scope_of(at)
+        else:
+            scope = self.names.root
+        return self.names.resolve(expr, scope)
 
     def producers(self, app: Apply) -> Iterator[Apply]:
         """The applications whose output `app` consumes (through unions and lists)."""
@@ -208,11 +324,25 @@ class Picture:
             elif v.app is not None:
                 yield v.app
 
+    def applications(self, layer: LayerDef) -> list[Apply]:
+        """Every application of one layer object (a shared layer is applied more than once)."""
+        return [a for a in self.applies if a.layer is layer]
+
     def function_defs(self) -> Iterator[cst.FunctionDef]:
-        yield from _Interpreter.all_functions(self.module)
+        for node in walk_statements(self.module.body):
+            if isinstance(node, cst.FunctionDef):
+                yield node
+
+    def class_of(self, node: cst.ClassDef) -> KerasClass | None:
+        for kc in self.classes:
+            if kc.node is node:
+                return kc
+        return None
 
 
-def call_arg(call: cst.Call, keyword: str, position: int | None) -> cst.BaseExpression | None:
+def call_arg(call: cst.Call | None, keyword: str, position: int | None) -> cst.BaseExpression | None:
+    if call is None:
+        return None
     index = 0
     for arg in call.args:
         if arg.star:  # *args / **kwargs: what lands where is not known
@@ -229,24 +359,15 @@ def call_arg(call: cst.Call, keyword: str, position: int | None) -> cst.BaseExpr
 
 def literal_number(expr: cst.BaseExpression | None) -> float | None:
     """The value of a numeric literal (`0`, `0.5`, `-1`, `1e-3`), else None."""
-    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.Minus, cst.Plus)):
-        inner = literal_number(expr.expression)
-        if inner is None:
-            return None
-        return -inner if isinstance(expr.operator, cst.Minus) else inner
-    if isinstance(expr, (cst.Integer, cst.Float)):
-        try:
-            return float(expr.evaluated_value)
-        except (ValueError, OverflowError):
-            return None
+    value = literal_value(expr)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
     return None
 
 
 def literal_string(expr: cst.BaseExpression | None) -> str | None:
-    if isinstance(expr, cst.SimpleString):
-        value = expr.evaluated_value
-        return value if isinstance(value, str) else None
-    return None
+    value = literal_value(expr) if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString)) else None
+    return value if isinstance(value, str) else None
 
 
 # ----------------------------------------------------------- interpreter
@@ -274,7 +395,7 @@ class _Env:
             if all(s == first for s in states):
                 heap[k] = first
             elif isinstance(first, _SeqState):
-                heap[k] = _SeqState(union([s.last for s in states]), None)
+                heap[k] = _SeqState(union([s.last for s in states]), None, frozenset())
             else:
                 heap[k] = None  # a list that differs between branches: inexact
         self.heap = heap
@@ -284,6 +405,7 @@ class _Env:
 class _SeqState:
     last: Value  # what the next added layer consumes
     last_layer: LayerDef | None  # the previous layer, for adjacency
+    added: frozenset[int]  # ids of the layer objects added so far
 
 
 class _Return(Exception):
@@ -294,6 +416,7 @@ class _Interpreter:
     def __init__(self, pic: Picture) -> None:
         self.pic = pic
         self.names = pic.names
+        self.flow = pic.flow
         self.budget = BUDGET
         self.oids = itertools.count(1)
         self.depth = 0
@@ -308,22 +431,16 @@ class _Interpreter:
 
     # -- entry ---------------------------------------------------------------
 
-    @staticmethod
-    def all_functions(module: cst.Module) -> Iterator[cst.FunctionDef]:
-        for node in walk_statements(module.body):
-            if isinstance(node, cst.FunctionDef):
-                yield node
-
     def run(self) -> None:
         module = self.pic.module
         self._find_classes(module)
         env = _Env()
-        ctx = Context(scope=self.names.root)
+        site = Site(scope=self.names.root)
         # While module-level code runs, the functions it inlines see the module's names so far
         # (`env.vars`: the same dict, or its replacement after a branch joins).
         self._module_env = env
         try:
-            self.block(module.body, env, ctx)
+            self.block(module.body, env, site)
         except _Return:  # a module-level `raise`: what ran until then is the picture
             pass
         self.globals = env.vars
@@ -331,7 +448,7 @@ class _Interpreter:
         self._module_env = None
         for cls in self.pic.classes:
             self._run_class(cls)
-        for fn in self.all_functions(module):
+        for fn in self.pic.function_defs():
             if id(fn) not in self.functions_run:
                 self._run_standalone(fn)
 
@@ -389,7 +506,9 @@ class _Interpreter:
                             kc.methods.setdefault(name, fn)
 
     def _run_class(self, kc: KerasClass) -> None:
-        scope_ctx = lambda fn, in_call=False: Context(fn, kc, in_call, self.names.scope_of(fn), "method")  # noqa: E731
+        def site_of(fn: cst.FunctionDef, in_call: bool = False) -> Site:
+            return Site(fn, kc, in_call, self.names.scope_of(fn), "method", flags=TRAINING)
+
         attrs: dict[str, Value] = {}
         heap = dict(self.global_heap)
         for name in ("__init__", "build"):
@@ -397,8 +516,8 @@ class _Interpreter:
             if fn is None:
                 continue
             self.functions_run.add(id(fn))
-            env = self._params_env(fn, heap=heap, self_attrs=attrs)
-            self._exec_function(fn, env, scope_ctx(fn), self_attrs=attrs)
+            env = self._params_env(fn, heap=heap)
+            self._exec_function(fn, env, site_of(fn), self_attrs=attrs)
             heap = env.heap
         kc.attrs = attrs
         for name, fn in kc.methods.items():
@@ -406,10 +525,10 @@ class _Interpreter:
                 continue
             self.functions_run.add(id(fn))
             in_call = kc.kind in ("layer", "model") and name in ("call", "__call__")
-            env = self._params_env(fn, heap=dict(heap), self_attrs=attrs)
-            self._exec_function(fn, env, scope_ctx(fn, in_call), self_attrs=attrs)
+            env = self._params_env(fn, heap=dict(heap))
+            self._exec_function(fn, env, site_of(fn, in_call), self_attrs=attrs)
 
-    def _params_env(self, fn: cst.FunctionDef, heap=None, self_attrs=None) -> _Env:
+    def _params_env(self, fn: cst.FunctionDef, heap=None) -> _Env:
         env = _Env(heap=dict(heap) if heap is not None else dict(self.global_heap))
         params = fn.params
         for p in (*params.posonly_params, *params.params, *params.kwonly_params):
@@ -419,9 +538,20 @@ class _Interpreter:
     def _run_standalone(self, fn: cst.FunctionDef) -> None:
         self.functions_run.add(id(fn))
         env = self._params_env(fn)
-        self._exec_function(fn, env, Context(fn, None, False, self.names.scope_of(fn), "function"))
+        # A function nested in a Keras class's method runs where that method runs.
+        in_call, cls = False, None
+        scope = self.names.scope_of(fn).parent
+        while scope is not None and scope.kind == "function":
+            owner = scope.parent
+            kc = self.class_of.get(owner.node) if owner is not None and owner.kind == "class" else None
+            if kc is not None:
+                cls = kc
+                in_call = kc.kind in ("layer", "model") and scope.node.name.value in ("call", "__call__")
+                break
+            scope = owner
+        self._exec_function(fn, env, Site(fn, cls, in_call, self.names.scope_of(fn), "function"))
 
-    def _exec_function(self, fn, env: _Env, ctx: Context, self_attrs=None) -> Value:
+    def _exec_function(self, fn, env: _Env, site: Site, self_attrs=None) -> Value:
         saved = (self.self_name, self.self_attrs, self.returns)
         params = [*fn.params.posonly_params, *fn.params.params]
         if self_attrs is not None and params:
@@ -431,7 +561,7 @@ class _Interpreter:
             self.self_name, self.self_attrs = None, None
         self.returns = []
         try:
-            self.suite(fn.body, env, ctx)
+            self.suite(fn.body, env, site)
         except _Return:
             pass
         result = union(self.returns) if self.returns else UNKNOWN
@@ -440,41 +570,41 @@ class _Interpreter:
 
     # -- statements ------------------------------------------------------------
 
-    def suite(self, suite, env: _Env, ctx: Context) -> None:
+    def suite(self, suite, env: _Env, site: Site) -> None:
         if isinstance(suite, cst.IndentedBlock):
-            self.block(suite.body, env, ctx)
+            self.block(suite.body, env, site)
         elif isinstance(suite, cst.SimpleStatementSuite):
             for small in suite.body:
-                self.small(small, env, ctx)
+                self.small(small, env, site)
 
-    def block(self, body, env: _Env, ctx: Context) -> None:
+    def block(self, body, env: _Env, site: Site) -> None:
         for stmt in body:
             self.budget -= 1
             if self.budget < 0:
                 return
             if isinstance(stmt, cst.SimpleStatementLine):
                 for small in stmt.body:
-                    self.small(small, env, ctx)
+                    self.small(small, env, site)
             else:
-                self.compound(stmt, env, ctx)
+                self.compound(stmt, env, site)
 
-    def small(self, small, env: _Env, ctx: Context) -> None:
+    def small(self, small, env: _Env, site: Site) -> None:
         if isinstance(small, cst.Assign):
-            value = self.expr(small.value, env, ctx)
+            value = self.expr(small.value, env, site)
             for target in small.targets:
-                self.assign(target.target, value, env, ctx)
+                self.assign(target.target, value, env, site)
         elif isinstance(small, cst.AnnAssign):
             if small.value is not None:
-                self.assign(small.target, self.expr(small.value, env, ctx), env, ctx)
+                self.assign(small.target, self.expr(small.value, env, site), env, site)
         elif isinstance(small, cst.AugAssign):
-            left = self.expr(small.target, env, ctx)
-            right = self.expr(small.value, env, ctx)
-            self.assign(small.target, self._binop(small, left, right, env, ctx, small.operator), env, ctx)
+            left = self.expr(small.target, env, site)
+            right = self.expr(small.value, env, site)
+            self.assign(small.target, self._binop(small, left, right, env, site, small.operator), env, site)
         elif isinstance(small, cst.Expr):
-            self.expr(small.value, env, ctx)
+            self.expr(small.value, env, site)
         elif isinstance(small, cst.Return):
             if self.returns is not None:
-                self.returns.append(self.expr(small.value, env, ctx) if small.value else UNKNOWN)
+                self.returns.append(self.expr(small.value, env, site) if small.value else UNKNOWN)
             raise _Return
         elif isinstance(small, cst.Del):
             for el in _flatten_targets(small.target):
@@ -483,62 +613,71 @@ class _Interpreter:
         elif isinstance(small, cst.Raise):
             raise _Return
 
-    def compound(self, stmt, env: _Env, ctx: Context) -> None:
+    def compound(self, stmt, env: _Env, site: Site) -> None:
         if isinstance(stmt, cst.FunctionDef):
             env.vars[stmt.name.value] = Value("func", node=stmt, func=stmt, label=stmt.name.value)
         elif isinstance(stmt, cst.ClassDef):
             kc = self.class_of.get(stmt)
             env.vars[stmt.name.value] = Value("class", node=stmt, cls=kc, label=stmt.name.value)
         elif isinstance(stmt, cst.If):
-            self.expr(stmt.test, env, ctx)
-            self._branches(env, ctx, [stmt.body, stmt.orelse])
-        elif isinstance(stmt, (cst.For,)):
-            self._for(stmt, env, ctx)
+            truth = self.expr(stmt.test, env, site).truth()
+            if truth is True:  # `if 1:` / `if RATE:` with RATE a known non-zero constant
+                self.suite(stmt.body, env, site)
+            elif truth is False:
+                if isinstance(stmt.orelse, cst.If):
+                    self.compound(stmt.orelse, env, site)
+                elif isinstance(stmt.orelse, cst.Else):
+                    self.suite(stmt.orelse.body, env, site)
+            else:
+                self._branches(env, site, [stmt.body, stmt.orelse])
+        elif isinstance(stmt, cst.For):
+            self._for(stmt, env, site)
         elif isinstance(stmt, cst.While):
-            self.expr(stmt.test, env, ctx)
-            self._branches(env, ctx, [stmt.body, None])
+            if self.expr(stmt.test, env, site).truth() is False:
+                return
+            self._branches(env, site, [stmt.body, None])
         elif isinstance(stmt, (cst.Try, cst.TryStar)):
-            self._guarded(stmt.body, env, ctx)
+            self._guarded(stmt.body, env, site)
             branches = [h.body for h in stmt.handlers]
             if stmt.orelse is not None:
-                self._guarded(stmt.orelse.body, env, ctx)
+                self._guarded(stmt.orelse.body, env, site)
             if branches:
-                self._branches(env, ctx, [None, *branches])
+                self._branches(env, site, [None, *branches])
             if stmt.finalbody is not None:
-                self._guarded(stmt.finalbody.body, env, ctx)
+                self._guarded(stmt.finalbody.body, env, site)
         elif isinstance(stmt, cst.With):
             for item in stmt.items:
-                value = self.expr(item.item, env, ctx)
+                value = self.expr(item.item, env, site)
                 if item.asname is not None:
-                    self.assign(item.asname.name, UNKNOWN if value.kind != "model" else value, env, ctx)
-            self.suite(stmt.body, env, ctx)
+                    self.assign(item.asname.name, UNKNOWN if value.kind != "model" else value, env, site)
+            self.suite(stmt.body, env, site)
         elif isinstance(stmt, cst.Match):
-            self.expr(stmt.subject, env, ctx)
-            self._branches(env, ctx, [None, *[c.body for c in stmt.cases]])
+            self.expr(stmt.subject, env, site)
+            self._branches(env, site, [None, *[c.body for c in stmt.cases]])
 
-    def _guarded(self, suite, env: _Env, ctx: Context) -> None:
+    def _guarded(self, suite, env: _Env, site: Site) -> None:
         try:
-            self.suite(suite, env, ctx)
+            self.suite(suite, env, site)
         except _Return:
             pass
 
-    def _branches(self, env: _Env, ctx: Context, suites) -> None:
+    def _branches(self, env: _Env, site: Site, suites) -> None:
         results = []
         for suite in suites:
             branch = env.copy()
             if isinstance(suite, cst.If):  # elif
                 try:
-                    self.compound(suite, branch, ctx)
+                    self.compound(suite, branch, site)
                 except _Return:
                     continue
             elif isinstance(suite, cst.Else):
                 try:
-                    self.suite(suite.body, branch, ctx)
+                    self.suite(suite.body, branch, site)
                 except _Return:
                     continue
             elif suite is not None:
                 try:
-                    self.suite(suite, branch, ctx)
+                    self.suite(suite, branch, site)
                 except _Return:
                     continue
             results.append(branch)
@@ -547,8 +686,8 @@ class _Interpreter:
         else:
             raise _Return
 
-    def _for(self, stmt: cst.For, env: _Env, ctx: Context) -> None:
-        iterable = self.expr(stmt.iter, env, ctx)
+    def _for(self, stmt: cst.For, env: _Env, site: Site) -> None:
+        iterable = self.expr(stmt.iter, env, site)
         items: list[Value] | None = None
         repeat = 1
         seq = self._seq_items(iterable, env)
@@ -558,15 +697,15 @@ class _Interpreter:
             count = _range_count(stmt.iter)
             repeat = 2 if count is not None and count >= 2 else 1
         for i in range(len(items) if items is not None else repeat):
-            self.assign(stmt.target, items[i] if items is not None else UNKNOWN, env, ctx)
+            self.assign(stmt.target, items[i] if items is not None else UNKNOWN, env, site)
             try:
-                self.suite(stmt.body, env, ctx)
+                self.suite(stmt.body, env, site)
             except _Return:
                 break
         if stmt.orelse is not None:
-            self._guarded(stmt.orelse.body, env, ctx)
+            self._guarded(stmt.orelse.body, env, site)
 
-    def assign(self, target, value: Value, env: _Env, ctx: Context) -> None:
+    def assign(self, target, value: Value, env: _Env, site: Site) -> None:
         if isinstance(target, cst.Name):
             if value.kind in ("tensor", "layer", "const") and value.label is None:
                 value = _relabel(value, target.value)
@@ -584,56 +723,68 @@ class _Interpreter:
                     sub = Value("tensor", node=value.node, kt=True, app=value.app)
                 else:
                     sub = UNKNOWN
-                self.assign(el.value if isinstance(el, cst.StarredElement) else el, sub, env, ctx)
+                self.assign(el.value if isinstance(el, cst.StarredElement) else el, sub, env, site)
         elif isinstance(target, cst.Attribute):
             if self._is_self(target.value):
                 self.self_attrs[target.attr.value] = value
         elif isinstance(target, cst.Subscript):
-            base = self.expr(target.value, env, ctx)
-            if base.kind == "seq" and base.oid is not None:
+            base = self.expr(target.value, env, site)
+            if base.kind in ("seq", "dict") and base.oid is not None:
                 env.heap[base.oid] = None
 
     # -- expressions -----------------------------------------------------------
 
-    def expr(self, node, env: _Env, ctx: Context) -> Value:
+    def expr(self, node, env: _Env, site: Site) -> Value:
         if node is None:
             return UNKNOWN
         if isinstance(node, cst.Name):
-            return self._name(node, env, ctx)
+            return self._name(node, env, site)
         if isinstance(node, cst.Attribute):
             if self._is_self(node.value):
                 return self.self_attrs.get(node.attr.value, UNKNOWN)
-            base = self.expr(node.value, env, ctx)
+            base = self.expr(node.value, env, site)
             if base.kind == "ref" and base.canon is not None:
-                return self._ref(node, ctx)
+                return self._ref(node, site)
             return UNKNOWN
         if isinstance(node, cst.Call):
-            return self.call(node, env, ctx)
+            return self.call(node, env, site)
+        if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)):
+            lit = literal_value(node)
+            return Value("literal", node=node, lit=lit) if lit is not NOT_CONSTANT else UNKNOWN
         if isinstance(node, (cst.List, cst.Tuple)):
             items = []
             exact = True
             for el in node.elements:
                 if isinstance(el, cst.StarredElement):
-                    inner = self._seq_items(self.expr(el.value, env, ctx), env)
+                    inner = self._seq_items(self.expr(el.value, env, site), env)
                     if inner is None:
                         exact = False
                     else:
                         items.extend(inner)
                 else:
-                    items.append(self.expr(el.value, env, ctx))
+                    items.append(self.expr(el.value, env, site))
             return self._new_seq(items if exact else None, env, node)
         if isinstance(node, cst.BinaryOperation):
-            left = self.expr(node.left, env, ctx)
-            right = self.expr(node.right, env, ctx)
-            return self._binop(node, left, right, env, ctx, node.operator)
+            left = self.expr(node.left, env, site)
+            right = self.expr(node.right, env, site)
+            return self._binop(node, left, right, env, site, node.operator)
         if isinstance(node, cst.UnaryOperation):
-            inner = self.expr(node.expression, env, ctx)
-            return Value("tensor", node=node, kt=True) if inner.kt else UNKNOWN
+            inner = self.expr(node.expression, env, site)
+            if inner.kt:
+                return Value("tensor", node=node, kt=True)
+            if inner.kind == "literal" or inner.kind == "union":
+                truth = inner.truth() if isinstance(node.operator, cst.Not) else None
+                if truth is not None:
+                    return Value("literal", node=node, lit=not truth)
+                lit = literal_value(node)
+                if lit is not NOT_CONSTANT:
+                    return Value("literal", node=node, lit=lit)
+            return UNKNOWN
         if isinstance(node, cst.Subscript):
-            base = self.expr(node.value, env, ctx)
+            base = self.expr(node.value, env, site)
             for el in node.slice:
                 if isinstance(el.slice, cst.Index):
-                    self.expr(el.slice.value, env, ctx)
+                    self.expr(el.slice.value, env, site)
             if base.kt:
                 return Value("tensor", node=node, kt=True, app=base.app)
             items = self._seq_items(base, env)
@@ -641,74 +792,124 @@ class _Interpreter:
                 index = literal_number(node.slice[0].slice.value)
                 if index is not None and index == int(index) and -len(items) <= index < len(items):
                     return items[int(index)]
+            if base.kind == "dict" and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+                key = literal_string(node.slice[0].slice.value)
+                state = env.heap.get(base.oid) if base.oid is not None else None
+                if key is not None and isinstance(state, dict) and key in state:
+                    return state[key]
             return UNKNOWN
         if isinstance(node, cst.IfExp):
-            self.expr(node.test, env, ctx)
-            return union([self.expr(node.body, env, ctx), self.expr(node.orelse, env, ctx)])
+            truth = self.expr(node.test, env, site).truth()
+            if truth is True:
+                return self.expr(node.body, env, site)
+            if truth is False:
+                return self.expr(node.orelse, env, site)
+            return union([self.expr(node.body, env, site), self.expr(node.orelse, env, site)])
         if isinstance(node, cst.NamedExpr):
-            value = self.expr(node.value, env, ctx)
-            self.assign(node.target, value, env, ctx)
+            value = self.expr(node.value, env, site)
+            self.assign(node.target, value, env, site)
             return value
         if isinstance(node, cst.Await):
-            return self.expr(node.expression, env, ctx)
+            return self.expr(node.expression, env, site)
         if isinstance(node, (cst.BooleanOperation, cst.Comparison)):
-            for child in node.children:
-                if isinstance(child, cst.BaseExpression):
-                    self.expr(child, env, ctx)
-                elif isinstance(child, cst.ComparisonTarget):
-                    self.expr(child.comparator, env, ctx)
+            if isinstance(node, cst.BooleanOperation):
+                self.expr(node.left, env, site)
+                self.expr(node.right, env, site)
+            else:
+                self.expr(node.left, env, site)
+                for comp in node.comparisons:
+                    self.expr(comp.comparator, env, site)
             return UNKNOWN
         if isinstance(node, cst.Dict):
-            for el in node.elements:
-                if isinstance(el, cst.DictElement):
-                    self.expr(el.value, env, ctx)
-            return UNKNOWN
+            return self._dict(node, env, site)
         if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
-            return self._comprehension(node, env, ctx)
+            return self._comprehension(node, env, site)
+        if isinstance(node, cst.Lambda):
+            return self._lambda(node, env, site)
         return UNKNOWN
 
-    def _comprehension(self, node, env: _Env, ctx: Context) -> Value:
+    def _dict(self, node: cst.Dict, env: _Env, site: Site) -> Value:
+        state: dict[str, Value] | None = {}
+        keys = []
+        values = []
+        for el in node.elements:
+            if isinstance(el, cst.DictElement):
+                value = self.expr(el.value, env, site)
+                key = literal_string(el.key)
+                values.append(value)
+                if key is None or state is None:
+                    state = None
+                else:
+                    state[key] = value
+                    keys.append((key, el.value))
+            else:  # `**other`
+                self.expr(el.value, env, site)
+                state = None
+        oid = next(self.oids)
+        env.heap[oid] = state
+        return Value("dict", node=node, oid=oid, items=tuple(values), keys=tuple(keys) if state is not None else ())
+
+    def _lambda(self, node: cst.Lambda, env: _Env, site: Site) -> Value:
+        """Evaluate a lambda's body once, where it is written, with its parameters unknown: the
+        calls in it are recorded (a `Lambda(lambda t: tf.nn.dropout(t, .5))`), at a site of its own."""
+        inner = _Env(dict(env.vars), env.heap)
+        p = node.params
+        for param in (*p.posonly_params, *p.params, *p.kwonly_params):
+            inner.vars[param.name.value] = Value("unknown", node=param, label=param.name.value)
+        for param in (p.star_arg, p.star_kwarg):
+            if isinstance(param, cst.Param):
+                inner.vars[param.name.value] = UNKNOWN
+        lam_site = Site(node, site.cls, site.in_call, site.scope, site.entry, None, site, site.flags)
+        self.expr(node.body, inner, lam_site)
+        return Value("func", node=node, func=node)
+
+    def _comprehension(self, node, env: _Env, site: Site) -> Value:
         """`[f(t) for t in items]`: the element is evaluated once per item of a known
         sequence (like an unrolled loop), else once with the target unknown. A list
         comprehension with one `for` and no `if` over a known sequence gives a known list."""
         comp = node.for_in
-        items = self._seq_items(self.expr(comp.iter, env, ctx), env)
+        items = self._seq_items(self.expr(comp.iter, env, site), env)
         if items is None or not 0 < len(items) <= MAX_UNROLL:
             items = None
         inner = _Env(dict(env.vars), env.heap)  # the comprehension's own scope
         results = []
         for item in items if items is not None else [UNKNOWN]:
-            self.assign(comp.target, item, inner, ctx)
+            self.assign(comp.target, item, inner, site)
             for cond in comp.ifs:
-                self.expr(cond.test, inner, ctx)
+                self.expr(cond.test, inner, site)
             more = comp.inner_for_in
             while more is not None:
-                self.expr(more.iter, inner, ctx)
-                self.assign(more.target, UNKNOWN, inner, ctx)
+                self.expr(more.iter, inner, site)
+                self.assign(more.target, UNKNOWN, inner, site)
                 for cond in more.ifs:
-                    self.expr(cond.test, inner, ctx)
+                    self.expr(cond.test, inner, site)
                 more = more.inner_for_in
-            results.append(self.expr(node.elt, inner, ctx))
+            results.append(self.expr(node.elt, inner, site))
         exact = (items is not None and isinstance(node, cst.ListComp) and not comp.ifs
                  and comp.inner_for_in is None)
         return self._new_seq(results, env, node) if exact else UNKNOWN
 
-    def _name(self, node: cst.Name, env: _Env, ctx: Context) -> Value:
+    def _name(self, node: cst.Name, env: _Env, site: Site) -> Value:
         name = node.value
         if name in env.vars:
             return env.vars[name]
+        if name in ("True", "False", "None"):
+            return Value("literal", node=node, lit=literal_value(node))
         module_vars = self._module_env.vars if self._module_env is not None else self.globals
-        if ctx.function is not None and name in module_vars and not self._is_local(name, ctx):
+        if site.function is not None and name in module_vars and not self._is_local(name, site):
             return module_vars[name]
-        return self._ref(node, ctx)
+        return self._ref(node, site)
 
-    def _is_local(self, name: str, ctx: Context) -> bool:
-        scope = ctx.scope
+    def _is_local(self, name: str, site: Site) -> bool:
+        scope = site.scope
         return scope is not None and scope.kind == "function" and name in scope.bindings
 
-    def _ref(self, node, ctx: Context) -> Value:
-        canon = self.names.resolve(node, ctx.scope or self.names.root)
-        return Value("ref", node=node, canon=canon) if canon is not None else UNKNOWN
+    def _ref(self, node, site: Site) -> Value:
+        canon = self.names.resolve(node, site.scope or self.names.root)
+        if canon is None:
+            return UNKNOWN
+        self.pic.references.add(canon.name)
+        return Value("ref", node=node, canon=canon)
 
     def _new_seq(self, items: list[Value] | None, env: _Env, node) -> Value:
         oid = next(self.oids)
@@ -723,7 +924,7 @@ class _Interpreter:
             return list(state) if state is not None else None
         return list(value.items)
 
-    def _binop(self, node, left: Value, right: Value, env: _Env, ctx: Context, op) -> Value:
+    def _binop(self, node, left: Value, right: Value, env: _Env, site: Site, op) -> Value:
         if isinstance(op, (cst.Add, cst.AddAssign)):
             a, b = self._seq_items(left, env), self._seq_items(right, env)
             if left.kind == "seq" and right.kind == "seq":
@@ -737,17 +938,21 @@ class _Interpreter:
                         return self._new_seq(items * int(count), env, node)
                     return self._new_seq(None, env, node)
         if isinstance(node, cst.BinaryOperation):
-            self.pic.binops.append(BinOpEvent(node, left, right, ctx))
+            self.pic.binops.append(BinOpEvent(node, left, right, site))
         if left.kt or (right.kt and not (left.kind == "const" and left.lib == "numpy")):
             return Value("tensor", node=node, kt=True)
+        if left.kind == "literal" and right.kind == "literal":
+            lit = fold(op, left.lit, right.lit)
+            if lit is not NOT_CONSTANT:
+                return Value("literal", node=node, lit=lit)
         return UNKNOWN
 
     # -- calls -------------------------------------------------------------------
 
-    def _args(self, call: cst.Call, env: _Env, ctx: Context) -> tuple[tuple[Value, ...], tuple[tuple[str, Value], ...]]:
+    def _args(self, call: cst.Call, env: _Env, site: Site) -> tuple[tuple[Value, ...], tuple[tuple[str, Value], ...]]:
         args, kwargs = [], []
         for arg in call.args:
-            value = self.expr(arg.value, env, ctx)
+            value = self.expr(arg.value, env, site)
             if arg.keyword is not None:
                 kwargs.append((arg.keyword.value, value))
             elif arg.star == "*":
@@ -757,120 +962,147 @@ class _Interpreter:
                 args.append(value)
         return tuple(args), tuple(kwargs)
 
-    def _symbolic(self, values, env: _Env, depth: int = 0) -> bool:
-        """A KerasTensor among `values` or among the items of a list or tuple among them:
+    def _symbolic(self, values, env: _Env, depth: int = 0) -> list[Value]:
+        """The KerasTensors among `values` or among the items of a list or tuple among them:
         `Concatenate()([a, b])` and `keras.ops.stack([a, b])` are symbolic calls too."""
+        found = []
         for v in values:
             if v.kt:
-                return True
-            if v.kind == "seq" and depth < 2:
+                found.append(v)
+            elif v.kind == "seq" and depth < 2:
                 items = self._seq_items(v, env)
-                if items is not None and self._symbolic(items, env, depth + 1):
-                    return True
-        return False
+                if items is not None:
+                    found.extend(self._symbolic(items, env, depth + 1))
+        return found
 
     def _is_self(self, node) -> bool:
         return (self.self_name is not None and self.self_attrs is not None
                 and isinstance(node, cst.Name) and node.value == self.self_name)
 
-    def call(self, call: cst.Call, env: _Env, ctx: Context) -> Value:
+    def call(self, call: cst.Call, env: _Env, site: Site) -> Value:
         func = call.func
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             if self._is_self(func.value):
                 target = self.self_attrs.get(method)
                 if target is not None:
-                    return self._call_value(target, call, env, ctx)
-                if ctx.cls is not None and method in ctx.cls.methods:
-                    return self._inline(ctx.cls.methods[method], call, env, ctx, bound=True)
-                self._args(call, env, ctx)
+                    return self._call_value(target, call, env, site)
+                if site.cls is not None and method in site.cls.methods:
+                    return self._inline(site.cls.methods[method], call, env, site, bound=True)
+                args, kwargs = self._args(call, env, site)
+                receiver = Value("self", node=func.value, cls=site.cls)
+                self.pic.methods.append(MethodCallEvent(method, receiver, call, args, kwargs, site))
                 return UNKNOWN
-            owner = self.expr(func.value, env, ctx)
+            owner = self.expr(func.value, env, site)
             if owner.kind == "ref":
-                return self._call_value(self._ref(func, ctx), call, env, ctx)
+                return self._call_value(self._ref(func, site), call, env, site)
+            args, kwargs = self._args(call, env, site)
+            self.pic.methods.append(MethodCallEvent(method, owner, call, args, kwargs, site))
             if owner.kind == "model" and owner.oid is not None and method in ("add", "pop"):
-                args, _ = self._args(call, env, ctx)
                 if method == "pop":  # the last layer is gone: what the next one reads is unknown
-                    env.heap[owner.oid] = _SeqState(UNKNOWN, None)
+                    env.heap[owner.oid] = _SeqState(UNKNOWN, None, frozenset())
                 elif args:
-                    self._seq_add(owner.oid, args[0], call, "add", env, ctx)
+                    self._seq_add(owner.oid, args[0], call, "add", env, site)
                 return UNKNOWN
             if owner.kind == "seq" and owner.oid is not None:
-                args, kwargs = self._args(call, env, ctx)
                 items = self._seq_items(owner, env)
                 extra = None
-                if items is not None and len(args) == 1 and not kwargs:
-                    if method == "append":
-                        extra = [args[0]]
-                    elif method == "extend":
-                        extra = self._seq_items(args[0], env)
-                # insert, pop, sort, ...: the list is no longer known exactly.
-                env.heap[owner.oid] = tuple(items + extra) if extra is not None else None
+                if items is not None and not kwargs:
+                    if method == "append" and len(args) == 1:
+                        extra = items + [args[0]]
+                    elif method == "extend" and len(args) == 1:
+                        more = self._seq_items(args[0], env)
+                        extra = items + more if more is not None else None
+                    elif method == "insert" and len(args) == 2:
+                        index = literal_number(call_arg(call, "", 0))
+                        if index is not None and index == int(index):
+                            extra = list(items)
+                            extra.insert(int(index), args[1])
+                # pop, sort, remove, ...: the list is no longer known exactly.
+                env.heap[owner.oid] = tuple(extra) if extra is not None else None
                 return UNKNOWN
+            if owner.kind == "dict" and owner.oid is not None and method not in ("get", "keys", "values", "items", "copy"):
+                env.heap[owner.oid] = None  # update/pop/setdefault: no longer known exactly
             # Methods of other objects (`x.numpy()`, `model.fit(...)`) are opaque.
-            self._args(call, env, ctx)
             return UNKNOWN
-        if isinstance(func, cst.Lambda):
-            self._args(call, env, ctx)
-            return UNKNOWN
-        return self._call_value(self.expr(func, env, ctx), call, env, ctx)
+        return self._call_value(self.expr(func, env, site), call, env, site)
 
-    def _call_value(self, callee: Value, call: cst.Call, env: _Env, ctx: Context) -> Value:
+    def _call_value(self, callee: Value, call: cst.Call, env: _Env, site: Site) -> Value:
         if callee.kind == "ref" and callee.canon is not None:
-            return self._call_ref(callee.canon, call, env, ctx)
+            return self._call_ref(callee.canon, call, env, site)
         if callee.kind == "layer" and callee.layer is not None:
-            args, kwargs = self._args(call, env, ctx)
+            args, kwargs = self._args(call, env, site)
             inputs = args[:1] if args else tuple(v for k, v in kwargs if k == "inputs")
-            via = "subclass" if ctx.cls is not None else "functional"
-            app = Apply(callee.layer, inputs, call, via, ctx, call=call)
+            via = "subclass" if site.cls is not None else "functional"
+            app = Apply(callee.layer, inputs, call, via, site, call=call)
             self.pic.applies.append(app)
-            kt = self._symbolic([*args, *(v for _, v in kwargs)], env)
+            kt = bool(self._symbolic([*args, *(v for _, v in kwargs)], env))
             return Value("tensor", node=call, app=app, kt=kt)
         if callee.kind == "model":
-            args, kwargs = self._args(call, env, ctx)
-            kt = self._symbolic(args, env)
+            args, kwargs = self._args(call, env, site)
+            kt = bool(self._symbolic(args, env))
             return Value("tensor", node=call, kt=kt)
-        if callee.kind == "func" and callee.func is not None:
-            return self._inline(callee.func, call, env, ctx)
+        if callee.kind == "func" and isinstance(callee.func, cst.FunctionDef):
+            return self._inline(callee.func, call, env, site)
         if callee.kind == "class":
-            args, kwargs = self._args(call, env, ctx)
+            args, kwargs = self._args(call, env, site)
             if callee.cls is not None and callee.cls.kind in ("layer", "model"):
                 canon = Canon(f"<local>.{callee.cls.name}", "local")
-                layer = LayerDef(canon, call, ctx)
+                layer = LayerDef(canon, call, site)
                 return Value("layer", node=call, layer=layer)
             return UNKNOWN
         if callee.kind == "union":
             # A layer chosen between branches: apply each alternative.
             if all(alt.kind == "layer" for alt in callee.items):
-                return union([self._call_value(alt, call, env, ctx) for alt in callee.items])
-        self._args(call, env, ctx)
+                return union([self._call_value(alt, call, env, site) for alt in callee.items])
+        self._args(call, env, site)
         return UNKNOWN
 
-    def _call_ref(self, canon: Canon, call: cst.Call, env: _Env, ctx: Context) -> Value:
+    def _layer_kwargs(self, call: cst.Call, env: _Env, site: Site) -> tuple[tuple[tuple[str, cst.BaseExpression], ...], bool]:
+        """What `**d` / `*a` arguments of a layer construction give: (known keywords, opaque)."""
+        extra: list[tuple[str, cst.BaseExpression]] = []
+        opaque = False
+        for arg in call.args:
+            if arg.star == "**":
+                value = self.expr(arg.value, env, site)
+                state = env.heap.get(value.oid) if value.kind == "dict" and value.oid is not None else None
+                if isinstance(state, dict) and len(value.keys) == len(state):
+                    extra.extend(value.keys)
+                else:
+                    opaque = True
+            elif arg.star == "*":
+                opaque = True
+        return tuple(extra), opaque
+
+    def _call_ref(self, canon: Canon, call: cst.Call, env: _Env, site: Site) -> Value:
         name = canon.name
         if canon.flavor is not None:
             if name == "keras.Sequential":
-                return self._sequential(canon, call, env, ctx)
+                return self._sequential(canon, call, env, site)
             if name == "keras.Input":
-                self._args(call, env, ctx)
+                self._args(call, env, site)
                 return Value("tensor", node=call, kt=True, canon=canon)
             if name in ("keras.Model", "keras.Functional"):
-                args, kwargs = self._args(call, env, ctx)
+                args, kwargs = self._args(call, env, site)
                 kw = dict(kwargs)
                 inputs = kw.get("inputs", args[0] if args else None)
                 outputs = kw.get("outputs", args[1] if len(args) > 1 else None)
-                self.pic.models.append(ModelEvent(canon, call, inputs, outputs, ctx))
+                self.pic.models.append(ModelEvent(canon, call, inputs, outputs, site))
                 return Value("model", node=call, canon=canon)
             if name.startswith("keras.layers.") and canon.short[:1].isupper() and canon.short not in NOT_LAYERS:
-                self._args(call, env, ctx)
-                layer = LayerDef(canon, call, ctx)
+                extra, opaque = (), False
+                if any(a.star for a in call.args):
+                    extra, opaque = self._layer_kwargs(call, env, site)
+                self._args(call, env, site)
+                layer = LayerDef(canon, call, site, extra, opaque)
                 self.pic.layers.append(layer)
                 if canon.short == "Lambda":
                     self.pic.lambdas.append(layer)
                 return Value("layer", node=call, layer=layer)
-        args, kwargs = self._args(call, env, ctx)
-        self.pic.calls.append(CallEvent(canon, call, args, kwargs, ctx))
-        kt = self._symbolic([*args, *(v for _, v in kwargs)], env)
+        args, kwargs = self._args(call, env, site)
+        symbolic = tuple(self._symbolic([*args, *(v for _, v in kwargs)], env))
+        self.pic.calls.append(CallEvent(canon, call, args, kwargs, site, symbolic))
+        kt = bool(symbolic)
         if canon.flavor is not None and name.startswith(("keras.ops.", "keras.activations.", "keras.random.")):
             return Value("tensor", node=call, kt=kt, canon=canon)
         if kt and canon.flavor is None and name.startswith("tensorflow."):
@@ -885,10 +1117,10 @@ class _Interpreter:
                 return Value("const", node=call, canon=canon, lib="tf")
         return UNKNOWN
 
-    def _sequential(self, canon: Canon, call: cst.Call, env: _Env, ctx: Context) -> Value:
-        args, kwargs = self._args(call, env, ctx)
+    def _sequential(self, canon: Canon, call: cst.Call, env: _Env, site: Site) -> Value:
+        args, kwargs = self._args(call, env, site)
         oid = next(self.oids)
-        env.heap[oid] = _SeqState(UNKNOWN, None)
+        env.heap[oid] = _SeqState(UNKNOWN, None, frozenset())
         model = Value("model", node=call, canon=canon, oid=oid)
         layers = dict(kwargs).get("layers", args[0] if args else None)
         if layers is not None:
@@ -896,25 +1128,27 @@ class _Interpreter:
             if items is None:
                 return model
             for item in items:
-                self._seq_add(oid, item, item.node or call, "sequential", env, ctx)
+                self._seq_add(oid, item, item.node or call, "sequential", env, site)
         return model
 
-    def _seq_add(self, oid: int, item: Value, node, via: str, env: _Env, ctx: Context) -> None:
+    def _seq_add(self, oid: int, item: Value, node, via: str, env: _Env, site: Site) -> None:
         state = env.heap.get(oid)
         if not isinstance(state, _SeqState):
             return
         if item.kind == "layer" and item.layer is not None:
             adjacent = state.last_layer is not None and via == "sequential"
-            app = Apply(item.layer, (state.last,), node, via, ctx, adjacent=adjacent)
+            repeat = id(item.layer) in state.added
+            app = Apply(item.layer, (state.last,), node, via, site, adjacent=adjacent, repeat=repeat)
             self.pic.applies.append(app)
-            env.heap[oid] = _SeqState(Value("tensor", node=node, app=app), item.layer)
+            env.heap[oid] = _SeqState(Value("tensor", node=node, app=app), item.layer,
+                                      state.added | {id(item.layer)})
         elif item.kind == "tensor" and item.kt:  # keras.Input(...) as the first element
-            env.heap[oid] = _SeqState(item, None)
+            env.heap[oid] = _SeqState(item, None, state.added)
         else:
-            env.heap[oid] = _SeqState(UNKNOWN, None)
+            env.heap[oid] = _SeqState(UNKNOWN, None, state.added)
 
-    def _inline(self, fn: cst.FunctionDef, call: cst.Call, env: _Env, ctx: Context, bound: bool = False) -> Value:
-        args, kwargs = self._args(call, env, ctx)
+    def _inline(self, fn: cst.FunctionDef, call: cst.Call, env: _Env, site: Site, bound: bool = False) -> Value:
+        args, kwargs = self._args(call, env, site)
         if self.depth >= MAX_INLINE_DEPTH or self.budget < 0:
             return UNKNOWN
         if not bound:
@@ -925,28 +1159,48 @@ class _Interpreter:
         callee_env = _Env(heap=env.heap)
         for p in [*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params]:
             callee_env.vars[p.name.value] = Value("unknown", node=p, label=p.name.value)
-        for p, v in zip(params, args):
+        given: dict[str, cst.BaseExpression] = {}
+        positional = [a for a in call.args if a.keyword is None and not a.star]
+        exact = not any(a.star for a in call.args)
+        for p, v, a in zip(params, args, positional):
             callee_env.vars[p.name.value] = v
+            given[p.name.value] = a.value
         kw = dict(kwargs)
         for p in [*params, *fn.params.kwonly_params]:
             if p.name.value in kw:
                 callee_env.vars[p.name.value] = kw[p.name.value]
-        callee_ctx = Context(fn, ctx.cls if bound else None, ctx.in_call, self.names.scope_of(fn), ctx.entry)
+                given[p.name.value] = call_arg(call, p.name.value, None)
+            elif p.name.value not in given and exact and p.default is not None:
+                # Left out by the call: the default (`def block(x, rate=0)` called as `block(x)`).
+                callee_env.vars[p.name.value] = self._default(p.default, fn)
+        flags = TRAINING
+        if site.in_call:  # only code that call() reaches gates on the flag it is handed
+            flags = frozenset(
+                name for name, expr in given.items()
+                if expr is not None and self.flow.mentions_phase(expr, site.flags)) | TRAINING
+        callee_site = Site(fn, site.cls if bound else None, site.in_call, self.names.scope_of(fn), site.entry,
+                           call, site, flags)
         self.depth += 1
         try:
             if bound:
-                result = self._exec_function(fn, callee_env, callee_ctx, self_attrs=self.self_attrs)
+                result = self._exec_function(fn, callee_env, callee_site, self_attrs=self.self_attrs)
             else:
                 saved = (self.self_name, self.self_attrs)
                 self.self_name, self.self_attrs = None, None
                 try:
-                    result = self._exec_function(fn, callee_env, callee_ctx)
+                    result = self._exec_function(fn, callee_env, callee_site)
                 finally:
                     self.self_name, self.self_attrs = saved
         finally:
             self.depth -= 1
         env.heap.update(callee_env.heap)
         return result
+
+    def _default(self, expr: cst.BaseExpression, fn: cst.FunctionDef) -> Value:
+        """A parameter's default, as a value (literals and constants only: defaults are
+        evaluated once, in the scope around the function)."""
+        lit = self.flow.constant(expr, self.names.scope_of(fn).parent or self.names.root)
+        return Value("literal", node=expr, lit=lit) if lit is not NOT_CONSTANT else UNKNOWN
 
 
 def _class_kind(canon: Canon) -> str | None:
@@ -974,7 +1228,7 @@ def _flatten_targets(target) -> Iterator[cst.BaseExpression]:
 
 def _relabel(value: Value, label: str) -> Value:
     return Value(value.kind, value.node, value.canon, value.layer, value.app, value.items,
-                 value.kt, value.lib, value.oid, value.func, value.cls, label)
+                 value.kt, value.lib, value.oid, value.func, value.cls, label, value.lit, value.keys)
 
 
 def _is_range_call(expr) -> bool:

@@ -1,59 +1,30 @@
-"""The rule registry: `rules.ALL`, checked once, and --select/--ignore."""
+"""The rule registry: every `kcNNN_*` module of `kerascheck.rules`, found by discovery and
+checked once; --select/--ignore."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
-from dataclasses import dataclass
+from dataclasses import replace
 from functools import lru_cache
-from types import ModuleType
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
+
+from kerascheck.rule import SEVERITIES, Rule
 
 CODE_RE = re.compile(r"^KC\d{3}$")
+MODULE_RE = re.compile(r"^kc(\d{3})_[a-z0-9_]+$")
 # Retired codes are never reused: code -> what replaced it.
 REMOVED: dict[str, str] = {}
-SEVERITIES = ("error", "warning", "info")
 
 
 class RegistryError(Exception):
     """A broken rule package or an unknown rule code: exit 2."""
 
 
-@dataclass(frozen=True)
-class Rule:
-    code: str
-    name: str
-    message: str
-    severity: str
-    needs: tuple[tuple[bytes, ...], ...]  # any group whose words are all present
-    keep: tuple[str, ...]  # words that make a function worth parsing
-    check: Callable | None
-    doc: str
-    module: ModuleType | None = None
-    options: Mapping[str, Any] | None = None  # the rule's typed options and their defaults
-
-    @property
-    def summary(self) -> str:
-        return self.doc.strip().splitlines()[0] if self.doc.strip() else self.name
-
-    def wanted(self, data: bytes, seen: dict[bytes, bool] | None = None) -> bool:
-        """Could this rule match `data`? `seen` shares word look-ups between rules."""
-        seen = {} if seen is None else seen
-        for group in self.needs:
-            for word in group:
-                present = seen.get(word)
-                if present is None:
-                    present = seen[word] = word in data
-                if not present:
-                    break
-            else:
-                return True
-        return False
-
-
 # Not a rule module: the engine reports files it cannot read or parse with it.
 KC000 = Rule(
-    "KC000", "unreadable-file", "{reason}", "error", ((b"",),), (), None,
-    """A file kerascheck could not read or parse.
+    "KC000", "unreadable-file", "{reason}", "error", doc="""A file kerascheck could not read or parse.
 
 ## What it does
 Reports a file that could not be read, decoded or parsed: a syntax error,
@@ -61,7 +32,7 @@ bytes that are not valid in the file's encoding, NUL bytes, a symlink loop, a
 file that vanished or is unreadable, a file over the size limit or nested too
 deeply, or an internal error of a rule on that file (the rule is named).
 
-## Why is this bad
+## Why is this bad?
 A file kerascheck cannot parse is a file none of its rules checked.
 
 ## Example
@@ -69,13 +40,12 @@ A file kerascheck cannot parse is a file none of its rules checked.
 
 ## Use instead
 Fix the file, raise `max-lines`, or exclude it with `exclude`.
-""",
-)
+""")
 
 # Not a rule module either: `check --report-unused-noqa` reports with it (like ruff's RUF100).
 KC100 = Rule(
-    "KC100", "unused-noqa", "`# noqa: {codes}` suppresses nothing on this line and would hide a later finding", "warning", ((b"noqa",),), (), None,
-    """A `# noqa: KCnnn` comment that suppressed nothing.
+    "KC100", "unused-noqa", "`# noqa: {codes}` suppresses nothing on this line and would hide a later finding",
+    "warning", needs=(b"noqa",), doc="""A `# noqa: KCnnn` comment that suppressed nothing.
 
 ## What it does
 With `kerascheck check --report-unused-noqa`, reports each kerascheck code in a
@@ -95,48 +65,43 @@ readers a problem is there when none is.
 
 ## Use instead
     x = layers.Dense(10)(x)
-""",
-)
+""")
 
 
-def _groups(needs) -> tuple[tuple[bytes, ...], ...]:
-    groups = []
-    for item in needs:
-        groups.append((item,) if isinstance(item, bytes) else tuple(item))
-    return tuple(groups)
-
-
-def _from_module(module: ModuleType) -> Rule:
-    try:
-        code, name, message = module.CODE, module.NAME, module.MESSAGE
-        check = module.check
-    except AttributeError as exc:
-        raise RegistryError(f"rule module {module.__name__} lacks {exc.name}") from None
-    if not CODE_RE.match(code):
-        raise RegistryError(f"rule module {module.__name__}: bad code {code!r}")
-    severity = getattr(module, "SEVERITY", "warning")
-    if severity not in SEVERITIES:
-        raise RegistryError(f"rule {code}: bad severity {severity!r}")
-    needs = _groups(getattr(module, "NEEDS", ()))
-    if not needs:
-        raise RegistryError(f"rule {code}: NEEDS is empty, so no file could ever be skipped")
-    keep = tuple(getattr(module, "KEEP", ()) or {w.decode() for g in needs for w in g})
-    options = getattr(module, "OPTIONS", None)
-    return Rule(code, name, message, severity, needs, keep, check, module.__doc__ or "", module, options)
+def _from_module(module) -> Rule:
+    name = module.__name__.rsplit(".", 1)[-1]
+    rule = getattr(module, "RULE", None)
+    if not isinstance(rule, Rule):
+        raise RegistryError(f"rule module {name} has no RULE = Rule(...)")
+    check = getattr(module, "check", None)
+    if not callable(check):
+        raise RegistryError(f"rule module {name} has no check(ctx) function")
+    if not CODE_RE.match(rule.code):
+        raise RegistryError(f"rule module {name}: bad code {rule.code!r}")
+    if MODULE_RE.match(name).group(1) != rule.code[2:]:
+        raise RegistryError(f"rule module {name} declares {rule.code}: the module name must carry its code")
+    if rule.severity not in SEVERITIES:
+        raise RegistryError(f"rule {rule.code}: bad severity {rule.severity!r}")
+    if not rule.groups:
+        raise RegistryError(f"rule {rule.code}: `needs` is empty, so no file could ever be skipped")
+    if not module.__doc__:
+        raise RegistryError(f"rule {rule.code}: the module docstring (its documentation) is missing")
+    return replace(rule, doc=module.__doc__, check=check, module=module,
+                   valid=tuple(getattr(module, "VALID", ())), invalid=tuple(getattr(module, "INVALID", ())))
 
 
 @lru_cache(maxsize=1)
 def load() -> tuple[Rule, ...]:
+    """Every rule module, by code."""
     try:
-        import rules as package
+        package = importlib.import_module("kerascheck.rules")
     except ImportError as exc:
         raise RegistryError(f"cannot import kerascheck's rules package: {exc}") from None
-    if not getattr(package, "KERASCHECK_RULES", False):
-        where = getattr(package, "__file__", "?")
-        raise RegistryError(
-            f"the top-level package 'rules' at {where} is not kerascheck's "
-            "(another distribution, such as django-rules, installs one); reinstall kerascheck in its own environment")
-    found = [_from_module(m) for m in package.ALL]
+    found = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.ispkg or not MODULE_RE.match(info.name):
+            continue
+        found.append(_from_module(importlib.import_module(f"kerascheck.rules.{info.name}")))
     codes = [r.code for r in found]
     dupes = {c for c in codes if codes.count(c) > 1}
     if dupes:
@@ -185,10 +150,22 @@ def validate(selectors) -> None:
 
 
 def enabled(select, ignore) -> set[str]:
-    known = tuple(r.code for r in all_rules())
-    chosen = expand(select, known) if select is not None else set(known)
+    """The enabled codes. With no selection, the rules that are on by default; an explicit
+    selection names opt-in rules too, except through a bare prefix or ALL, which turn on only
+    the default rules they cover (like ruff's preview rules)."""
+    rules = all_rules()
+    known = tuple(r.code for r in rules)
+    default = {r.code for r in rules if r.default}
+    if select is None:
+        chosen = set(default)
+    else:
+        chosen = set()
+        for sel in select:
+            codes = expand([sel], known)
+            exact = sel.strip().upper() in known
+            chosen |= codes if exact else codes & default
     return chosen - expand(ignore, known)
 
 
 def option_defaults() -> dict[str, Mapping[str, Any]]:
-    return {r.code: r.options for r in load() if r.options is not None}
+    return {r.code: r.options for r in load() if r.options}

@@ -1,12 +1,5 @@
-"""kerascheck's rules, one module each. `ALL` is the registry's source."""
+"""kerascheck's rules, one module each (`kcNNN_<name>.py`), found by discovery.
 
-from rules import kc001_dropout_before_batchnorm
-from rules import kc002_dropout_ignores_training
-from rules import kc005_dropout_rate_reads_as_keep_prob
-from rules import kc003_constraint_init_mismatch
-from rules import kc004_tensor_outside_graph
-
-# Marks this package as kerascheck's, not another distribution's `rules`.
-KERASCHECK_RULES = True
-
-ALL = (kc001_dropout_before_batchnorm, kc002_dropout_ignores_training, kc005_dropout_rate_reads_as_keep_prob, kc003_constraint_init_mismatch, kc004_tensor_outside_graph,)
+Installed as `kerascheck.rules`. Adding a rule is adding a module here (and its fixtures):
+the registry imports every `kcNNN_*` module of this package; nothing lists them by hand.
+"""

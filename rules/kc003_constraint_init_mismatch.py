@@ -69,32 +69,24 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import libcst as cst
+from kerascheck.rule import Context, Hit, KerasClass, LayerDef, Rule, call_arg, cst, literal_number, literal_string
 
-from kerascheck.names import Scope, blocks, children
-from kerascheck.picture import (
-    KerasClass,
-    LayerDef,
-    Picture,
-    call_arg,
-    literal_number,
-    literal_string,
-)
-from kerascheck.rule import Hit
-
-CODE, NAME = "KC003", "constraint-init-mismatch"
-SEVERITY = "warning"
-MESSAGE = ("{constraint} bounds {weight} to {allowed}, but its initializer {init} produces {values}: until the "
-           "first optimizer step (forever if the layer is frozen or its weights are loaded) the layer computes with "
-           "weights that break the constraint, and the first step {effect}")
 # A constraint reaches a weight through a `*_constraint` or `constraint=` keyword; the
 # bounds come from NonNeg or a `class ...(...Constraint):` with a `__call__`.
 _USE = (b"_constraint", b"constraint=")
 _BOUNDS = ((b"NonNeg",), (b"non_neg",), (b"'nonneg'",), (b'"nonneg"',), (b"nonneg(",), (b"Constraint)", b"__call__"))
-NEEDS = tuple((use, *words) for use in _USE for words in _BOUNDS)
-# Every construction the rule reads carries a `*_constraint` keyword; `__call__`
-# keeps the body of a constraint class that derives from a local base class.
-KEEP = ("onstraint", "__call__")
+
+RULE = Rule(
+    "KC003", "constraint-init-mismatch",
+    "{constraint} bounds {weight} to {allowed}, but its initializer {init} produces {values}: until the "
+    "first optimizer step (forever if the layer is frozen or its weights are loaded) the layer computes with "
+    "weights that break the constraint, and the first step {effect}",
+    severity="warning",
+    needs=tuple((use, *words) for use in _USE for words in _BOUNDS),
+    # Every construction the rule reads carries a `*_constraint` keyword; `__call__` keeps the
+    # body of a constraint class (a constraint class's methods are structural).
+    anchors=("=onstraint", "=__call__"),
+)
 
 INF = math.inf
 # Shape-dependent zero-mean initializers (glorot/he/lecun, VarianceScaling,
@@ -287,13 +279,6 @@ def _positional_count(call: cst.Call) -> int:
     return sum(1 for arg in call.args if arg.keyword is None and not arg.star)
 
 
-def _keyword(call: cst.Call, name: str) -> cst.Arg | None:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg
-    return None
-
-
 def _is_false(expr: cst.BaseExpression | None) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "False"
 
@@ -302,182 +287,73 @@ def _is_true(expr: cst.BaseExpression | None) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "True"
 
 
-def _names_in(target: cst.CSTNode) -> Iterator[cst.Name]:
-    if isinstance(target, cst.Name):
-        yield target
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for el in target.elements:
-            yield from _names_in(el.value)
-    elif isinstance(target, cst.StarredElement):
-        yield from _names_in(target.value)
+def _code(ctx: Context, node: cst.CSTNode, fallback: str) -> str:
+    """The source of a short expression, for messages."""
+    text = ctx.code(node)
+    return text if len(text) <= 48 and "\n" not in text else fallback
 
 
-def _statements(body) -> Iterator[cst.BaseSmallStatement]:
-    """Small statements of a suite, in order, through compound statements but not into
-    nested functions or classes (they are other scopes)."""
-    stack = [body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            yield from node.body
-        elif isinstance(node, (cst.IndentedBlock, cst.Module)):
-            stack.extend(reversed(node.body))
-        elif not isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            stack.extend(reversed(blocks(node)))
-
-
-# ------------------------------------------------------------------ the file
-
-
-class _File:
-    """What the rule learns about one file, once."""
-
-    def __init__(self, pic: Picture) -> None:
-        self.pic = pic
-        self.names = pic.names
-        self.constraints = {kc.name: kc for kc in pic.classes if kc.kind == "constraint"}
-        self._redeclared: frozenset[str] | None = None
-        self._assigns: dict[tuple[int, str], cst.BaseExpression | None] = {}
-        self._hidden: dict[int, frozenset[str]] = {}
-
-    def code(self, node: cst.CSTNode, fallback: str) -> str:
-        """The source of a short expression, for messages."""
-        text = self.pic.module.code_for_node(node)
-        return text if len(text) <= 48 and "\n" not in text else fallback
-
-    # -- names bound once ----------------------------------------------------
-
-    def redeclared(self) -> frozenset[str]:
-        """Names some function declares `global` or `nonlocal`: rebindable from afar."""
-        if self._redeclared is None:
-            found: set[str] = set()
-            for fn in self.pic.function_defs():
-                for small in _statements(fn.body):
-                    if isinstance(small, (cst.Global, cst.Nonlocal)):
-                        found.update(n.name.value for n in small.names)
-            self._redeclared = frozenset(found)
-        return self._redeclared
-
-    def binding_scope(self, name: str, scope: Scope) -> Scope | None:
-        """The scope whose binding of `name` a use in `scope` sees (Python's rule)."""
-        current: Scope | None = scope
-        first = True
-        while current is not None:
-            if (current.kind != "class" or first) and name in current.bindings:
-                return current
-            first = False
-            current = current.parent
+def _local_constraint(ctx: Context, node: cst.BaseExpression) -> KerasClass | None:
+    """The file's own Constraint subclass that a name stands for."""
+    if not isinstance(node, cst.Name):
         return None
+    target = ctx.definition(node)
+    kc = ctx.picture.class_of(target) if isinstance(target, cst.ClassDef) else None
+    return kc if kc is not None and kc.kind == "constraint" else None
 
-    def hidden(self, scope: Scope) -> frozenset[str]:
-        """Names bound by comprehensions, lambdas or `:=` in a scope's own code: the
-        import table does not see them, so a use there may not mean the outer name."""
-        key = id(scope.node)
-        if key not in self._hidden:
-            found: set[str] = set()
-            stack: list[cst.CSTNode] = [scope.node]
-            while stack:
-                node = stack.pop()
-                if node is not scope.node and isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-                    continue
-                if isinstance(node, cst.CompFor):
-                    found.update(n.value for n in _names_in(node.target))
-                elif isinstance(node, cst.Lambda):
-                    found.update(p.name.value for p in (*node.params.params, *node.params.kwonly_params,
-                                                        *node.params.posonly_params))
-                elif isinstance(node, cst.NamedExpr):
-                    found.update(n.value for n in _names_in(node.target))
-                stack.extend(children(node))
-            self._hidden[key] = frozenset(found)
-        return self._hidden[key]
 
-    def single_value(self, node: cst.Name, scope: Scope) -> tuple[cst.BaseExpression, Scope] | None:
-        """The expression a name was bound to, if it was bound exactly once, by `name = expr`."""
-        name = node.value
-        if name in self.redeclared() or name in self.hidden(scope):
-            return None
-        owner = self.binding_scope(name, scope)
-        if owner is None or len(owner.bindings[name]) != 1:
-            return None
-        key = (id(owner.node), name)
-        if key not in self._assigns:
-            found = []
-            body = owner.node.body if not isinstance(owner.node, cst.Module) else owner.node
-            for small in _statements(body):
-                if isinstance(small, cst.Assign) and len(small.targets) == 1:
-                    target = small.targets[0].target
-                    if isinstance(target, cst.Name) and target.value == name:
-                        found.append(small.value)
-                elif (isinstance(small, cst.AnnAssign) and small.value is not None
-                      and isinstance(small.target, cst.Name) and small.target.value == name):
-                    found.append(small.value)
-            self._assigns[key] = found[0] if len(found) == 1 else None
-        value = self._assigns[key]
-        return (value, owner) if value is not None else None
+# ------------------------------------------------------------------ constraints and initializers
 
-    def local_constraint(self, node: cst.BaseExpression, scope: Scope) -> KerasClass | None:
-        if not isinstance(node, cst.Name) or node.value not in self.constraints:
-            return None
-        kc = self.constraints[node.value]
-        owner = self.binding_scope(node.value, scope)
-        defining = self.names.scope_of(kc.node).parent
-        if owner is None or owner is not defining or len(owner.bindings[node.value]) != 1:
-            return None
-        return kc
 
-    # -- constraints -----------------------------------------------------------
-
-    def constraint(self, expr: cst.BaseExpression, scope: Scope, flavor: str | None, depth: int = 0) -> Bound | None:
-        text = literal_string(expr)
-        if text is not None:
-            if text in ("non_neg", "NonNeg") or (text == "nonneg" and flavor == "tf_keras"):
-                return Bound(repr(text), *NON_NEG)
-            return None
-        if isinstance(expr, cst.Name) and depth < 4:
-            kc = self.local_constraint(expr, scope)
-            if kc is not None:
-                return None  # the class itself, not an instance
-            bound = self.single_value(expr, scope)
-            if bound is not None:
-                return self.constraint(bound[0], bound[1], flavor, depth + 1)
-            return None
-        if not isinstance(expr, cst.Call) or _has_star(expr):
-            return None
-        kc = self.local_constraint(expr.func, scope)
-        if kc is not None:
-            bound = _custom(self, kc, expr)
-            return Bound(self.code(expr, bound.label), bound.lo, bound.hi, bound.kind) if bound else None
-        canon = self.pic.resolve(expr.func, scope) if isinstance(expr.func, (cst.Name, cst.Attribute)) else None
-        if canon is None or canon.flavor is None:
-            return None
-        if canon.name in NON_NEG_NAMES and not expr.args:
-            return Bound(f"{canon.short}()", *NON_NEG)
+def constraint(ctx: Context, expr: cst.BaseExpression, flavor: str | None, depth: int = 0) -> Bound | None:
+    text = literal_string(expr)
+    if text is not None:
+        if text in ("non_neg", "NonNeg") or (text == "nonneg" and flavor == "tf_keras"):
+            return Bound(repr(text), *NON_NEG)
         return None
-
-    # -- initializers ----------------------------------------------------------
-
-    def initializer(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> Init | None:
-        text = literal_string(expr)
-        if text is not None:
-            return _named_init(text, repr(text), None)
-        if isinstance(expr, cst.Name) and depth < 4:
-            bound = self.single_value(expr, scope)
-            if bound is not None:
-                return self.initializer(bound[0], bound[1], depth + 1)
-            return None
-        if not isinstance(expr, cst.Call) or _has_star(expr):
-            return None
-        if not isinstance(expr.func, (cst.Name, cst.Attribute)):
-            return None
-        canon = self.pic.resolve(expr.func, scope)
-        if canon is None:
-            return None
-        label = self.code(expr, f"{canon.short}(...)" if expr.args else f"{canon.short}()")
-        if canon.flavor is not None and canon.name.startswith("keras.initializers."):
-            return _named_init(canon.short, label, expr)
-        if canon.name in _TF_INITS:
-            return _named_init(_TF_INITS[canon.name], label, expr, tf_style=True)
+    if isinstance(expr, cst.Name) and depth < 4:
+        if _local_constraint(ctx, expr) is not None:
+            return None  # the class itself, not an instance
+        bound = ctx.definition(expr)
+        if isinstance(bound, cst.BaseExpression):
+            return constraint(ctx, bound, flavor, depth + 1)
         return None
+    if not isinstance(expr, cst.Call) or _has_star(expr):
+        return None
+    kc = _local_constraint(ctx, expr.func)
+    if kc is not None:
+        bound = _custom(ctx, kc, expr)
+        return Bound(_code(ctx, expr, bound.label), bound.lo, bound.hi, bound.kind) if bound else None
+    canon = ctx.resolve(expr.func, expr) if isinstance(expr.func, (cst.Name, cst.Attribute)) else None
+    if canon is None or canon.flavor is None:
+        return None
+    if canon.name in NON_NEG_NAMES and not expr.args:
+        return Bound(f"{canon.short}()", *NON_NEG)
+    return None
+
+
+def initializer(ctx: Context, expr: cst.BaseExpression, depth: int = 0) -> Init | None:
+    text = literal_string(expr)
+    if text is not None:
+        return _named_init(text, repr(text), None)
+    if isinstance(expr, cst.Name) and depth < 4:
+        bound = ctx.definition(expr)
+        if isinstance(bound, cst.BaseExpression):
+            return initializer(ctx, bound, depth + 1)
+        return None
+    if not isinstance(expr, cst.Call) or _has_star(expr):
+        return None
+    if not isinstance(expr.func, (cst.Name, cst.Attribute)):
+        return None
+    canon = ctx.resolve(expr.func, expr)
+    if canon is None:
+        return None
+    label = _code(ctx, expr, f"{canon.short}(...)" if expr.args else f"{canon.short}()")
+    if canon.flavor is not None and canon.name.startswith("keras.initializers."):
+        return _named_init(canon.short, label, expr)
+    if canon.name in _TF_INITS:
+        return _named_init(_TF_INITS[canon.name], label, expr, tf_style=True)
+    return None
 
 
 # ------------------------------------------------------------------ initializer values
@@ -582,7 +458,7 @@ def _only_strings(call: cst.Call) -> bool:
 # ("num", x), ("cmp", op, x) (a 0/1 mask of `w op x`).
 
 
-def _custom(f: _File, kc: KerasClass, call: cst.Call) -> Bound | None:
+def _custom(ctx: Context, kc: KerasClass, call: cst.Call) -> Bound | None:
     fn = kc.methods.get("__call__")
     if fn is None or fn.asynchronous is not None:
         return None
@@ -591,10 +467,9 @@ def _custom(f: _File, kc: KerasClass, call: cst.Call) -> Bound | None:
             or isinstance(params.star_arg, cst.Param) or params.star_kwarg is not None:
         return None
     self_name, weight = params.params[0].name.value, params.params[1].name.value
-    attrs = _init_attrs(kc, call)
+    attrs = _init_attrs(ctx, kc, call)
     if attrs is None:
         return None
-    scope = f.names.scope_of(fn)
     env: dict[str, tuple] = {weight: ("w",)}
     statements: list[cst.BaseSmallStatement] = []
     if isinstance(fn.body, cst.SimpleStatementSuite):
@@ -608,13 +483,13 @@ def _custom(f: _File, kc: KerasClass, call: cst.Call) -> Bound | None:
         if isinstance(small, cst.Expr) and isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString)) and i == 0:
             continue
         if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
-            value = _sym(f, small.value, env, attrs, self_name, scope)
+            value = _sym(ctx, small.value, env, attrs, self_name)
             if value is None:
                 return None
             env[small.targets[0].target.value] = value
             continue
         if isinstance(small, cst.Return) and small.value is not None and i == len(statements) - 1:
-            result = _sym(f, small.value, env, attrs, self_name, scope)
+            result = _sym(ctx, small.value, env, attrs, self_name)
             if result is None:
                 return None
             label = f"{kc.name}({'...' if call.args else ''})"
@@ -627,7 +502,7 @@ def _custom(f: _File, kc: KerasClass, call: cst.Call) -> Bound | None:
     return None
 
 
-def _init_attrs(kc: KerasClass, call: cst.Call) -> dict[str, float] | None:
+def _init_attrs(ctx: Context, kc: KerasClass, call: cst.Call) -> dict[str, float] | None:
     """`self.X` numbers set in `__init__` from literals or from the call's literal arguments."""
     fn = kc.methods.get("__init__")
     if fn is None:
@@ -655,7 +530,7 @@ def _init_attrs(kc: KerasClass, call: cst.Call) -> dict[str, float] | None:
     self_name = params.params[0].name.value
     attrs: dict[str, float | None] = {}
     seen: set[str] = set()
-    for small in _statements(fn.body):
+    for small in ctx.walk(fn.body, into_scopes=False):
         targets = []
         if isinstance(small, cst.Assign):
             targets = [t.target for t in small.targets]
@@ -707,11 +582,11 @@ def _project(inner: tuple, lo: float, hi: float) -> tuple | None:
 _FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
 
 
-def _sym(f: _File, expr: cst.BaseExpression, env: dict, attrs: dict, self_name: str, scope: Scope,
+def _sym(ctx: Context, expr: cst.BaseExpression, env: dict, attrs: dict, self_name: str,
          depth: int = 0) -> tuple | None:
     if depth > 8:
         return None
-    rec = lambda e: _sym(f, e, env, attrs, self_name, scope, depth + 1)
+    rec = lambda e: _sym(ctx, e, env, attrs, self_name, depth + 1)  # noqa: E731
     number = _num(expr, attrs, self_name)
     if number is not None:
         return ("num", number)
@@ -727,7 +602,7 @@ def _sym(f: _File, expr: cst.BaseExpression, env: dict, attrs: dict, self_name: 
         return _mask(rec(expr.left), rec(expr.right))
     if not isinstance(expr, cst.Call) or _has_star(expr) or not isinstance(expr.func, (cst.Name, cst.Attribute)):
         return None
-    canon = f.pic.resolve(expr.func, scope)
+    canon = ctx.resolve(expr.func, expr)
     if canon is None:
         return None
     name = canon.name
@@ -846,35 +721,34 @@ WEIGHT_NAMES = {"kernel": "the kernel", "recurrent": "the recurrent kernel", "em
                 "depthwise": "the depthwise kernel", "pointwise": "the pointwise kernel"}
 
 
-def _hit(arg: cst.Arg, bound: Bound, init: Init, weight: str, data: dict | None = None) -> Hit:
+def _hit(arg: cst.CSTNode, bound: Bound, init: Init, weight: str, data: dict | None = None) -> Hit:
     return Hit(arg, fmt={"constraint": bound.label, "allowed": _interval(bound.lo, bound.hi), "weight": weight,
                          "init": init.label, "values": _values(init, bound), "effect": _effect(init, bound)},
                data=data or {})
 
 
-def _layer_pairs(f: _File) -> Iterator[tuple[LayerDef, str, cst.Arg, Bound, Init]]:
+def _layer_pairs(ctx: Context) -> Iterator[tuple[LayerDef, str, cst.BaseExpression, Bound, Init]]:
     """Every (layer, constraint keyword, argument, bound, initializer) the rule can read."""
-    for layer in f.pic.layers:
+    for layer in ctx.picture.layers:
         table = WEIGHTS.get(layer.name)
-        if table is None or layer.canon.flavor is None or _has_star(layer.node):
+        if table is None or layer.canon.flavor is None or layer.opaque:
             continue
-        if call_arg(layer.node, "weights", None) is not None:
+        if layer.given("weights") is not False:
             continue  # initial values given outright (Keras 2 and Embedding): the initializer is not used
-        scope = layer.ctx.scope or f.names.root
         for keyword, (init_kw, default, position, switch) in table.items():
-            arg = _keyword(layer.node, keyword)
+            arg = layer.arg(keyword)
             if arg is None:
                 continue
             if switch is not None:
-                gate = call_arg(layer.node, switch, None)
+                gate = layer.arg(switch)
                 if gate is not None and not _is_true(gate):
                     continue  # the weight may not exist
-            bound = f.constraint(arg.value, scope, layer.canon.flavor)
+            bound = constraint(ctx, arg, layer.canon.flavor)
             if bound is None:
                 continue
-            given = call_arg(layer.node, init_kw, None)
+            given = layer.arg(init_kw)
             if given is not None:
-                init = f.initializer(given, scope)
+                init = initializer(ctx, given)
             elif _positional_count(layer.node) > position:
                 continue  # the initializer may be passed by position
             else:
@@ -882,7 +756,7 @@ def _layer_pairs(f: _File) -> Iterator[tuple[LayerDef, str, cst.Arg, Bound, Init
             if init is None:
                 continue
             if keyword == "bias_constraint" and layer.name in FORGET_GATE:
-                forget = call_arg(layer.node, "unit_forget_bias", None)
+                forget = layer.arg("unit_forget_bias")
                 if forget is None or _is_true(forget):
                     if not init.exact:
                         continue
@@ -892,545 +766,77 @@ def _layer_pairs(f: _File) -> Iterator[tuple[LayerDef, str, cst.Arg, Bound, Init
             yield layer, keyword, arg, bound, init
 
 
-def _layer_hits(f: _File) -> Iterator[Hit]:
-    for layer, keyword, arg, bound, init in _layer_pairs(f):
+def _layer_hits(ctx: Context) -> Iterator[Hit]:
+    for layer, keyword, arg, bound, init in _layer_pairs(ctx):
         if _breaks(init, bound):
             base = keyword[: -len("_constraint")]
-            yield _hit(arg, bound, init, f"{WEIGHT_NAMES.get(base, base)} of {layer.short}",
-                       {"layer": layer, "keyword": keyword})
-
-
-def _add_weight_calls(fn: cst.FunctionDef, self_name: str) -> Iterator[cst.Call]:
-    stack: list[cst.CSTNode] = [fn.body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        if isinstance(node, cst.Call):
-            func = node.func
-            if (isinstance(func, cst.Attribute) and func.attr.value == "add_weight"
-                    and isinstance(func.value, cst.Name) and func.value.value == self_name):
-                yield node
-        stack.extend(node.children)
+            parent = ctx.parent(arg)  # the `kernel_constraint=...` argument, or a `**dict`'s value
+            yield _hit(parent if isinstance(parent, cst.Arg) else arg, bound, init,
+                       f"{WEIGHT_NAMES.get(base, base)} of {layer.short}", {"layer": layer, "keyword": keyword})
 
 
 _FLOAT_DTYPES = frozenset({"float16", "float32", "float64", "bfloat16"})
 
 
-def _is_float_dtype(f: _File, dtype: cst.BaseExpression, scope: Scope) -> bool:
+def _is_float_dtype(ctx: Context, dtype: cst.BaseExpression) -> bool:
     text = literal_string(dtype)
     if text is not None:
         return text in _FLOAT_DTYPES
     if isinstance(dtype, (cst.Name, cst.Attribute)):
-        canon = f.pic.resolve(dtype, scope)
+        canon = ctx.resolve(dtype, dtype)
         if canon is not None:
             root, _, short = canon.name.rpartition(".")
             return root in ("tensorflow", "numpy") and short in _FLOAT_DTYPES
     return False
 
 
-def _weight_pairs(f: _File) -> Iterator[tuple[KerasClass, cst.FunctionDef, cst.Call, cst.Arg, Bound, Init]]:
-    """Every (class, method, add_weight call, constraint argument, bound, initializer) the rule can read."""
+def _weight_pairs(ctx: Context) -> Iterator[tuple[KerasClass, cst.Call, cst.Arg, Bound, Init]]:
+    """Every (class, add_weight call, constraint argument, bound, initializer) the rule can read."""
     seen: set[int] = set()
-    for kc in f.pic.classes:
-        if kc.kind not in ("layer", "model"):
+    for event in ctx.picture.methods:
+        call = event.node
+        kc = event.site.cls
+        if event.name != "add_weight" or event.receiver.kind != "self" or kc is None or id(call) in seen:
             continue
-        for fn in kc.methods.values():
-            params = fn.params.params
-            if id(fn) in seen or not params:
+        seen.add(id(call))
+        if kc.kind not in ("layer", "model") or _has_star(call):
+            continue
+        arg = next((a for a in call.args if a.keyword is not None and a.keyword.value == "constraint"), None)
+        if arg is None:
+            continue
+        bound = constraint(ctx, arg.value, kc.bases[0].flavor if kc.bases else None)
+        if bound is None:
+            continue
+        given = call_arg(call, "initializer", None)
+        if given is not None:
+            init = initializer(ctx, given)
+        else:
+            # Keras 3 reads a second positional as the initializer, tf_keras as the shape.
+            dtype = call_arg(call, "dtype", None)
+            if _positional_count(call) > 1 or call_arg(call, "getter", None) is not None:
                 continue
-            seen.add(id(fn))
-            scope = f.names.scope_of(fn)
-            for call in _add_weight_calls(fn, params[0].name.value):
-                arg = _keyword(call, "constraint")
-                if arg is None or _has_star(call):
-                    continue
-                bound = f.constraint(arg.value, scope, kc.bases[0].flavor if kc.bases else None)
-                if bound is None:
-                    continue
-                given = call_arg(call, "initializer", None)
-                if given is not None:
-                    init = f.initializer(given, scope)
-                else:
-                    # Keras 3 reads a second positional as the initializer, tf_keras as the shape.
-                    dtype = call_arg(call, "dtype", None)
-                    if _positional_count(call) > 1 or call_arg(call, "getter", None) is not None:
-                        continue
-                    if dtype is not None and not _is_float_dtype(f, dtype, scope):
-                        continue
-                    init = _named_init("glorot_uniform", "glorot_uniform (add_weight's default)", None)
-                if init is not None:
-                    yield kc, fn, call, arg, bound, init
+            if dtype is not None and not _is_float_dtype(ctx, dtype):
+                continue
+            init = _named_init("glorot_uniform", "glorot_uniform (add_weight's default)", None)
+        if init is not None:
+            yield kc, call, arg, bound, init
 
 
 def _weight_name(call: cst.Call) -> str | None:
     return literal_string(call_arg(call, "name", None)) or literal_string(call_arg(call, "", 0))
 
 
-def _weight_hits(f: _File) -> Iterator[Hit]:
-    for kc, fn, call, arg, bound, init in _weight_pairs(f):
+def _weight_hits(ctx: Context) -> Iterator[Hit]:
+    for kc, call, arg, bound, init in _weight_pairs(ctx):
         if _breaks(init, bound):
             name = _weight_name(call)
             yield _hit(arg, bound, init, f"weight {name!r}" if name else "the add_weight() weight",
-                       {"cls": kc, "method": fn, "call": call})
+                       {"cls": kc, "method": ctx.enclosing_function(call), "call": call})
 
 
-def check(pic: Picture) -> Iterator[Hit]:
-    f = _File(pic)
+def check(ctx: Context) -> Iterator[Hit]:
     reported: set[int] = set()
-    for hit in (*_layer_hits(f), *_weight_hits(f)):
+    for hit in (*_layer_hits(ctx), *_weight_hits(ctx)):
         if id(hit.node) not in reported:
             reported.add(id(hit.node))
             yield hit
-
-
-# ------------------------------------------------------------------ confirm mode
-# What is built: the flagged layer alone, from its own constructor source in the file's slice
-# (imports, the definitions it uses, and the values its function binds once by `name = expr`,
-# e.g. `c = NonNeg()`), built on the input shape the code gives (`input_shape=`,
-# `batch_input_shape=`, `input_dim=`, or the shape of the `Input(...)` it is applied to), else
-# on a small default (see _default_shape). For `add_weight`, the custom layer class is
-# instantiated as the file does it (else with no arguments) and built; the variable made by the
-# flagged call is picked out by its line. Then the constraint object the variable holds is applied
-# to the initial value, as the optimizer would after its first step (F3.1), and the share of
-# entries it changes is measured. Threshold CHANGED_SHARE: measured on the fixtures, positives
-# change 15.6-100 % (zero-mean initializers 25-75 % of small weights, ~50 % of large ones; the
-# LSTM forget-gate bias 25 %; RandomUniform(-0.1, 0.4) 15.6 % of an 8x8 kernel; Constant(2)
-# under clip(0, 1) 100 %); every clean look-alike changes 0 %.
-CHANGED_SHARE = 0.5  # percent of the entries: above it, confirmed
-CHANGE_TOL = 1e-6  # |c(w) - w| above this (plus 1e-6 relative) counts as a change
-# The variable each constraint keyword governs, by attribute (on the layer, or its RNN cell).
-CONFIRM_ATTRS = {
-    "kernel_constraint": ("kernel",), "recurrent_constraint": ("recurrent_kernel",),
-    "bias_constraint": ("bias",), "embeddings_constraint": ("embeddings",),
-    "gamma_constraint": ("gamma",), "beta_constraint": ("beta",), "alpha_constraint": ("alpha",),
-    "depthwise_constraint": ("depthwise_kernel", "kernel"), "pointwise_constraint": ("pointwise_kernel",),
-}
-_POSITIONS: list = [None, None]  # (module, PositionProvider map) of the last file asked
-
-
-def _lines(pic: Picture, node: cst.CSTNode) -> tuple[int, int]:
-    if _POSITIONS[0] is not pic.module:
-        from libcst.metadata import MetadataWrapper, PositionProvider
-
-        _POSITIONS[:] = [pic.module, MetadataWrapper(pic.module, unsafe_skip_copy=True).resolve(PositionProvider)]
-    where = _POSITIONS[1][node]
-    return where.start.line, where.end.line
-
-
-def _bind_locals(f: _File, slicer, node: cst.CSTNode, scope: Scope, depth: int = 0) -> None:
-    """Names an expression reads that are bound exactly once by `name = expr` (in its function or
-    at module level, e.g. `shared = NonNeg()`), as job locals, dependencies first: the slice
-    itself keeps only imports, definitions and call-free constants."""
-    from kerascheck.confirm.slice import free_names
-
-    if depth > 4:
-        return
-    for name in sorted(free_names(slicer.source(node))):
-        if name in slicer.locals:
-            continue
-        found = f.single_value(cst.Name(name), scope)
-        if found is None:
-            continue
-        value, owner = found
-        _bind_locals(f, slicer, value, owner, depth + 1)
-        if name not in slicer.locals:
-            slicer.locals[name] = slicer.expr(value)
-
-
-def _shape_sources(f: _File, slicer, layer: LayerDef) -> list[list[str]]:
-    """Input shapes the code states for a layer: [kind, source, where] (kind: shape | batch | dim)."""
-    out: list[list[str]] = []
-    for keyword, kind in (("batch_input_shape", "batch"), ("input_shape", "shape"), ("input_dim", "dim")):
-        value = call_arg(layer.node, keyword, None)
-        if value is not None and not (keyword == "input_dim" and layer.short == "Embedding"):
-            _bind_locals(f, slicer, value, layer.ctx.scope or f.names.root)
-            out.append([kind, slicer.expr(value, layer.ctx), f"{keyword}="])
-    for app in f.pic.applies:
-        if app.layer is not layer:
-            continue
-        for value in app.inputs:
-            for alt in value.alternatives():
-                if alt.kind != "tensor" or alt.canon is None or alt.canon.name != "keras.Input":
-                    continue
-                if not isinstance(alt.node, cst.Call):
-                    continue
-                batch = call_arg(alt.node, "batch_shape", None)
-                shape = call_arg(alt.node, "shape", 0)
-                if batch is not None:
-                    out.append(["batch", slicer.expr(batch, app.ctx), f"Input line {_lines(f.pic, alt.node)[0]}"])
-                elif shape is not None:
-                    out.append(["shape", slicer.expr(shape, app.ctx), f"Input line {_lines(f.pic, alt.node)[0]}"])
-    return out
-
-
-def _layer_job(f: _File, text: str, layer: LayerDef, keyword: str) -> dict:
-    from kerascheck.confirm.slice import Slicer
-
-    slicer = Slicer(f.pic, text)
-    source = slicer.expr(layer.node, layer.ctx)
-    _bind_locals(f, slicer, layer.node, layer.ctx.scope or f.names.root)
-    base = keyword[: -len("_constraint")]
-    return slicer.job(kind="layer", layer=source, keyword=keyword, shapes=_shape_sources(f, slicer, layer),
-                      what=f"{WEIGHT_NAMES.get(base, base)} of {layer.short}")
-
-
-def _instantiation(f: _File, kc: KerasClass) -> LayerDef | None:
-    for app in f.pic.applies:
-        if app.layer.canon.name == f"<local>.{kc.name}":
-            return app.layer
-    return None
-
-
-def _weight_job(f: _File, text: str, kc: KerasClass, fn: cst.FunctionDef, call: cst.Call,
-                made: LayerDef | None) -> dict:
-    from kerascheck.confirm.slice import Slicer
-
-    slicer = Slicer(f.pic, text)
-    slicer.need(kc.name)
-    if made is not None:
-        ctor = slicer.expr(made.node, made.ctx)
-        _bind_locals(f, slicer, made.node, made.ctx.scope or f.names.root)
-        shapes = _shape_sources(f, slicer, made)
-    else:
-        ctor, shapes = f"{kc.name}()", []
-    scope = f.names.scope_of(fn)
-    _bind_locals(f, slicer, call, scope)
-    name = _weight_name(call)
-    params = [p.name.value for p in fn.params.params]
-    return slicer.job(kind="add_weight", cls=kc.name, ctor=ctor, shapes=shapes, call=slicer.expr(call),
-                      params=params, method=fn.name.value, lines=list(_lines(f.pic, call)),
-                      what=f"weight {name!r} of {kc.name}" if name else f"the add_weight() weight of {kc.name}")
-
-
-def confirm_job(hit: Hit, pic: Picture, text: str) -> dict | str | None:
-    f = _File(pic)
-    if "layer" in hit.data:
-        return _layer_job(f, text, hit.data["layer"], hit.data["keyword"])
-    if "call" in hit.data:
-        kc = hit.data["cls"]
-        return _weight_job(f, text, kc, hit.data["method"], hit.data["call"], _instantiation(f, kc))
-    return None
-
-
-def _max_norm(f: _File, expr: cst.BaseExpression, scope: Scope) -> float | None:
-    """max_value of a MaxNorm / max_norm / "max_norm" constraint with a literal (or default) bound."""
-    if literal_string(expr) == "max_norm":
-        return 2.0
-    if isinstance(expr, cst.Name):
-        found = f.single_value(expr, scope)
-        return _max_norm(f, found[0], found[1]) if found is not None else None
-    if not isinstance(expr, cst.Call) or not isinstance(expr.func, (cst.Name, cst.Attribute)) or _has_star(expr):
-        return None
-    canon = f.pic.resolve(expr.func, scope)
-    if canon is None or canon.flavor is None or canon.name not in ("keras.constraints.MaxNorm",
-                                                                   "keras.constraints.max_norm"):
-        return None
-    if any(a.keyword is not None and a.keyword.value not in ("max_value", "axis") for a in expr.args):
-        return None
-    value = call_arg(expr, "max_value", 0)
-    return 2.0 if value is None else _number(value)
-
-
-def _constraint_class(f: _File, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> KerasClass | None:
-    """The file's Constraint class an argument instantiates (directly or through a name bound once)."""
-    if isinstance(expr, cst.Name) and depth < 4:
-        found = f.single_value(expr, scope)
-        return _constraint_class(f, found[0], found[1], depth + 1) if found is not None else None
-    return f.local_constraint(expr.func, scope) if isinstance(expr, cst.Call) else None
-
-
-def _legacy_backend(f: _File, kc: KerasClass) -> bool:
-    """The constraint calls `keras.backend.<fn>` through standalone `keras`: Keras 3 has no such
-    functions (AttributeError on the first call), so the recipe cannot measure it."""
-    fn = kc.methods.get("__call__")
-    if fn is None:
-        return False
-    scope = f.names.scope_of(fn)
-    stack: list[cst.CSTNode] = [fn]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.Call) and isinstance(node.func, (cst.Name, cst.Attribute)):
-            canon = f.pic.resolve(node.func, scope)
-            if canon is not None and canon.flavor == "keras" and canon.name.startswith("keras.backend."):
-                return True
-        stack.extend(node.children)
-    return False
-
-
-def confirm_lookalikes(pic: Picture, text: str) -> Iterator[dict]:
-    """Clean code next to the bad pattern, for the tests: the recipe must say `not reproduced`.
-
-    Element-wise constraints whose initializer the rule proves inside the bound (NonNeg on zeros,
-    ones, Constant(c >= 0), RandomUniform(0, ...), Identity, default bias/gamma/beta/alpha; a clip
-    around ones), and MaxNorm(max_value >= 2) on a default glorot_uniform kernel or a zeros bias,
-    which never rescales (F3.7). add_weight only in a class the file instantiates. Not UnitNorm or
-    MinMaxNorm: they do rescale initial columns (F3.7); the rule is silent on them for another
-    reason (no entry is zeroed). Not constraints built on standalone `keras.backend.clip` & co.,
-    which Keras 3 no longer has (the recipe reports `could not build` for them).
-    """
-    import importlib.util
-
-    f = _File(pic)
-    legacy = importlib.util.find_spec("tf_keras") is not None  # tf_keras layers need it installed
-    for layer, keyword, arg, bound, init in _layer_pairs(f):
-        if _breaks(init, bound) or (layer.canon.flavor == "tf_keras" and not legacy):
-            continue
-        kc = _constraint_class(f, arg.value, layer.ctx.scope or f.names.root)
-        if kc is not None and _legacy_backend(f, kc):
-            continue
-        yield _layer_job(f, text, layer, keyword)
-    for layer in f.pic.layers:
-        table = WEIGHTS.get(layer.name)
-        if table is None or layer.canon.flavor in (None, "mixed") or _has_star(layer.node):
-            continue
-        if layer.canon.flavor == "tf_keras" and not legacy:
-            continue
-        scope = layer.ctx.scope or f.names.root
-        for keyword, (init_kw, default, position, switch) in table.items():
-            arg = _keyword(layer.node, keyword)
-            if arg is None or default not in ("glorot_uniform", "zeros") or call_arg(layer.node, init_kw, None):
-                continue
-            if _positional_count(layer.node) > position or call_arg(layer.node, "weights", None) is not None:
-                continue
-            if switch is not None and call_arg(layer.node, switch, None) is not None:
-                continue
-            if keyword == "bias_constraint" and layer.name in FORGET_GATE:
-                continue
-            value = _max_norm(f, arg.value, scope)
-            if value is not None and value >= 2.0:
-                yield _layer_job(f, text, layer, keyword)
-    for kc, fn, call, arg, bound, init in _weight_pairs(f):
-        made = _instantiation(f, kc)
-        if made is not None and not _breaks(init, bound):
-            yield _weight_job(f, text, kc, fn, call, made)
-
-
-# -- the child side (TensorFlow imported) --------------------------------------------------
-
-
-def _default_shape(layer) -> tuple:
-    """Input shape when the code states none: a small one per layer type.
-
-    Dense, normalization, PReLU, custom layers: (None, 8); Conv/Separable/Depthwise/Locally-
-    connected 1D (None, 16, 3), 2D (None, 8, 8, 3), 3D (None, 8, 8, 8, 3); SimpleRNN/LSTM/GRU
-    (None, 5, 4) and their cells (None, 4); ConvLSTM1D/2D/3D (None, 5, 8, 3) / (None, 5, 8, 8, 3)
-    / (None, 5, 4, 4, 4, 3); Embedding (None, 5) (its table is (input_dim, output_dim) from its
-    own arguments); MultiHeadAttention (None, 4, 8) as query and value; GroupNormalization
-    (None, 4, groups) so the channels divide into its groups; EinsumDense rank from its equation.
-    """
-    name = type(layer).__name__
-    if name.startswith("ConvLSTM"):
-        return {"1": (None, 5, 8, 3), "2": (None, 5, 8, 8, 3), "3": (None, 5, 4, 4, 4, 3)}.get(name[8:9], (None, 5, 8, 8, 3))
-    if name.endswith("Cell"):
-        return (None, 4)
-    if hasattr(layer, "cell") or name in ("SimpleRNN", "LSTM", "GRU"):
-        return (None, 5, 4)
-    if name == "Embedding":
-        return (None, 5)
-    if name == "MultiHeadAttention":
-        return (None, 4, 8)
-    if name == "GroupNormalization":
-        groups = getattr(layer, "groups", 8)
-        return (None, 4, groups if isinstance(groups, int) and groups > 0 else 8)
-    if name == "EinsumDense":
-        first = str(getattr(layer, "equation", "ab")).split(",")[0]
-        rank = sum(c.isalpha() for c in first) + (1 if "..." in first else 0)
-        return (None, *([8] * max(rank - 1, 1)))
-    for n, shape in (("1D", (None, 16, 3)), ("2D", (None, 8, 8, 3)), ("3D", (None, 8, 8, 8, 3))):
-        if n in name:
-            return shape
-    return (None, 8)
-
-
-def _eval_shape(kind: str, source: str, probe, ns: dict) -> tuple:
-    value = probe.eval(source, ns)
-    if kind == "dim":
-        return (None, int(value))
-    dims = (value,) if isinstance(value, int) else tuple(value)
-    dims = tuple(None if d is None else int(d) for d in dims)
-    return dims if kind == "batch" else (None, *dims)
-
-
-def _candidate_shapes(job: dict, probe, ns: dict, layer) -> list[tuple[tuple, str]]:
-    out: list[tuple[tuple, str]] = []
-    for kind, source, where in job.get("shapes", ()):
-        try:
-            shape = _eval_shape(kind, source, probe, ns)
-        except Exception:  # noqa: BLE001, S112 - a shape known only at run time: use the default
-            continue
-        if (shape, where) not in out:
-            out.append((shape, where))
-    out.append((_default_shape(layer), "default"))
-    return out
-
-
-def _zeros(layer, shape: tuple, np):
-    dims = tuple(2 if d is None else d for d in shape)
-    if type(layer).__name__ == "Embedding":
-        return np.zeros(dims, dtype="int32")
-    return np.zeros(dims, dtype="float32")
-
-
-def _build(layer, shape: tuple, np) -> None:
-    if type(layer).__name__ == "MultiHeadAttention":
-        x = _zeros(layer, shape, np)
-        layer(x, x)
-        return
-    try:
-        layer.build(shape)
-    except Exception:  # some layers only build from a call
-        if getattr(layer, "built", False):
-            raise
-        layer(_zeros(layer, shape, np))
-
-
-def _is_variable(v) -> bool:
-    return v is not None and hasattr(v, "assign") and hasattr(v, "shape")
-
-
-def _layer_variables(layer, keyword: str) -> tuple[object, list]:
-    names = CONFIRM_ATTRS.get(keyword, ())
-    for holder in (layer, getattr(layer, "cell", None)):
-        if holder is None:
-            continue
-        for attr in names:
-            try:
-                v = getattr(holder, attr, None)
-            except Exception:  # noqa: BLE001 - a property that needs something else
-                v = None
-            if _is_variable(v):
-                return holder, [v]
-    # Sub-layers' weights (MultiHeadAttention's query/key/value/output projections).
-    found = [v for v in layer.weights if str(getattr(v, "name", "")).split("/")[-1].split(":")[0] in names]
-    return layer, found
-
-
-def _built_layer(job: dict, probe, ns: dict):
-    from kerascheck.confirm import CouldNotBuild
-
-    np = probe.np
-    first = probe.eval(job["layer"], ns)
-    errors = []
-    for shape, where in _candidate_shapes(job, probe, ns, first):
-        probe.seed(0)
-        layer = probe.eval(job["layer"], ns)  # a fresh layer per attempt
-        try:
-            _build(layer, shape, np)
-        except Exception as exc:  # noqa: BLE001 - the next candidate shape may fit
-            errors.append(f"input {shape} ({where}): {type(exc).__name__}: {exc}")
-            continue
-        holder, variables = _layer_variables(layer, job["keyword"])
-        if not variables:
-            raise CouldNotBuild(f"{type(layer).__name__} built on {shape} has no weight for {job['keyword']}")
-        constraint = getattr(variables[0], "constraint", None) or getattr(holder, job["keyword"], None)
-        note = f"{type(layer).__name__} on input {shape} ({where})"
-        return variables, constraint, note
-    raise CouldNotBuild(f"no input shape builds {type(first).__name__}: " + "; ".join(errors[:2]))
-
-
-def _built_weight(job: dict, probe, ns: dict):
-    import sys
-
-    from kerascheck.confirm import CouldNotBuild
-    from kerascheck.confirm.probe import describe, one_line
-
-    np = probe.np
-    cls = ns.get(job["cls"])
-    if not isinstance(cls, type):
-        raise CouldNotBuild(f"class {job['cls']} is not defined by the slice")
-    path, (lo, hi) = job.get("path", "<slice>"), job["lines"]
-    made: list = []
-    original = cls.add_weight
-
-    def add_weight(self, *args, **kwargs):
-        v = original(self, *args, **kwargs)
-        frame = sys._getframe(1)
-        if frame.f_code.co_filename == path and lo <= frame.f_lineno <= hi:
-            made.append(v)
-        return v
-
-    cls.add_weight = add_weight  # the slice's own class object: recorded per job
-    probe.seed(0)
-    layer = probe.eval(job["ctor"], ns)
-    if made:
-        return made[-1:], None, f"{job['cls']} constructed"
-    failure, shapes = None, _candidate_shapes(job, probe, ns, layer)
-    for shape, where in shapes:
-        probe.seed(0)
-        layer = probe.eval(job["ctor"], ns)
-        try:
-            layer.build(shape)
-            if not made:  # weights made lazily in call()
-                layer(_zeros(layer, shape, np))
-        except Exception as exc:  # noqa: BLE001
-            failure = failure or exc
-        if made:
-            return made[-1:], None, f"{job['cls']} on input {shape} ({where})"
-    # build() failed before reaching the flagged call (or never made it): run that call alone.
-    shape = shapes[0][0]
-    local = dict(ns)
-    params = job.get("params") or ["self"]
-    local[params[0]] = layer
-    for p in params[1:]:
-        local[p] = shape
-    try:
-        v = probe.eval(job["call"], local)
-    except Exception as exc:  # noqa: BLE001
-        before = f"raised {describe(failure, path)}" if failure is not None else "never made the weight"
-        raise CouldNotBuild(f"{job['cls']}.{job['method']}() {before}; the flagged add_weight call alone "
-                            f"raised {type(exc).__name__}: {one_line(str(exc), 160)} (line {lo})") from None
-    note = f"the add_weight call evaluated alone with input {shape}"
-    if failure is not None:
-        note += f" ({job['cls']}.{job['method']}() raised {describe(failure, path)})"
-    return [v], None, note
-
-
-def confirm(job: dict, probe) -> object:
-    from kerascheck.confirm import CouldNotBuild
-    from kerascheck.confirm.probe import describe
-
-    np = probe.np
-    ns = probe.namespace(job)
-    if job.get("kind") == "add_weight":
-        variables, constraint, note = _built_weight(job, probe, ns)
-    else:
-        variables, constraint, note = _built_layer(job, probe, ns)
-    what = job.get("what", "the weight")
-    before_parts, after_parts, names, dims = [], [], set(), []
-    for v in variables:
-        c = getattr(v, "constraint", None) or constraint
-        if c is None:
-            raise CouldNotBuild(f"{what} holds no constraint after build")
-        names.add(type(c).__name__)
-        before = np.asarray(v, dtype="float64")
-        try:
-            after = np.asarray(c(v), dtype="float64")
-        except Exception as exc:  # noqa: BLE001 - the optimizer's first step would raise the same
-            raise CouldNotBuild(f"applying {type(c).__name__} to {what} raised "
-                                f"{describe(exc, job.get('path', '<slice>'))}") from None
-        if after.shape != before.shape:
-            after = np.broadcast_to(after, before.shape)
-        before_parts.append(before.ravel())
-        after_parts.append(after.ravel())
-        dims.append("x".join(str(d) for d in before.shape) or "scalar")
-    before, after = np.concatenate(before_parts), np.concatenate(after_parts)
-    if before.size == 0:
-        raise CouldNotBuild(f"{what} has no entries")
-    changed = np.abs(after - before) > CHANGE_TOL + CHANGE_TOL * np.abs(before)
-    n, total = int(changed.sum()), int(before.size)
-    share = 100.0 * n / total
-    cname = "/".join(sorted(names))
-    if n and bool(np.all(after[changed] == 0)):
-        effect = "set them to exactly 0"
-    elif n and bool(np.all(after[changed] * before[changed] < 0)):
-        effect = "flip their sign"
-    else:
-        effect = "move them to the constraint's bounds"
-    confirmed = share > CHANGED_SHARE
-    evidence = (f"{share:.1f} % of the initial entries of {what} ({'+'.join(dims)}: {n} of {total}) change under "
-                f"{cname} ({'>' if confirmed else '<='} {CHANGED_SHARE} %); initial range "
-                f"[{before.min():.3g}, {before.max():.3g}], {note}; ")
-    if confirmed:
-        return probe.confirmed(evidence + f"the first optimizer step will {effect}")
-    return probe.not_reproduced(evidence + "the constraint leaves them as they are")

@@ -53,33 +53,36 @@ rate) as readily as the bugs, and for a literal it would only repeat the message
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
-import libcst as cst
+from kerascheck.rule import Context, Hit, Rule, cst, literal_number
 
-from kerascheck.picture import Picture, literal_number
-from kerascheck.rule import Hit
-
-CODE, NAME = "KC005", "dropout-rate-reads-as-keep-prob"
-SEVERITY = "warning"
-MESSAGE = ("In TF2 the second argument of `tf.nn.dropout` is the rate to drop, not TF1's keep_prob, so `{arg}` "
-           "drops {share} (write `rate=1 - keep_prob`)")
-# A spelling of tf.nn.dropout, and either a keep-probability name or a Keras class for a literal.
-NEEDS = tuple((spelling, b"tensorflow", evidence) for spelling in (b"nn.dropout(", b"import dropout")
-              for evidence in (b"keep", b"Layer", b"Model"))
-# The TF1 markers are kept too, so that blanking functions cannot hide them.
-KEEP = ("dropout", "placeholder", "Session", "contrib", "get_variable", "variable_scope",
-        "global_variables_initializer", "GraphKeys", "Optimizer", "layers.dense", "truncated_normal",
-        "random_normal", "to_float", "app.run", "flags.", "logging.", "Print")
 THRESHOLD = 0.6  # literals above it read as keep probabilities
-
 FUNCTIONS = frozenset({"tensorflow.nn.dropout"})  # tf.compat.v2.nn.dropout canonicalises to it
-# `tf.X` spellings that exist only in TF1: the file runs on TF1, where the call was right.
-_TF1_ONLY = re.compile(
-    r"\btf\.(?:placeholder|Session|InteractiveSession|contrib|get_variable|variable_scope|"
-    r"global_variables_initializer|GraphKeys|train\.\w*Optimizer|layers\.dense|truncated_normal|"
-    r"random_normal|to_float|app\.run|flags\.|logging\.|Print)\b")
+# Names that exist only in TF1 (not through `tf.compat.v1`): a file that uses one runs on TF1,
+# where the positional argument was keep_prob and the call was right. Decided on resolved
+# names, so `import tensorflow as tensorflow1` is TF1 code as much as `tf.placeholder` is.
+TF1_ONLY = frozenset({
+    "tensorflow.placeholder", "tensorflow.Session", "tensorflow.InteractiveSession", "tensorflow.get_variable",
+    "tensorflow.variable_scope", "tensorflow.global_variables_initializer", "tensorflow.GraphKeys",
+    "tensorflow.layers.dense", "tensorflow.truncated_normal", "tensorflow.random_normal", "tensorflow.to_float",
+    "tensorflow.app.run", "tensorflow.Print", "tensorflow.train.AdamOptimizer",
+    "tensorflow.train.GradientDescentOptimizer", "tensorflow.train.MomentumOptimizer",
+    "tensorflow.train.RMSPropOptimizer", "tensorflow.train.AdagradOptimizer",
+})
+TF1_PREFIXES = ("tensorflow.contrib.", "tensorflow.flags.", "tensorflow.logging.")
+
+RULE = Rule(
+    "KC005", "dropout-rate-reads-as-keep-prob",
+    "In TF2 the second argument of `tf.nn.dropout` is the rate to drop, not TF1's keep_prob, so `{arg}` "
+    "drops {share} (write `rate=1 - keep_prob`)",
+    severity="warning",
+    # A spelling of tf.nn.dropout, and either a keep-probability name or a Keras class for a literal.
+    needs=tuple((spelling, b"tensorflow", evidence) for spelling in (b"nn.dropout(", b"import dropout")
+                for evidence in (b"keep", b"Layer", b"Model")),
+    # The TF1 markers are anchors too, so that the functions using them are parsed.
+    anchors=(*FUNCTIONS, *TF1_ONLY, *(p + "*" for p in TF1_PREFIXES)),
+)
 
 VALID = [
     # A literal outside any Keras layer: sparsifying test data on purpose.
@@ -87,8 +90,10 @@ VALID = [
     "import tensorflow as tf\nh = tf.nn.dropout(h, rate=0.8)\n",
     "import tensorflow as tf\nh = tf.nn.dropout(h, 0.5)\nh = tf.nn.dropout(h, 1 - keep_prob)\n",
     "import tensorflow as tf\nh = tf.compat.v1.nn.dropout(h, 0.8)\n",
-    # TF1 code: positional keep_prob was right there.
+    # TF1 code: positional keep_prob was right there, whatever the module is called.
     "import tensorflow as tf\nkeep_prob = tf.placeholder(tf.float32)\nh = tf.nn.dropout(h, keep_prob)\n",
+    "import tensorflow as tensorflow1\nkeep_prob = tensorflow1.placeholder(tensorflow1.float32)\n"
+    "h = tensorflow1.nn.dropout(h, keep_prob)\n",
 ]
 INVALID = [
     "import tensorflow as tf\n"
@@ -100,6 +105,10 @@ INVALID = [
     "from tensorflow import nn\n"
     "def block(h, keep_prob):\n"
     "    return nn.dropout(h, keep_prob)  # expect: KC005\n",
+    # `tf` bound to something else: not TF1 code, whatever `tf.placeholder` would mean.
+    "import tensorflow as tf2\nimport mylib as tf\nx = tf.placeholder()\n"
+    "def block(h, keep_prob):\n"
+    "    return tf2.nn.dropout(h, keep_prob)  # expect: KC005\n",
 ]
 
 
@@ -116,10 +125,15 @@ def _second_positional(call: cst.Call) -> cst.BaseExpression | None:
     return positional[1].value
 
 
-def check(pic: Picture) -> Iterator[Hit]:
+def _tf1(ctx: Context) -> bool:
+    used = ctx.picture.references
+    return bool(used & TF1_ONLY) or any(name.startswith(TF1_PREFIXES) for name in used)
+
+
+def check(ctx: Context) -> Iterator[Hit]:
     seen: set[int] = set()
     tf1: bool | None = None
-    for event in pic.calls:
+    for event in ctx.picture.calls:
         if event.canon.name not in FUNCTIONS or id(event.node) in seen:
             continue
         seen.add(id(event.node))
@@ -130,7 +144,7 @@ def check(pic: Picture) -> Iterator[Hit]:
         if value is not None:
             # A literal alone is weaker evidence: only in a Keras layer's or model's methods,
             # not in tests or data code (`tf.sparse.from_dense(tf.nn.dropout(x, 0.8))` sparsifies on purpose).
-            if not THRESHOLD < value < 1 or event.ctx.cls is None or event.ctx.cls.kind == "constraint":
+            if not THRESHOLD < value < 1 or event.site.cls is None or event.site.cls.kind == "constraint":
                 continue
             share = f"{value * 100:.0f} % of the units"
         elif _keep_name(arg):
@@ -138,7 +152,7 @@ def check(pic: Picture) -> Iterator[Hit]:
         else:
             continue
         if tf1 is None:
-            tf1 = bool(_TF1_ONLY.search(pic.module.code))
+            tf1 = _tf1(ctx)
         if tf1:
             return
-        yield Hit(event.node, fmt={"arg": pic.module.code_for_node(arg), "share": share})
+        yield Hit(event.node, fmt={"arg": ctx.code(arg), "share": share})

@@ -176,11 +176,12 @@ def test_rule_crash_is_reported_and_others_still_run(tmp_path):
     path = tmp_path / "model.py"
     path.write_text(KERAS)
 
-    def explode(pic):
+    def explode(ctx):
         raise ZeroDivisionError("boom")
         yield
 
-    broken = Rule("KC998", "always-crashes", "never", "warning", ((b"Dropout",),), ("Dropout",), explode, "")
+    broken = Rule("KC998", "always-crashes", "never", needs=(b"Dropout",), anchors=("keras.layers.Dropout",),
+                  check=explode)
     result = _run_in_process([path], rules=(*registry.load(), broken))
     got = [(f.code, f.message) for f in result.findings]
     assert ("KC000", "internal error in rule KC998 (always-crashes): ZeroDivisionError: boom") in got

@@ -25,7 +25,7 @@ BAD = textwrap.dedent("""\
 GOOD = BAD.replace("layers.Dropout(0.5),\n    layers.BatchNormalization(),",
                    "layers.BatchNormalization(),\n    layers.Dropout(0.5),")
 JSON_KEYS = {"code", "name", "message", "path", "line", "column", "end_line", "end_column",
-             "severity", "fix", "confirm"}
+             "severity", "fix", "confirm", "related"}
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import pytest
 
 from kerascheck import registry
 from kerascheck.confirm import COULD_NOT_BUILD, CONFIRMED, NOT_REPRODUCED
+from kerascheck.confirm.jobs import has_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 HAS_TF = importlib.util.find_spec("tensorflow") is not None
@@ -112,7 +113,8 @@ def test_help_documents_the_exit_code():
 def test_text_output_prints_the_verdict_under_the_finding():
     import io
 
-    from kerascheck.engine import FileResult, Finding, RunResult
+    from kerascheck.engine import RunResult
+    from kerascheck.finding import FileResult, Finding
     from kerascheck.report import text
 
     f = Finding("KC001", "dropout-before-batchnorm", "msg", "a.py", 3, 1, 3, 5, "warning",
@@ -162,7 +164,7 @@ def hostile_run(tmp_path_factory):
 @pytest.mark.skipif(not HAS_TF, reason="TensorFlow is not installed: pip install -e '.[test]'")
 def test_rule_fixtures_verdicts(rule_fixtures_run):
     proc, findings = rule_fixtures_run
-    with_recipe = {r.code for r in registry.load() if getattr(r.module, "confirm", None)}
+    with_recipe = {r.code for r in registry.load() if has_recipe(r.code)}
     assert findings, "the rule fixtures have findings"
     seen = set()
     for f in findings:
@@ -197,21 +199,19 @@ def test_kc001_evidence_is_the_variance_ratio(rule_fixtures_run):
 @pytest.mark.skipif(not HAS_TF, reason="TensorFlow is not installed: pip install -e '.[test]'")
 def test_clean_lookalikes_are_not_reproduced():
     """Each recipe on its rule's clean look-alikes (`confirm_lookalikes`), in one child process."""
+    from kerascheck.confirm.jobs import analyse, recipe
     from kerascheck.confirm.runner import run_jobs
-    from kerascheck.names import Names
-    from kerascheck.parse import parse
-    from kerascheck.picture import build
 
     jobs = []
     for rule in registry.load():
-        make = getattr(rule.module, "confirm_lookalikes", None)
+        make = getattr(recipe(rule.code), "lookalikes", None)
         if make is None:
             continue
         found = 0
         for path in sorted((ROOT / "fixtures" / rule.code.lower()).glob("*.py")):
             text = path.read_text(encoding="utf-8")
-            module = parse(text, str(path), None)
-            for job in make(build(module, Names(module)), text):
+            analysis = analyse(text, str(path), [rule])
+            for job in make(analysis.contexts[rule.code], analysis.index):
                 jobs.append({**job, "rule": rule.code, "path": str(path)})
                 found += 1
         assert found >= 3, f"{rule.code}: too few clean look-alikes in its fixtures"

@@ -11,7 +11,7 @@ from kerascheck.notebook import neutralize, to_source
 from tests.conftest import run_cli
 
 JSON_KEYS = {"code", "name", "message", "path", "line", "column", "end_line", "end_column",
-             "severity", "fix", "confirm"}
+             "severity", "fix", "confirm", "related"}
 
 
 def notebook(*cells, language: str = "python") -> str:

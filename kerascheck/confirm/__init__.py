@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from typing import Any
 
 CONFIRMED, NOT_REPRODUCED, COULD_NOT_BUILD = "confirmed", "not reproduced", "could not build"
-VERDICTS = (CONFIRMED, NOT_REPRODUCED, COULD_NOT_BUILD)
 DEFAULT_TIMEOUT = 60.0  # seconds per finding
 DEFAULT_MEMORY_MB = 4096  # RLIMIT_DATA of the child (TensorFlow itself needs ~0.7 GB)
 INSTALL_HINT = "pip install kerascheck[confirm]"
@@ -51,7 +50,7 @@ class CouldNotBuild(Exception):
 
 @dataclass(frozen=True)
 class Verdict:
-    verdict: str  # one of VERDICTS
+    verdict: str  # CONFIRMED, NOT_REPRODUCED or COULD_NOT_BUILD
     evidence: str  # one line: the measurement, or why it could not be built
     seconds: float = 0.0
 

@@ -68,10 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:  # noqa: BLE001 - a broken install is reported, not raised
         _send(proto_out, {"error": f"{type(exc).__name__}: {exc}"})
         return 2
-    from kerascheck import registry
     from kerascheck.confirm.probe import Probe
 
-    rules = {r.code: r.module for r in registry.load()}
     probe = Probe(tf, keras, np, workdir)
     _send(proto_out, {"ready": True, "seconds": round(time.perf_counter() - started, 2),
                       "tensorflow": tf.__version__, "keras": keras.__version__})
@@ -80,17 +78,18 @@ def main(argv: list[str] | None = None) -> int:
             continue
         job = json.loads(line)
         began = time.perf_counter()
-        verdict, evidence = _run(job, rules, probe, args.timeout, args.memory_mb, workdir)
+        verdict, evidence = _run(job, probe, args.timeout, args.memory_mb, workdir)
         _send(proto_out, {"verdict": verdict, "evidence": evidence,
                           "seconds": round(time.perf_counter() - began, 2)})
     return 0
 
 
-def _run(job, rules, probe, timeout: float, memory_mb: int, workdir: str) -> tuple[str, str]:
+def _run(job, probe, timeout: float, memory_mb: int, workdir: str) -> tuple[str, str]:
     from kerascheck.confirm import COULD_NOT_BUILD, CouldNotBuild
+    from kerascheck.confirm.jobs import recipe as recipe_of
     from kerascheck.confirm.probe import describe, one_line
 
-    module = rules.get(job.get("rule"))
+    module = recipe_of(job.get("rule") or "")
     recipe = getattr(module, "confirm", None)
     if recipe is None:
         return COULD_NOT_BUILD, f"{job.get('rule')} has no confirm recipe"

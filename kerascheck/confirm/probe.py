@@ -95,10 +95,6 @@ class Probe:
     def not_reproduced(evidence: str) -> Verdict:
         return Verdict(NOT_REPRODUCED, one_line(evidence))
 
-    @staticmethod
-    def could_not_build(reason: str) -> CouldNotBuild:
-        return CouldNotBuild(reason)
-
 
 def where(exc: BaseException, path: str) -> str:
     """` (line N)`: the deepest traceback frame in the user's file, if any."""

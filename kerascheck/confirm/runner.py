@@ -119,22 +119,20 @@ class _Child:
 
 
 def _packages():
-    import rules
-
     import kerascheck
 
-    return (kerascheck, rules)
+    return (kerascheck,)
 
 
-def confirm_findings(findings: list, timeout: float = DEFAULT_TIMEOUT, memory_mb: int = DEFAULT_MEMORY_MB,
-                     progress: bool = False) -> tuple[list, Stats]:
-    """Each finding with its `confirm` verdict filled in (same order), and the run's figures."""
+def confirm_findings(findings: list, jobs: list, timeout: float = DEFAULT_TIMEOUT,
+                     memory_mb: int = DEFAULT_MEMORY_MB, progress: bool = False) -> tuple[list, Stats]:
+    """Each finding with its `confirm` verdict filled in (same order), and the run's figures.
+    `jobs[i]` is finding i's job (jobs.build_jobs), or {"_unavailable": reason}."""
     started = time.perf_counter()
     stats = Stats()
     verdicts: list[Verdict | None] = [None] * len(findings)
     pending: list[int] = []
-    for i, f in enumerate(findings):
-        job = getattr(f, "job", None)
+    for i, (f, job) in enumerate(zip(findings, jobs)):
         if isinstance(job, dict) and "_unavailable" not in job:
             pending.append(i)
         else:
@@ -142,7 +140,7 @@ def confirm_findings(findings: list, timeout: float = DEFAULT_TIMEOUT, memory_mb
             verdicts[i] = Verdict(COULD_NOT_BUILD, reason or f"{f.code} has no confirm recipe")
     stats.jobs = len(pending)
     if pending:
-        _run_jobs(findings, pending, verdicts, timeout, memory_mb, progress, stats)
+        _run_jobs(findings, jobs, pending, verdicts, timeout, memory_mb, progress, stats)
     out = []
     for f, v in zip(findings, verdicts):
         stats.verdicts[v.verdict] = stats.verdicts.get(v.verdict, 0) + 1
@@ -158,19 +156,17 @@ def run_jobs(jobs: list[dict[str, Any]], timeout: float = DEFAULT_TIMEOUT,
     @dataclass
     class _F:
         code: str
-        job: dict[str, Any]
-        confirm: Any = None
 
-    findings = [_F(j["rule"], j) for j in jobs]
+    findings = [_F(j["rule"]) for j in jobs]
     stats = Stats()
     verdicts: list[Verdict | None] = [None] * len(jobs)
     started = time.perf_counter()
-    _run_jobs(findings, list(range(len(jobs))), verdicts, timeout, memory_mb, False, stats)
+    _run_jobs(findings, jobs, list(range(len(jobs))), verdicts, timeout, memory_mb, False, stats)
     stats.seconds = time.perf_counter() - started
     return verdicts, stats
 
 
-def _run_jobs(findings, pending: list[int], verdicts: list, timeout: float, memory_mb: int,
+def _run_jobs(findings, jobs: list, pending: list[int], verdicts: list, timeout: float, memory_mb: int,
               progress: bool, stats: Stats) -> None:
     workdir = tempfile.mkdtemp(prefix="kerascheck-confirm-")
     bar = _progress(len(pending)) if progress and len(pending) > 1 else None
@@ -183,7 +179,7 @@ def _run_jobs(findings, pending: list[int], verdicts: list, timeout: float, memo
                 child = _start(workdir, timeout, memory_mb, log, stats)
             i = queue.pop(0)
             f = findings[i]
-            job = {**f.job, "rule": f.code, "path": getattr(f, "path", f.job.get("path", "<slice>"))}
+            job = {**jobs[i], "rule": f.code, "path": getattr(f, "path", jobs[i].get("path", "<slice>"))}
             began = time.perf_counter()
             child.send(job)
             answer = child.receive(timeout + GRACE)

@@ -164,3 +164,81 @@ class Slicer:
     def job(self, **fields: Any) -> dict[str, Any]:
         source, skipped = make_slice(self.text, self.names - set(self.locals))
         return {"slice": source, "locals": self.locals, "skipped": skipped, **fields}
+
+
+# ------------------------------------------------------------------ shared by the recipes
+
+
+def required_params(fn: cst.FunctionDef | None, bound: bool = True) -> list[str]:
+    """Parameters without a default (the first, `self`, skipped for methods)."""
+    if fn is None:
+        return []
+    p = fn.params
+    positional = [*p.posonly_params, *p.params]
+    if bound and positional:
+        positional = positional[1:]
+    return [q.name.value for q in (*positional, *p.kwonly_params) if q.default is None]
+
+
+def literal_args(module: cst.Module, call: cst.Call) -> str | None:
+    """`a, k=b` when every argument of the call is a literal, else None."""
+    parts = []
+    for arg in call.args:
+        if arg.star:
+            return None
+        source = module.code_for_node(arg.value).strip()
+        try:
+            ast.literal_eval(source)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return None
+        parts.append(f"{arg.keyword.value}={source}" if arg.keyword is not None else source)
+    return ", ".join(parts)
+
+
+def construction_args(module: cst.Module, name: str) -> str | None:
+    """The arguments of the first `name(...)` call in the file whose arguments are all literals."""
+    from kerascheck.names import walk
+
+    for node in walk(module):
+        if isinstance(node, cst.Call) and node.args:
+            func = node.func
+            called = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
+            if called == name:
+                args = literal_args(module, node)
+                if args is not None:
+                    return args
+    return None
+
+
+def nested_def(module: cst.Module, text: str, node: cst.FunctionDef | cst.ClassDef, slicer: Slicer) -> dict | None:
+    """The source of a def that is not at the top level of the file, dedented, at its line
+    (None for a top-level def, which the slice holds anyway)."""
+    import textwrap
+
+    from kerascheck.lines import split_lines
+
+    if any(stmt is node for stmt in module.body):
+        return None
+    tree = ast.parse(text)
+    kinds = (ast.ClassDef,) if isinstance(node, cst.ClassDef) else (ast.FunctionDef, ast.AsyncFunctionDef)
+    flat = "".join(module.code_for_node(node).split())
+    found = [n for n in ast.walk(tree) if isinstance(n, kinds) and n.name == node.name.value
+             and n not in tree.body and "".join((ast.get_source_segment(text, n) or "\0").split()) in flat]
+    if len(found) != 1:
+        raise ValueError(f"cannot locate `{node.name.value}` in the file")
+    target = found[0]
+    start = min([target.lineno] + [d.lineno for d in target.decorator_list])
+    lines = split_lines(text)[start - 1: target.end_lineno]
+    source = textwrap.dedent("\n".join(lines))
+    reads = {n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    slicer.names |= reads - {node.name.value}
+    return {"line": start, "source": source}
+
+
+def lines_of(ctx: Any, node: cst.CSTNode) -> tuple[int, int]:
+    """First and last line of a node of the context's module."""
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    where = MetadataWrapper(ctx.picture.module, unsafe_skip_copy=True).resolve(PositionProvider)[node]
+    return where.start.line, where.end.line
+

@@ -6,8 +6,6 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-FORMATS = ("text", "json", "sarif", "github")
-
 
 def get(name: str):
     if name == "json":
