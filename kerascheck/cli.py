@@ -216,7 +216,7 @@ def _run(engine, targets, plan, settings, no_cache: bool, output_format: str):
         cache.save()
     if os.environ.get("KERASCHECK_DEBUG_STATS"):  # hidden: the cache tests read it
         click.echo(f"kerascheck: debug: files={len(result.files)} parsed={result.parsed} "
-                   f"cached={result.cached} skipped={result.skipped}", err=True)
+                   f"cached={result.cached} skipped={result.skipped} statements={result.statements}", err=True)
     return result
 
 

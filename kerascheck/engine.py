@@ -183,7 +183,7 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
         return FileResult(display, found, parsed=True)
     module = parsed.module
     try:
-        pic = build(module, Names(module, walrus=":=" in work.text))
+        pic = build(module, Names(module, walrus=":=" in work.text), work.text)
     except RecursionError:
         raise
     except Exception as exc:  # a bug in the picture must not stop the run

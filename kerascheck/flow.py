@@ -367,6 +367,17 @@ class Flow:
     def _function_of(self, node: cst.CSTNode) -> cst.CSTNode:
         return self.enclosing(node, (cst.FunctionDef, cst.Lambda)) or self.module
 
+    def _outermost_function(self, node: cst.CSTNode) -> cst.CSTNode:
+        """The outermost function or lambda holding `node` inside its class or module: nested
+        defs and lambdas run within it (where they are referenced or handed on)."""
+        found = None
+        for outer in self.ancestors(node):
+            if isinstance(outer, (cst.FunctionDef, cst.Lambda)):
+                found = outer
+            elif isinstance(outer, cst.ClassDef):
+                break
+        return found or self.module
+
     def uses(self, target: cst.Name) -> list[cst.Name]:
         """Loads of the name assigned at `target`, from the end of its statement until the
         statement that next assigns the name (whose right-hand side still counts)."""
@@ -444,11 +455,13 @@ class Flow:
         return got
 
     def mentions_phase(self, expr: cst.CSTNode, flags: frozenset[str] = frozenset({"training"})) -> bool:
-        return self.body(self._function_of(expr), flags).mentions(expr)
+        return self.body(self._outermost_function(expr), flags).mentions(expr)
 
     def training_gated(self, node: cst.CSTNode, flags: frozenset[str] = frozenset({"training"}),
-                       uses: bool = True) -> bool:
-        body = self.body(self._function_of(node), flags)
+                       uses: bool = True, within: cst.CSTNode | None = None) -> bool:
+        """Gated in the outermost function holding `node` (through nested defs, which run where
+        they are referenced, and lambdas, which run where they are handed on), or in `within`."""
+        body = self.body(within or self._outermost_function(node), flags)
         return body.gated(node, flow=uses)
 
     def conditions(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:

@@ -10,6 +10,7 @@ stay exact, and libcst parses what is left.
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -53,32 +54,62 @@ def _statements(body):
             stack.extend(getattr(node, name, ()))
 
 
+TIE_DEPTH = 3  # calls followed from (and back to) relevant code: the picture inlines helpers as deep
+_CALLED = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*\(")
+_SELF_CALLED = re.compile(r"\bself\.([A-Za-z_]\w*)\s*\(")
+
+
 def _tied(tree: ast.Module, lines: list[str], keep: tuple[str, ...]) -> frozenset[int]:
-    """First lines of the file's functions, methods and classes tied to one that has a keep
-    word: called by it (`helper(`, `self.helper(`), calling it, or instantiated by it."""
-    units: list[tuple[int, str, str]] = []  # (first line, how a call of it reads, its text)
+    """First lines of the file's functions, methods and classes tied to relevant code (code
+    with a keep word) through calls, up to TIE_DEPTH calls away: the functions it calls
+    (`helper(`, `self.helper(`, `Block(`), where the picture follows values in, and the
+    functions that call it, where the analysis of a layer's `call()` starts. Module-level code
+    with a keep word counts as relevant code for what it calls."""
+    units: list[tuple[int, str, bool, str]] = []  # (first line, name, is a method, code)
+    module_level: list[str] = []
     for node in tree.body:
+        start, end = _span(node)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            start, end = _span(node)
-            units.append((start, f"{node.name}(", "".join(lines[start - 1 : end])))
+            units.append((start, node.name, False, "".join(lines[start - 1 : end])))
+        else:
+            module_level.append("".join(lines[start - 1 : end]))
         if isinstance(node, ast.ClassDef):
             for member in node.body:
                 if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     start, end = _span(member)
-                    units.append((start, f"self.{member.name}(", "".join(lines[start - 1 : end])))
+                    units.append((start, member.name, True, "".join(lines[start - 1 : end])))
     if not units:
         return frozenset()
-    relevant = {i for i, (_, _, chunk) in enumerate(units) if any(w in chunk for w in keep)}
-    changed = bool(relevant)
-    while changed:
-        changed = False
-        for i, (_, call, chunk) in enumerate(units):
-            if i in relevant:
-                continue
-            if any(units[j][1] in chunk or call in units[j][2] for j in relevant):
-                relevant.add(i)
-                changed = True
-    return frozenset(units[i][0] for i in relevant)
+    by_name: dict[tuple[str, bool], list[int]] = {}
+    for i, (_, name, method, _) in enumerate(units):
+        by_name.setdefault((name, method), []).append(i)
+
+    def callees(code: str) -> set[int]:
+        found = set()
+        for name in _CALLED.findall(code):
+            found.update(by_name.get((name, False), ()))
+        for name in _SELF_CALLED.findall(code):
+            found.update(by_name.get((name, True), ()))
+        return found
+
+    calls = [callees(code) for _, _, _, code in units]
+    relevant = {i for i, (_, _, _, code) in enumerate(units) if any(w in code for w in keep)}
+    tied = set(relevant)
+    top = "".join(module_level)
+    frontier = set().union(*(calls[i] for i in relevant)) | (callees(top) if any(w in top for w in keep) else set())
+    for _ in range(TIE_DEPTH):  # what relevant code calls
+        frontier -= tied
+        if not frontier:
+            break
+        tied |= frontier
+        frontier = set().union(*(calls[i] for i in frontier))
+    frontier = set(relevant)
+    for _ in range(TIE_DEPTH):  # what calls relevant code
+        frontier = {i for i, c in enumerate(calls) if i not in tied and c & frontier}
+        if not frontier:
+            break
+        tied |= frontier
+    return frozenset(units[i][0] for i in tied)
 
 
 def alias_words(tree: ast.Module, keep: tuple[str, ...]) -> tuple[str, ...]:
@@ -102,6 +133,23 @@ def alias_words(tree: ast.Module, keep: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(extra)
 
 
+def _code_lines(tree: ast.Module, lines: list[str]) -> list[str]:
+    """The lines with docstrings and comment-only lines emptied: a word in a docstring's example
+    (`>>> tf.keras.Input(...)`) or a comment is not a use."""
+    code = list(lines)
+    for node in _statements(tree.body):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                    and isinstance(first.value.value, str):
+                for i in range(first.lineno - 1, (first.end_lineno or first.lineno)):
+                    code[i] = "\n"
+    for i, line in enumerate(code):
+        if line.lstrip().startswith("#"):
+            code[i] = "\n"
+    return code
+
+
 def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...], closure: bool = False):
     """Blank the functions (and methods) in which no keep word occurs.
 
@@ -117,12 +165,13 @@ def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...], closure: 
         return text, list(tree.body), members
     kept = []
     keep = keep + alias_words(tree, keep)
-    tied = _tied(tree, lines, keep) if closure else frozenset()
+    code = _code_lines(tree, lines)
+    tied = _tied(tree, code, keep) if closure else frozenset()
 
     def has_keep(start: int, end: int, tie: bool = True) -> bool:
         if tie and start in tied:
             return True
-        chunk = "".join(lines[start - 1 : end])
+        chunk = "".join(code[start - 1 : end])
         return any(word in chunk for word in keep)
 
     def blank(start: int, end: int) -> None:

@@ -30,6 +30,8 @@ connects two layers: a rule may miss, but it is not misled.
 from __future__ import annotations
 
 import itertools
+import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +46,7 @@ MAX_INLINE_DEPTH = 3
 BUDGET = 40_000  # statements interpreted per file, inlining included
 NOT_LAYERS = frozenset({"Layer", "InputSpec", "Input", "InputLayer"})
 TRAINING = frozenset({"training"})
+_CALLED = re.compile(r"(\w+)\s*\(")  # names written before a `(`: a `def` and each call
 
 __all__ = ["Apply", "BinOpEvent", "CallEvent", "KerasClass", "LayerDef", "MethodCallEvent", "ModelEvent",
            "NOT_CONSTANT", "Picture", "Site", "Value", "build", "call_arg", "literal_number",
@@ -295,6 +298,7 @@ class Picture:
     models: list[ModelEvent] = field(default_factory=list)
     classes: list[KerasClass] = field(default_factory=list)
     lambdas: list[LayerDef] = field(default_factory=list)  # Lambda layers
+    text: str | None = None  # the source text, when known
     references: set[str] = field(default_factory=set)  # canonical names of every resolved name read
 
     def __post_init__(self) -> None:
@@ -448,7 +452,13 @@ class _Interpreter:
         self._module_env = None
         for cls in self.pic.classes:
             self._run_class(cls)
-        for fn in self.pic.function_defs():
+        # Functions the file never calls run first, on their own; the helpers they call are
+        # then run where they are called, with the arguments (or defaults) of each call. A
+        # function no run reached runs on its own last, with unknown parameters.
+        functions = list(self.pic.function_defs())
+        counts = Counter(_CALLED.findall(self.pic.text)) if self.pic.text is not None else None
+        called = {id(fn) for fn in functions if counts is None or counts[fn.name.value] > 1}
+        for fn in [f for f in functions if id(f) not in called] + [f for f in functions if id(f) in called]:
             if id(fn) not in self.functions_run:
                 self._run_standalone(fn)
 
@@ -1255,7 +1265,7 @@ def _num_node(node, right_is_num: bool):
     return None
 
 
-def build(module: cst.Module, names: Names) -> Picture:
-    pic = Picture(module, names)
+def build(module: cst.Module, names: Names, text: str | None = None) -> Picture:
+    pic = Picture(module, names, text=text)
     _Interpreter(pic).run()
     return pic

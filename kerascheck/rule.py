@@ -250,12 +250,14 @@ class Context:
         return self.picture.flow.param_values(function, name)
 
     def training_gated(self, node: cst.CSTNode, flags: frozenset[str] = frozenset({"training"}),
-                       uses: bool = True) -> bool:
+                       uses: bool = True, within: cst.CSTNode | None = None) -> bool:
         """Is `node` evaluated (or, with `uses`, its result used) only when the model trains:
         under a condition on the training flag, after `if not training: return`, in
-        `K.in_train_phase`, a `cond`/`switch` on the flag, or only used in such code? `flags`
-        are the names that carry the flag in `node`'s function (`Site.flags`)."""
-        return self.picture.flow.training_gated(node, flags, uses)
+        `K.in_train_phase`, a `cond`/`switch` on the flag, or only used in such code? Judged in
+        the outermost function holding `node` (a nested def runs where it is referenced, a
+        lambda where it is handed on), or only within `within`. `flags` are the names that
+        carry the flag there (`Site.flags`)."""
+        return self.picture.flow.training_gated(node, flags, uses, within)
 
     def mentions_training(self, expr: cst.CSTNode, flags: frozenset[str] = frozenset({"training"})) -> bool:
         """Does `expr` mention the training phase (a flag name, one computed from it, or a

@@ -241,25 +241,18 @@ def lambda_layer(ctx: Context, fn: cst.CSTNode) -> LayerDef | None:
 
 
 def _gated(ctx: Context, node: cst.CSTNode, site: Site) -> bool:
-    """Gated in its own function, or where that function runs: a lambda or a nested def where
-    it is handed on or referenced, an inlined helper where it was called from."""
+    """Gated in its own function (through nested defs and lambdas, but not past the function
+    of a Lambda layer, which runs whenever the layer does), or where an inlined helper was
+    called from."""
     current: Site | None = site
-    for _ in range(32):
-        if ctx.training_gated(node, current.flags):
+    while current is not None:
+        layer_fn = next((a for a in ctx.ancestors(node) if isinstance(a, (cst.FunctionDef, cst.Lambda))
+                         and lambda_layer(ctx, a) is not None), None)
+        if ctx.training_gated(node, current.flags, within=layer_fn):
             return True
-        holder = next((a for a in ctx.ancestors(node) if isinstance(a, (cst.FunctionDef, cst.Lambda))), None)
-        if holder is None:
+        if current.caller is None:
             return False
-        if holder is current.function and current.caller is not None:
-            node, current = current.caller, current.outer  # an inlined helper: gated at its call?
-        elif lambda_layer(ctx, holder) is not None:
-            return False  # runs whenever its Lambda layer runs (see lambda_in_model)
-        elif isinstance(holder, cst.Lambda) or ctx.enclosing_function(holder) is not None:
-            node = holder  # a lambda or nested def runs where it is handed on or referenced
-        else:
-            return False
-        if current is None:
-            return False
+        node, current = current.caller, current.outer
     return False
 
 

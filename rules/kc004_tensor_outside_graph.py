@@ -144,8 +144,7 @@ RULE = Rule(
            *((b"Input", b"import tensorflow", m) for m in PUBLIC_KERAS),
            *((b"Input", b"numpy", m) for m in PUBLIC_KERAS)),
     # Where KerasTensors come from; the functions they are handed to are parsed with them.
-    anchors=("keras.Input", "keras.layers.Input", "keras.Model", "keras.Functional", "keras.applications.*",
-             ".get_layer", "=.output"),
+    anchors=("keras.Input", "keras.layers.Input", "keras.Model", "keras.Functional", "keras.applications.*"),
     options=OPTIONS,
 )
 

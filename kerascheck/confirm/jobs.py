@@ -65,7 +65,7 @@ def analyse(text: str, path: str, rules, options: dict[str, dict] | None = None,
     from kerascheck.rule import Context
 
     parsed = parse_relevant(text, path, None)
-    pic = build(parsed.module, Names(parsed.module, walrus=":=" in text))
+    pic = build(parsed.module, Names(parsed.module, walrus=":=" in text), text)
     index = SourceIndex(text, parsed.module)
     contexts, hits = {}, {}
     for rule in rules:

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kerascheck.confirm.slice import Slicer, free_names, lines_of
-from kerascheck.names import Scope
 from kerascheck.rule import Context, Hit, KerasClass, LayerDef, call_arg, cst, literal_string
 from kerascheck.rules.kc003_constraint_init_mismatch import (
     FORGET_GATE,
@@ -44,22 +43,26 @@ CONFIRM_ATTRS = {
     "gamma_constraint": ("gamma",), "beta_constraint": ("beta",), "alpha_constraint": ("alpha",),
     "depthwise_constraint": ("depthwise_kernel", "kernel"), "pointwise_constraint": ("pointwise_kernel",),
 }
-def _bind_locals(ctx: Context, slicer: Slicer, node: cst.CSTNode, scope: Scope, depth: int = 0) -> None:
-    """Names an expression reads that are bound exactly once by `name = expr` (in its function or
-    at module level, e.g. `shared = NonNeg()`), as job locals, dependencies first: the slice
-    itself keeps only imports, definitions and call-free constants."""
+def _bind_locals(ctx: Context, slicer: Slicer, node: cst.CSTNode, depth: int = 0) -> None:
+    """Names an expression reads whose value the model knows (the assignment that reaches them,
+    e.g. `shared = NonNeg()` or the last of two `init = ...`), as job locals, dependencies
+    first: the slice itself keeps only imports, definitions and call-free constants."""
     if depth > 4:
         return
-    for name in sorted(free_names(slicer.source(node))):
-        if name in slicer.locals:
+    reads = free_names(slicer.source(node))
+    for name in ctx.walk(node):
+        if not isinstance(name, cst.Name) or name.value not in reads or name.value in slicer.locals:
             continue
-        found = ctx.picture.flow.bindings(name, scope)
-        if found is None or len(found[1]) != 1 or found[1][0].kind not in ("assign", "alias"):
+        parent = ctx.parent(name)
+        if (isinstance(parent, cst.Attribute) and parent.attr is name) or (
+                isinstance(parent, cst.Arg) and parent.keyword is name):
             continue
-        owner, (binding,) = found
-        _bind_locals(ctx, slicer, binding.value, owner, depth + 1)
-        if name not in slicer.locals:
-            slicer.locals[name] = slicer.expr(binding.value)
+        value = ctx.definition(name)
+        if not isinstance(value, cst.BaseExpression):
+            continue  # functions, classes and imports come with the slice
+        _bind_locals(ctx, slicer, value, depth + 1)
+        if name.value not in slicer.locals:
+            slicer.locals[name.value] = slicer.expr(value)
 
 
 def _shape_sources(ctx: Context, slicer: Slicer, layer: LayerDef) -> list[list[str]]:
@@ -68,7 +71,7 @@ def _shape_sources(ctx: Context, slicer: Slicer, layer: LayerDef) -> list[list[s
     for keyword, kind in (("batch_input_shape", "batch"), ("input_shape", "shape"), ("input_dim", "dim")):
         value = call_arg(layer.node, keyword, None)
         if value is not None and not (keyword == "input_dim" and layer.short == "Embedding"):
-            _bind_locals(ctx, slicer, value, layer.site.scope or ctx.picture.names.root)
+            _bind_locals(ctx, slicer, value)
             out.append([kind, slicer.expr(value, layer.site), f"{keyword}="])
     for app in ctx.picture.applications(layer):
         for value in app.inputs:
@@ -89,7 +92,7 @@ def _shape_sources(ctx: Context, slicer: Slicer, layer: LayerDef) -> list[list[s
 def _layer_job(ctx: Context, layer: LayerDef, keyword: str) -> dict:
     slicer = Slicer(ctx.picture, ctx.text)
     source = slicer.expr(layer.node, layer.site)
-    _bind_locals(ctx, slicer, layer.node, layer.site.scope or ctx.picture.names.root)
+    _bind_locals(ctx, slicer, layer.node)
     base = keyword[: -len("_constraint")]
     return slicer.job(kind="layer", layer=source, keyword=keyword, shapes=_shape_sources(ctx, slicer, layer),
                       what=f"{WEIGHT_NAMES.get(base, base)} of {layer.short}")
@@ -107,11 +110,11 @@ def _weight_job(ctx: Context, kc: KerasClass, fn: cst.FunctionDef, call: cst.Cal
     slicer.need(kc.name)
     if made is not None:
         ctor = slicer.expr(made.node, made.site)
-        _bind_locals(ctx, slicer, made.node, made.site.scope or ctx.picture.names.root)
+        _bind_locals(ctx, slicer, made.node)
         shapes = _shape_sources(ctx, slicer, made)
     else:
         ctor, shapes = f"{kc.name}()", []
-    _bind_locals(ctx, slicer, call, ctx.picture.names.scope_of(fn))
+    _bind_locals(ctx, slicer, call)
     name = _weight_name(call)
     params = [p.name.value for p in fn.params.params]
     return slicer.job(kind="add_weight", cls=kc.name, ctor=ctor, shapes=shapes, call=slicer.expr(call),

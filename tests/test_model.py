@@ -1,0 +1,341 @@
+"""The shared semantic model, piece by piece: canonical names, scopes, the walker, parent links,
+constants and reaching definitions, uses, call sites, parameter values, training gates,
+container contents and layer identity. Table tests: each row is a small program and what the
+model must say about one expression in it."""
+
+from __future__ import annotations
+
+import pytest
+
+from kerascheck.facts import DEFAULT
+from kerascheck.flow import NOT_CONSTANT
+from kerascheck.names import Canon, Names, canonical
+from kerascheck.parse import parse_relevant
+from kerascheck.picture import build
+from kerascheck.rule import Context, cst
+
+
+def context(source: str) -> Context:
+    parsed = parse_relevant(source, "t.py", None)
+    pic = build(parsed.module, Names(parsed.module, walrus=":=" in source), source)
+    return Context(pic, source, "t.py", {}, DEFAULT)
+
+
+def find(ctx: Context, code: str, kind=cst.CSTNode, nth: int = 0) -> cst.CSTNode:
+    """The `nth` node of type `kind` whose source is exactly `code`."""
+    found = [n for n in ctx.walk(ctx.picture.module) if isinstance(n, kind) and ctx.code(n).strip() == code]
+    assert len(found) > nth, f"{code!r} not found"
+    return found[nth]
+
+
+def marked(ctx: Context, kind=cst.Name) -> cst.CSTNode:
+    """The node of `kind` on the line that ends with `# <-`, last of that line."""
+    lines = ctx.text.splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if text.rstrip().endswith("# <-"))
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    pos = MetadataWrapper(ctx.picture.module, unsafe_skip_copy=True).resolve(PositionProvider)
+    nodes = [n for n in ctx.walk(ctx.picture.module) if isinstance(n, kind) and n in pos and pos[n].start.line == line]
+    return max(nodes, key=lambda n: pos[n].start.column)
+
+
+# ------------------------------------------------------------------ canonical names (KERAS_FACTS G)
+
+CANONICAL = [
+    # G.1/G.3: tf.keras, tensorflow.keras and keras are the same canonical object.
+    ("tensorflow.keras.layers.Dense", "keras.layers.Dense", "tf.keras"),
+    ("keras.layers.Dense", "keras.layers.Dense", "keras"),
+    ("tf_keras.layers.Dense", "keras.layers.Dense", "tf_keras"),
+    # `from tensorflow import keras` gives keras._tf_keras.keras (G.1).
+    ("keras._tf_keras.keras.layers.Dense", "keras.layers.Dense", "tf.keras"),
+    ("tensorflow.compat.v1.keras.layers.Dropout", "keras.layers.Dropout", "tf.keras"),
+    ("tensorflow.compat.v2.keras.layers.Dropout", "keras.layers.Dropout", "tf.keras"),
+    ("tensorflow.python.keras.layers.Dropout", "keras.layers.Dropout", "tf.python.keras"),
+    # Internal module paths map to the public name.
+    ("keras.src.layers.regularization.dropout.Dropout", "keras.layers.Dropout", "keras"),
+    ("tf_keras.src.layers.core.dense.Dense", "keras.layers.Dense", "tf_keras"),
+    ("keras.api.layers.Dense", "keras.layers.Dense", "keras"),
+    ("tensorflow.keras.models.Sequential", "keras.Sequential", "tf.keras"),
+    ("keras.models.Model", "keras.Model", "keras"),
+    ("tensorflow.keras.Input", "keras.Input", "tf.keras"),
+    ("keras.layers.Input", "keras.Input", "keras"),
+    ("keras.engine.input_layer.Input", "keras.Input", "keras"),
+    ("tensorflow.keras.backend.dropout", "keras.backend.dropout", "tf.keras"),
+    ("tensorflow.keras.constraints.NonNeg", "keras.constraints.NonNeg", "tf.keras"),
+    # Not Keras: TensorFlow's own names keep their path; compat.v2 is TF 2 itself.
+    ("tensorflow.nn.dropout", "tensorflow.nn.dropout", None),
+    ("tensorflow.compat.v2.nn.dropout", "tensorflow.nn.dropout", None),
+    ("tensorflow.compat.v1.nn.dropout", "tensorflow.compat.v1.nn.dropout", None),
+    ("torch.nn.BatchNorm1d", "torch.nn.BatchNorm1d", None),
+    ("kerasy.layers.Dense", "kerasy.layers.Dense", None),
+]
+
+
+@pytest.mark.parametrize("raw,name,flavor", CANONICAL, ids=[r[0] for r in CANONICAL])
+def test_canonical(raw, name, flavor):
+    assert canonical(raw) == Canon(name, flavor)
+
+
+# Every import spelling of one layer, resolved at its use.
+SPELLINGS = [
+    ("import tensorflow as tf\nx = tf.keras.layers.Dropout", "keras.layers.Dropout", "tf.keras"),
+    ("import tensorflow\nx = tensorflow.keras.layers.Dropout", "keras.layers.Dropout", "tf.keras"),
+    ("from tensorflow import keras\nx = keras.layers.Dropout", "keras.layers.Dropout", "tf.keras"),
+    ("from tensorflow.keras import layers\nx = layers.Dropout", "keras.layers.Dropout", "tf.keras"),
+    ("from tensorflow.keras.layers import Dropout\nx = Dropout", "keras.layers.Dropout", "tf.keras"),
+    ("from tensorflow.keras.layers import Dropout as D\nx = D", "keras.layers.Dropout", "tf.keras"),
+    ("import tensorflow.keras.layers as L\nx = L.Dropout", "keras.layers.Dropout", "tf.keras"),
+    ("import keras\nx = keras.layers.Dropout", "keras.layers.Dropout", "keras"),
+    ("from keras import layers as kl\nx = kl.Dropout", "keras.layers.Dropout", "keras"),
+    ("import tf_keras as keras\nx = keras.layers.Dropout", "keras.layers.Dropout", "tf_keras"),
+    ("import tensorflow as tf\nL = tf.keras.layers\nDrop = L.Dropout\nx = Drop", "keras.layers.Dropout", "tf.keras"),
+    ("import tensorflow.compat.v1 as tf\nx = tf.keras.layers.Dropout", "keras.layers.Dropout", "tf.keras"),
+    ("from keras.layers import *\nx = Dropout", "keras.layers.Dropout", "keras"),
+    # try/except imports that agree resolve; the flavor is "mixed".
+    ("try:\n    import tf_keras as keras\nexcept ImportError:\n    from tensorflow import keras\nx = keras.layers.Dropout",
+     "keras.layers.Dropout", "mixed"),
+]
+
+
+@pytest.mark.parametrize("source,name,flavor", SPELLINGS, ids=[s[0].splitlines()[0] for s in SPELLINGS])
+def test_every_import_spelling_resolves(source, name, flavor):
+    ctx = context(source + "\n")
+    target = ctx.picture.module.body[-1].body[0].value
+    assert ctx.resolve(target, target) == Canon(name, flavor)
+
+
+UNRESOLVED = [
+    # Rebound by anything but an import or alias: not provable.
+    "from keras.layers import Dropout\nDropout = make()\nx = Dropout",
+    "from keras.layers import Dropout\ndef f(Dropout):\n    return Dropout",
+    # Bound to two different things in two branches.
+    "if c:\n    from keras.layers import Dropout\nelse:\n    from keras.layers import BatchNormalization as Dropout\nx = Dropout",
+    # A lambda's parameter and a comprehension's target shadow the import.
+    "from keras import layers\nf = lambda layers: layers.Dropout",
+    "from keras import layers\nx = [layers.Dropout for layers in things]",
+    # A walrus in the function rebinds the name there.
+    "from keras import layers\ndef f():\n    if (layers := g()):\n        pass\n    return layers.Dropout",
+    # `global` in a function rebinds the module's name.
+    "from keras import layers\ndef f():\n    global layers\n    layers = g()\nx = layers.Dropout",
+]
+
+
+@pytest.mark.parametrize("source", UNRESOLVED, ids=range(len(UNRESOLVED)))
+def test_rebound_names_do_not_resolve(source):
+    ctx = context(source + "\n")
+    target = [n for n in ctx.walk(ctx.picture.module) if isinstance(n, cst.Attribute) and ctx.code(n) == "layers.Dropout"]
+    target = target or [n for n in ctx.walk(ctx.picture.module)
+                        if isinstance(n, cst.Name) and n.value == "Dropout"
+                        and not isinstance(ctx.parent(n), (cst.ImportAlias, cst.AssignTarget, cst.Param))]
+    assert ctx.resolve(target[-1], target[-1]) is None
+
+
+def test_class_bodies_do_not_enclose_their_methods():
+    ctx = context("from keras import layers\nclass A:\n    layers = 3\n    def f(self):\n        return layers.Dense\n")
+    node = find(ctx, "layers.Dense", cst.Attribute)
+    assert ctx.resolve(node, node) == Canon("keras.layers.Dense", "keras")
+
+
+# ------------------------------------------------------------------ scopes
+
+SCOPES = [
+    ("x = 1", "x", "module"),
+    ("def f():\n    x = 1", "x", "function"),
+    ("class A:\n    x = 1", "x", "class"),
+    ("f = lambda x: x", "x", "lambda"),
+    ("y = [x for x in z]", "x", "comprehension"),
+    ("def f(a=x):\n    pass", "x", "module"),  # a default is evaluated outside the function
+    ("y = [x for x in z]", "z", "module"),  # the first iterable too (PEP 289)
+]
+
+
+@pytest.mark.parametrize("source,name,kind", SCOPES, ids=range(len(SCOPES)))
+def test_scope_of(source, name, kind):
+    ctx = context(source + "\n")
+    node = [n for n in ctx.walk(ctx.picture.module) if isinstance(n, cst.Name) and n.value == name][-1]
+    assert ctx.scope_of(node).kind == kind
+
+
+# ------------------------------------------------------------------ the walker and parents
+
+
+def test_walk_is_in_source_order_and_can_skip_scopes():
+    ctx = context("a = f(b, lambda c: d)\ndef g():\n    e = 1\n")
+    names = [n.value for n in ctx.walk(ctx.picture.module) if isinstance(n, cst.Name)]
+    assert names == ["a", "f", "b", "c", "d", "g", "e"]
+    outer = [n.value for n in ctx.walk(ctx.picture.module, into_scopes=False) if isinstance(n, cst.Name)]
+    assert outer == ["a", "f", "b"]
+
+
+def test_parent_links():
+    ctx = context("model.add(layers.Dense(4))\n")
+    dense = find(ctx, "layers.Dense(4)", cst.Call)
+    assert isinstance(ctx.parent(dense), cst.Arg)
+    assert [type(a).__name__ for a in ctx.ancestors(dense)] == ["Arg", "Call", "Expr", "SimpleStatementLine", "Module"]
+
+
+# ------------------------------------------------------------------ constants and reaching definitions
+
+CONSTANTS = [
+    ("RATE = 0.5\nx = RATE  # <-", 0.5),
+    ("A = 2\nB = A * 3 + 1\nx = B  # <-", 7),
+    ("SHAPE = (28, 28, 1)\nx = SHAPE  # <-", (28, 28, 1)),
+    ("SHAPE = (28, 28, 1)\nx = SHAPE[-1]  # <-", 1),
+    ("x = -1e-3  # <-", -0.001),
+    ("N = 'relu'\nx = N  # <-", "relu"),
+    # The assignment that reaches the use, not the last one in the file.
+    ("r = 0.1\ny = r  # <-\nr = 0.9", 0.1),
+    ("r = 0.1\nr = 0.9\ny = r  # <-", 0.9),
+    # Not known: bound in a branch, in a loop body, as a parameter, by unpacking.
+    ("r = 0.1\nif c:\n    r = 0.9\ny = r  # <-", NOT_CONSTANT),
+    ("r = 0.1\nfor i in x:\n    y = r  # <-\n    r = 0.9", NOT_CONSTANT),
+    ("def f(r=0.5):\n    return r  # <-", NOT_CONSTANT),
+    ("a, b = 1, 2\ny = a  # <-", NOT_CONSTANT),
+    # A module constant read in a function: the module's only binding.
+    ("R = 0.3\ndef f():\n    return R  # <-", 0.3),
+    ("R = 0.3\nR = 0.4\ndef f():\n    return R  # <-", NOT_CONSTANT),
+    # Huge results are refused, never computed.
+    ("x = b'x' * (3 * 1024 ** 3)  # <-", NOT_CONSTANT),
+]
+
+
+@pytest.mark.parametrize("source,value", CONSTANTS, ids=range(len(CONSTANTS)))
+def test_constant(source, value):
+    ctx = context(source + "\n")
+    line = next(t for t in source.splitlines() if t.endswith("# <-"))
+    expr_src = line.split("=", 1)[1].split("#")[0].strip() if "return" not in line else line.split("return")[1].split("#")[0].strip()
+    node = find(ctx, expr_src, cst.BaseExpression, nth=0 if expr_src != "r" else 0)
+    node = marked(ctx, type(node)) if isinstance(node, cst.Name) else node
+    assert ctx.constant(node) == value
+
+
+def test_definition_returns_the_bound_expression():
+    ctx = context("from keras.constraints import NonNeg\nc = NonNeg()\nDense(4, kernel_constraint=c)  # <-\n")
+    use = marked(ctx)
+    assert ctx.code(ctx.definition(use)) == "NonNeg()"
+    ctx = context("def f():\n    pass\ng = f  # <-\n")
+    assert isinstance(ctx.definition(marked(ctx)), cst.FunctionDef)
+
+
+# ------------------------------------------------------------------ uses, call sites, parameter values
+
+
+def test_uses_stop_at_the_next_assignment():
+    ctx = context("def f(x):\n    y = g(x)\n    h(y)\n    k(y)\n    y = 2\n    m(y)\n")
+    target = next(n for n in ctx.walk(ctx.picture.module) if isinstance(n, cst.Name) and n.value == "y")
+    assert [ctx.code(ctx.parent(ctx.parent(u))) for u in ctx.uses(target)] == ["h(y)", "k(y)"]
+
+
+def test_call_sites_and_parameter_values():
+    source = ("def block(x, rate=0.0):\n    return x\n"
+              "def build(x):\n    x = block(x)\n    x = block(x, rate=0.0)\n    return block(x, 0.0)\n"
+              "class M:\n    def helper(self, a):\n        return a\n    def call(self, x):\n        return self.helper(x)\n")
+    ctx = context(source)
+    block = find(ctx, "def block(x, rate=0.0):\n    return x", cst.FunctionDef)
+    assert len(ctx.call_sites(block)) == 3
+    assert [ctx.constant(v) for v in ctx.param_values(block, "rate")] == [0.0, 0.0, 0.0]
+    helper = next(n for n in ctx.walk(ctx.picture.module) if isinstance(n, cst.FunctionDef) and n.name.value == "helper")
+    assert [ctx.code(c) for c in ctx.call_sites(helper)] == ["self.helper(x)"]
+    assert ctx.param_values(helper, "a") is not None
+    star = context("def f(a=1):\n    return a\nf(*args)\n")
+    assert star.param_values(find(star, "def f(a=1):\n    return a", cst.FunctionDef), "a") is None
+
+
+# ------------------------------------------------------------------ gating on training
+
+GATED = [
+    ("if training:\n        y = drop(x)  # <-\n    return y", True),
+    ("y = drop(x) if training else x  # <-\n    return y", True),
+    ("if not training:\n        return x\n    return drop(x)  # <-", True),
+    ("is_train = training and self.on\n    if is_train:\n        x = drop(x)  # <-\n    return x", True),
+    ("return K.in_train_phase(drop(x), x, training=training)  # <-", True),
+    ("return tf.cond(training, lambda: drop(x), lambda: x)  # <-", True),
+    ("y = drop(x)  # <-\n    return K.switch(training, y, x)", True),
+    ("drop(x)  # <-\n    return x", True),  # the result is thrown away
+    ("if self.mode == 'train':\n        x = drop(x)  # <-\n    return x", True),
+    ("return drop(x)  # <-", False),
+    ("if self.use_noise:\n        x = drop(x)  # <-\n    return x", False),
+    ("y = drop(x)  # <-\n    return y", False),
+]
+
+
+@pytest.mark.parametrize("body,gated", GATED, ids=range(len(GATED)))
+def test_training_gated(body, gated):
+    ctx = context(f"def call(self, x, training=None):\n    {body}\n")
+    call = marked(ctx, cst.Call)
+    while ctx.code(call).split("(")[0].split(".")[-1] != "drop":
+        call = next(c for c in ctx.walk(call) if isinstance(c, cst.Call) and c is not call)
+    assert ctx.training_gated(call) is gated
+
+
+# ------------------------------------------------------------------ the picture: containers, identity, defaults
+
+
+def layers_applied(source: str) -> list[tuple[str, str | None]]:
+    """(layer, producer) for every application, in order."""
+    pic = context(source).picture
+    out = []
+    for app in pic.applies:
+        producers = [p.layer.short for p in pic.producers(app)]
+        out.append((app.layer.short, producers[0] if producers else None))
+    return out
+
+
+def test_list_grown_by_append_extend_insert_feeds_sequential():
+    source = ("import keras\nfrom keras import layers\nxs = []\nxs.append(layers.Dense(4))\n"
+              "xs.extend([layers.Dropout(0.5)])\nxs.insert(0, layers.Flatten())\nm = keras.Sequential(xs)\n")
+    assert layers_applied(source) == [("Flatten", None), ("Dense", "Flatten"), ("Dropout", "Dense")]
+
+
+def test_a_list_changed_by_other_methods_is_unknown():
+    source = ("import keras\nfrom keras import layers\nxs = [layers.Dense(4), layers.Dropout(0.5)]\nxs.sort()\n"
+              "m = keras.Sequential(xs)\n")
+    assert layers_applied(source) == []
+
+
+def test_symbolic_operands_see_a_list_as_grown():
+    source = ("import keras\nimport tensorflow as tf\nx = keras.Input((4,))\nxs = []\nxs.append(x)\n"
+              "y = tf.concat(xs, -1)\n")
+    pic = context(source).picture
+    [event] = [e for e in pic.calls if e.canon.name == "tensorflow.concat"]
+    assert event.symbolic and event.symbolic[0].kt
+
+
+def test_kwargs_dict_reaches_the_layer():
+    source = ("from keras import layers\nfrom keras.constraints import NonNeg\n"
+              "extra = {'kernel_constraint': NonNeg(), 'use_bias': False}\nd = layers.Dense(4, **extra)\n"
+              "e = layers.Dense(4, **unknown)\n")
+    ctx = context(source)
+    known, opaque = ctx.picture.layers
+    assert ctx.code(known.arg("kernel_constraint")) == "NonNeg()" and not known.opaque
+    assert known.given("bias_initializer") is False
+    assert opaque.arg("kernel_constraint") is None and opaque.given("kernel_constraint") is None
+
+
+def test_one_layer_object_listed_twice_is_one_layer():
+    source = ("import keras\nfrom keras import layers\nnorm = layers.BatchNormalization()\nxs = []\n"
+              "for i in range(3):\n    xs.append(layers.Dropout(0.5))\n    xs.append(norm)\nm = keras.Sequential(xs)\n")
+    pic = context(source).picture
+    bns = [a for a in pic.applies if a.layer.short == "BatchNormalization"]
+    assert len({id(a.layer) for a in bns}) == 1
+    assert [a.repeat for a in bns] == [False, True]
+    assert len(pic.applications(bns[0].layer)) == 2
+
+
+def test_a_default_parameter_decides_a_branch_at_each_call():
+    source = ("from keras import layers\n"
+              "def block(x, dropout_rate=0):\n    if dropout_rate:\n        x = layers.Dropout(dropout_rate)(x)\n"
+              "    return layers.BatchNormalization()(x)\n"
+              "def build(x):\n    return block(block(x))\n")
+    assert layers_applied(source) == [("BatchNormalization", None), ("BatchNormalization", "BatchNormalization")]
+    taken = source.replace("return block(block(x))", "return block(x, 0.5)")
+    assert layers_applied(taken) == [("Dropout", None), ("BatchNormalization", "Dropout")]
+
+
+def test_method_calls_are_recorded_with_their_receiver():
+    source = ("import keras\nclass L(keras.layers.Layer):\n    def build(self, shape):\n"
+              "        self.w = self.add_weight(shape=(4,))\n"
+              "m = keras.Sequential()\nm.compile(loss='mse')\n")
+    pic = context(source).picture
+    got = sorted((e.name, e.receiver.kind) for e in pic.methods)
+    assert got == [("add_weight", "self"), ("compile", "model")]
