@@ -443,19 +443,10 @@ class Names:
     # -- resolution --------------------------------------------------------
 
     def _lookup(self, name: str, scope: Scope, depth: int) -> frozenset[str] | None:
-        current: Scope | None = scope
-        first = True
-        while current is not None:
-            if name in current.declared_global and current.parent is not None:
-                current = self.root
-                continue
-            # Class bodies do not enclose their methods (Python's scoping rule).
-            if current.kind != "class" or first:
-                if name in current.bindings:
-                    return self._from_bindings(current.bindings[name], current, depth)
-            first = False
-            current = current.parent
-        return self._star(name)
+        found = self.lookup_bindings(name, scope)
+        if found is None:
+            return self._star(name)
+        return self._from_bindings(found[1], found[0], depth)
 
     def lookup_bindings(self, name: str, scope: Scope) -> tuple[Scope, list[Binding]] | None:
         """The scope whose bindings a load of `name` in `scope` sees, and those bindings."""
@@ -465,6 +456,7 @@ class Names:
             if name in current.declared_global and current.parent is not None:
                 current = self.root
                 continue
+            # Class bodies do not enclose their methods (Python's scoping rule).
             if current.kind != "class" or first:
                 if name in current.bindings:
                     return current, current.bindings[name]

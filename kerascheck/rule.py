@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
+from kerascheck.flow import tokens as name_words
 from kerascheck.names import Canon, Scope
 from kerascheck.picture import (
     NOT_CONSTANT,
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Context", "Edit", "Fix", "Hit", "KerasClass", "LayerDef",
     "MethodCallEvent", "ModelEvent", "Picture", "Rule", "Scope", "Site", "Value", "call_arg", "cst",
-    "literal_number", "literal_string", "literal_value",
+    "literal_number", "literal_string", "literal_value", "name_words",
 ]
 
 SEVERITIES = ("error", "warning", "info")

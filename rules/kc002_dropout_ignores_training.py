@@ -98,7 +98,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from kerascheck.rule import Context, Hit, LayerDef, Rule, Site, call_arg, cst, literal_number
+from kerascheck.rule import Context, Hit, LayerDef, Rule, Site, call_arg, cst, literal_number, name_words
 
 # Canonical name -> (display name, name of the rate argument, is it a keep probability?).
 # Each has a measurement in KERAS_FACTS.md behind it (F2.1, F2.3, F2.10).
@@ -194,15 +194,8 @@ INVALID = [
 
 
 
-def _tokens(identifier: str) -> list[str]:
-    words = []
-    for part in identifier.split("_"):
-        words.extend(re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", part))
-    return [w.lower() for w in words]
-
-
 def mc_name(name: str) -> bool:
-    return any(t in _MC_NAME_TOKENS for t in _tokens(name)) or bool(MC_TEXT.search(name))
+    return any(t in _MC_NAME_TOKENS for t in name_words(name)) or bool(MC_TEXT.search(name))
 
 
 def drops(call: cst.Call, name: str) -> bool:
