@@ -82,6 +82,7 @@ class _Ignores:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.root = settings.root
+        self.root_prefix = os.path.join(str(settings.root), "")  # with a trailing separator
         self.excludes = _spec([*settings.exclude, *settings.extend_exclude])
         self.cache: dict[Path, object] = {}
 
@@ -96,15 +97,17 @@ class _Ignores:
             self.cache[directory] = spec
         return self.cache[directory]
 
-    def configured(self, path: Path, is_dir: bool) -> bool:
+    def configured(self, path: Path | str, is_dir: bool) -> bool:
+        """Do the configured excludes match `path` (absolute), relative to the root or by its name?"""
         if self.excludes is None:
             return False
+        path = str(path)
+        name = path.rsplit(os.sep, 1)[-1]
+        rel = path[len(self.root_prefix):] if path.startswith(self.root_prefix) else name
         slash = "/" if is_dir else ""
-        try:
-            rel = path.relative_to(self.root).as_posix()
-        except ValueError:
-            rel = path.name
-        return self.excludes.match_file(rel + slash) or self.excludes.match_file(path.name + slash)
+        if os.sep != "/":
+            rel = rel.replace(os.sep, "/")
+        return self.excludes.match_file(rel + slash) or self.excludes.match_file(name + slash)
 
     def covers(self, base: Path, root: Path) -> bool:
         """Does `base`'s .gitignore ignore the explicitly given directory `root`?
@@ -166,6 +169,15 @@ class _Repo:
     files: list[tuple[Path, Path]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Under:
+    """A directory given on the command line: its path with a trailing separator, and its
+    display prefix (`""` for the current directory, else `dir/`)."""
+
+    path: str
+    shown: str
+
+
 class _Finder:
     def __init__(self, settings: Settings, cwd: Path) -> None:
         self.settings = settings
@@ -174,11 +186,12 @@ class _Finder:
         self.found: dict[Path, Target] = {}
         self.repos: dict[Path, _Repo] = {}
         self.use_git = settings.respect_gitignore
-        self.excluded_dirs: dict[tuple[Path, Path], bool] = {}
+        self.excluded_dirs: dict[str, bool] = {}
         self.tried: set[Path] = set()  # repositories git listed, or failed to
 
-    def add(self, path: Path) -> None:
-        self.found.setdefault(path, Target(path, display_path(path, self.cwd)))
+    def add(self, path: Path, display: str | None = None) -> None:
+        if path not in self.found:
+            self.found[path] = Target(path, display if display is not None else display_path(path, self.cwd))
 
     def repo(self, top: Path) -> _Repo:
         return self.repos.setdefault(top, _Repo(top))
@@ -245,41 +258,50 @@ class _Finder:
                 self.add(path)
         for path, real in repo.dirs:
             prefix = "" if real == repo.top else os.path.relpath(real, repo.top).replace(os.sep, "/") + "/"
+            shown = display_path(path, self.cwd)
+            under = _Under(os.path.join(str(path), ""), "" if shown == "." else shown + "/")
             for name, is_repo in entries.items():
-                if name.startswith(prefix) and (is_repo or name.endswith(SUFFIXES)):
-                    self.listed(path, name[len(prefix):], is_repo)
+                if (is_repo or name.endswith(SUFFIXES)) and name.startswith(prefix):
+                    self.listed(under, name[len(prefix):], is_repo)
 
-    def listed(self, base: Path, rel: str, is_repo: bool) -> None:
-        """A Python file or a nested repository git listed below the directory `base` (as given)."""
+    def listed(self, under: _Under, rel: str, is_repo: bool) -> None:
+        """A Python file or a nested repository git listed below a directory given, relative to it.
+
+        Strings, not Paths, on this path: it runs once per file of the repository."""
         parts = rel.split("/")
         if any(part in DEFAULT_EXCLUDES for part in parts[:-1]):
             return
-        path = base.joinpath(*parts)
-        if self.dir_excluded(path.parent, base):
+        full = under.path + rel if os.sep == "/" else under.path + rel.replace("/", os.sep)
+        if self.dir_excluded(under.path, parts):
             return
         if is_repo:  # a submodule or an untracked clone: its own git lists it
-            if parts[-1] in DEFAULT_EXCLUDES or self.ignores.configured(path, True):
+            if parts[-1] in DEFAULT_EXCLUDES or self.ignores.configured(full, True):
                 return
-            real = Path(os.path.realpath(path))
+            real = Path(os.path.realpath(full))
             # A submodule that is not checked out has no .git: nothing to list.
             if os.path.lexists(real / ".git") and real not in self.tried:
-                self.repo(real).dirs.append((path, real))
+                self.repo(real).dirs.append((Path(full), real))
             return
-        if not os.path.lexists(path):  # tracked but deleted from the disk
+        if not os.path.lexists(full):  # tracked but deleted from the disk
             return
-        if self.ignores.configured(path, False):
+        if self.ignores.configured(full, False):
             return
-        self.add(path)
+        self.add(Path(full), under.shown + rel)
 
-    def dir_excluded(self, directory: Path, base: Path) -> bool:
-        """Is a folder between `base` (given, not itself tested) and `directory` excluded by config?"""
-        if directory == base or self.ignores.excludes is None:
+    def dir_excluded(self, base: str, parts: list[str]) -> bool:
+        """Is a folder between the directory given (`base`, not itself tested) and a file excluded
+        by the configured globs?"""
+        if self.ignores.excludes is None:
             return False
-        key = (directory, base)
-        if key not in self.excluded_dirs:
-            self.excluded_dirs[key] = (self.dir_excluded(directory.parent, base)
-                                       or self.ignores.configured(directory, True))
-        return self.excluded_dirs[key]
+        directory = base.rstrip(os.sep)
+        for part in parts[:-1]:
+            directory = directory + os.sep + part
+            excluded = self.excluded_dirs.get(directory)
+            if excluded is None:
+                excluded = self.excluded_dirs[directory] = self.ignores.configured(directory, True)
+            if excluded:
+                return True
+        return False
 
     def ls_files(self, top: Path, specs: list[str]) -> dict[str, bool] | None:
         """git's names below `top` (relative, `/`-separated), each with whether it is a repository."""
