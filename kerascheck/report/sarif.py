@@ -59,11 +59,11 @@ def _location(path: str, cwd: Path) -> dict:
     return {"uri": quote(rel, safe="/"), "uriBaseId": SRCROOT}
 
 
-def log(result, cwd: Path | None = None) -> dict:
+def log(result) -> dict:
     from kerascheck import registry
     from kerascheck.baseline import keyed
 
-    cwd = cwd or Path.cwd()
+    cwd = Path.cwd()
     rules = registry.all_rules()
     index = {r.code: i for i, r in enumerate(rules)}
     results = []
