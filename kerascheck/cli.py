@@ -120,6 +120,29 @@ def _to_devnull(stream) -> None:
         os.close(devnull)
 
 
+class _Option(click.Option):
+    """An option some of whose names work but are not shown (`--format`, which ruff dropped for
+    `--output-format`): `--help` and error messages name only the others."""
+
+    def __init__(self, *args, hidden_names: tuple[str, ...] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.hidden_names = tuple(hidden_names)
+
+    def _shown(self, method, ctx):
+        opts = self.opts
+        self.opts = [o for o in opts if o not in self.hidden_names]
+        try:
+            return method(ctx)
+        finally:
+            self.opts = opts
+
+    def get_help_record(self, ctx):
+        return self._shown(super().get_help_record, ctx)
+
+    def get_error_hint(self, ctx):
+        return self._shown(super().get_error_hint, ctx)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kerascheck")
 def main() -> None:
@@ -133,8 +156,9 @@ def main() -> None:
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Replace the configured exclude globs.")
 @click.option("--extend-exclude", multiple=True, metavar="GLOB", help="Exclude these globs as well.")
 @click.option("--config", "config_file", type=click.Path(), help="Use this config file (pyproject.toml or kerascheck.toml).")
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
-              show_default=True)
+@click.option("--output-format", "--format", "output_format", cls=_Option, hidden_names=("--format",),
+              type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True,
+              help="Output format.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of each finding.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: all cores).")

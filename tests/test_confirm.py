@@ -75,7 +75,7 @@ def _cli(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.Co
 
 
 def _confirm_json(*paths: str, extra=(), env=None):
-    proc = _cli("-m", "kerascheck", "check", "--confirm", "--no-cache", "--format", "json", *extra, *paths,
+    proc = _cli("-m", "kerascheck", "check", "--confirm", "--no-cache", "--output-format", "json", *extra, *paths,
                 env=env)
     assert proc.returncode in (0, 1), proc.stderr
     return proc, json.loads(proc.stdout)

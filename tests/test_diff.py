@@ -59,7 +59,7 @@ CHANGED = ["committed.py", "src/nested.py", "staged.py", "unstaged.py", "untrack
 
 @pytest.mark.parametrize("flag", ["--diff", "--changed-since"])
 def test_only_changed_python_files_are_checked(repo, flag):
-    result = invoke("check", "--no-cache", "--format", "json", flag, "main", cwd=repo)
+    result = invoke("check", "--no-cache", "--output-format", "json", flag, "main", cwd=repo)
     assert paths(result) == CHANGED
 
 
@@ -71,16 +71,16 @@ def test_merge_base_not_the_refs_own_later_commits(repo):
     git(repo, "commit", "-qam", "main moves on")
     git(repo, "checkout", "-q", "feature")
     git(repo, "stash", "pop")
-    assert paths(invoke("check", "--no-cache", "--format", "json", "--diff", "main", cwd=repo)) == CHANGED
+    assert paths(invoke("check", "--no-cache", "--output-format", "json", "--diff", "main", cwd=repo)) == CHANGED
 
 
 def test_head_means_uncommitted_changes_only(repo):
-    result = invoke("check", "--no-cache", "--format", "json", "--diff", "HEAD", cwd=repo)
+    result = invoke("check", "--no-cache", "--output-format", "json", "--diff", "HEAD", cwd=repo)
     assert paths(result) == ["staged.py", "unstaged.py", "untracked file.py"]
 
 
 def test_paths_still_limit_the_files(repo):
-    result = invoke("check", "--no-cache", "--format", "json", "--diff", "main", "src", cwd=repo)
+    result = invoke("check", "--no-cache", "--output-format", "json", "--diff", "main", "src", cwd=repo)
     assert paths(result) == ["src/nested.py"]
 
 
@@ -117,4 +117,4 @@ def test_not_a_repository_is_one_line_exit_2(tmp_path):
 
 def test_notebooks_changed_are_included(repo):
     (repo / "new.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "source": BAD}], "metadata": {}}))
-    assert "new.ipynb" in paths(invoke("check", "--no-cache", "--format", "json", "--diff", "HEAD", cwd=repo))
+    assert "new.ipynb" in paths(invoke("check", "--no-cache", "--output-format", "json", "--diff", "HEAD", cwd=repo))

@@ -1,4 +1,4 @@
-"""`--format sarif`: a SARIF 2.1.0 log with one run, for GitHub code scanning and other viewers.
+"""`--output-format sarif`: a SARIF 2.1.0 log with one run, for GitHub code scanning and other viewers.
 
 The run lists every rule (id, name, descriptions, help text and a link to its
 docs). Each result has a physical location whose URI is relative to `%SRCROOT%`,
