@@ -68,7 +68,7 @@ def test_syntax_error_in_a_file_no_rule_can_match_is_not_parsed(tmp_path):
     (tmp_path / "other.py").write_bytes(b"def f(:\n")
     result = invoke("check", ".", cwd=tmp_path)
     assert result.returncode == 0, result.stdout
-    assert "(1 files checked, 1 skipped by prefilter)" in result.stdout
+    assert "(1 file checked, 1 skipped by prefilter)" in result.stdout
 
 
 def test_invalid_utf8(tmp_path):

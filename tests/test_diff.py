@@ -88,7 +88,7 @@ def test_run_from_a_subdirectory_and_text_output(repo):
     result = invoke("check", "--no-cache", "--diff", "HEAD~1", ".", cwd=repo / "src")
     assert result.returncode == 1, result.stderr
     assert result.stdout.startswith("nested.py:3:48: KC001")
-    assert "(1 files checked" in result.stdout
+    assert "(1 file checked" in result.stdout
 
 
 def test_nothing_changed_is_clean(repo):

@@ -84,7 +84,7 @@ def test_notebooks_are_cached_too(project):
 def test_a_notebook_named_explicitly_and_the_python_suffixes_still_walked(project):
     result = run_cli("check", "--no-cache", "nb/model.ipynb", cwd=project)
     assert result.returncode == 1 and "nb/model.ipynb:cell 6:2:33: KC001" in result.stdout
-    assert "(1 files checked" in result.stdout
+    assert "(1 file checked" in result.stdout
 
 
 @pytest.mark.parametrize(("content", "where"), [
