@@ -73,6 +73,12 @@ class CheckRequest:
         return self.paths == ("-",)
 
     @property
+    def named_paths(self) -> tuple[str, ...]:
+        """The paths the run is about: for standard input, the file NAME stands for (its config,
+        its baseline entries)."""
+        return (self.stdin_filename,) if self.stdin and self.stdin_filename else self.paths
+
+    @property
     def talk(self) -> bool:
         """Whether notes (baseline counts, confirm timings) and progress bars may show."""
         return not (self.quiet or self.silent)
@@ -283,9 +289,7 @@ def _check(request: CheckRequest) -> int:
                 registry.validate(codes)
             except registry.RegistryError as exc:
                 raise registry.RegistryError(f"{exc} (in {flag})") from None
-    # Standard input is checked with the config that applies to the file it stands for.
-    config_paths = (request.stdin_filename,) if request.stdin and request.stdin_filename else request.paths
-    settings = config.resolve(config_paths, request.config_file, overrides, registry.option_defaults(),
+    settings = config.resolve(request.named_paths, request.config_file, overrides, registry.option_defaults(),
                               registry.validate)
     enabled = registry.enabled(settings.select, settings.ignore, settings.extend_select)
     plan = engine.Plan.make(settings, registry.load(), enabled)
@@ -360,8 +364,7 @@ def _targets(request: CheckRequest, settings) -> list:
 def _apply_baseline(result, request: CheckRequest, enabled: set[str]):
     from kerascheck import baseline
 
-    paths = (request.stdin_filename,) if request.stdin and request.stdin_filename else request.paths
-    applied = baseline.apply(result, Path(request.baseline_file), enabled, paths)
+    applied = baseline.apply(result, Path(request.baseline_file), enabled, request.named_paths)
     hidden, stale = applied.hidden, applied.stale
     note = f"kerascheck: baseline {request.baseline_file}: {hidden} known {_plural(hidden, 'finding')} hidden"
     if stale:

@@ -8,13 +8,12 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from kerascheck import __version__
-from tests.conftest import ROOT, invoke, run_cli
+from tests.conftest import ROOT, invoke, run_cli, run_on_terminal
 
 BAD = ("import keras\nfrom keras import layers\n"
        "model = keras.Sequential([layers.Dropout(0.5), layers.BatchNormalization()])\n")
@@ -127,45 +126,23 @@ def test_extend_select_turns_on_unused_noqa(project):
 # ------------------------------------------------------------------ --color and NO_COLOR
 
 
-def run_on_terminal(*args: str, cwd: Path, env: dict[str, str]) -> str:
+def on_terminal(*args: str, cwd: Path, env: dict[str, str]) -> str:
     """kerascheck's stdout when stdout is a terminal (a pseudo-terminal)."""
-    pty = pytest.importorskip("pty")
-    import select
-
-    master, slave = pty.openpty()
+    pytest.importorskip("pty")
     full = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
     full.update(TERM="xterm", **env)
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", "kerascheck", *args], cwd=cwd, env=full,
-                                stdout=slave, stderr=err)
-        os.close(slave)
-        chunks = []
-        while True:
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    data = os.read(master, 65536)
-                except OSError:
-                    break
-                if not data:
-                    break
-                chunks.append(data)
-            elif proc.poll() is not None:
-                break
-        proc.wait(timeout=120)
-        os.close(master)
-    return b"".join(chunks).decode(errors="replace")
+    return run_on_terminal(*args, cwd=cwd, env=full, terminal="stdout")[1]
 
 
 def test_no_color_means_no_ansi_code_at_all_on_a_terminal(project):
-    styled = run_on_terminal("check", "--no-cache", ".", cwd=project, env={})
+    styled = on_terminal("check", "--no-cache", ".", cwd=project, env={})
     assert "\x1b[1m" in styled  # the control: on a terminal the path is bold
-    plain = run_on_terminal("check", "--no-cache", ".", cwd=project, env={"NO_COLOR": "1"})
+    plain = on_terminal("check", "--no-cache", ".", cwd=project, env={"NO_COLOR": "1"})
     assert "models/bad.py:3:48: KC001" in plain and "Found 2 findings" in plain
     assert "\x1b" not in plain, repr(plain[:200])
-    clean = run_on_terminal("check", "--no-cache", "models/good.py", cwd=project, env={"NO_COLOR": "1"})
+    clean = on_terminal("check", "--no-cache", "models/good.py", cwd=project, env={"NO_COLOR": "1"})
     assert "All checks passed!" in clean and "\x1b" not in clean  # the summary was dim
-    never = run_on_terminal("check", "--no-cache", "--color", "never", ".", cwd=project, env={})
+    never = on_terminal("check", "--no-cache", "--color", "never", ".", cwd=project, env={})
     assert "KC001" in never and "\x1b" not in never
 
 
