@@ -110,7 +110,7 @@ def _repository_files() -> set[str] | None:
     """The files this checkout tracks (None outside a git work tree)."""
     if shutil.which("git") is None:
         return None
-    proc = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+    proc = subprocess.run(["git", "ls-files", "--cached"], cwd=ROOT,
                           capture_output=True, text=True)
     if proc.returncode != 0:
         return None
