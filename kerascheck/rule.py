@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 
 from kerascheck.flow import tokens as name_words
-from kerascheck.names import Canon, Scope
+from kerascheck.names import Canon, ImportRecord, Scope
 from kerascheck.picture import (
     NOT_CONSTANT,
     Apply,
@@ -53,8 +53,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Context", "Edit", "Fix", "Hit", "KerasClass", "LayerDef",
-    "MethodCallEvent", "ModelEvent", "Picture", "Rule", "Scope", "Site", "Value", "call_arg", "cst",
-    "literal_number", "literal_string", "literal_value", "name_words",
+    "ImportRecord", "MethodCallEvent", "ModelEvent", "Picture", "Rule", "Scope", "Site", "Value", "call_arg", "cst",
+    "literal_number", "literal_string", "literal_value", "name_words", "remove_arg",
 ]
 
 SEVERITIES = ("error", "warning", "info")
@@ -121,15 +121,17 @@ class Rule:
 class Edit:
     """Replace the source of `node` (or from `node` to `end`, inclusive) with `content`.
 
-    `at="before"` / `"after"` inserts `content` at the start / end of `node` instead.
-    Positions come from the parsed tree, whose line and column numbers are the original
-    file's, and the edit applies to the original text.
+    `at="before"` / `"after"` inserts `content` at the start / end of `node` instead;
+    `at="until"` replaces from the start of `node` up to the start of `end` (exclusive: an
+    argument and the separator after it). Positions come from the parsed tree, whose line and
+    column numbers are the original file's, and the edit applies to the original text. A
+    line break in `content` is written as `\n`: the fixer writes the file's own.
     """
 
     node: cst.CSTNode
     content: str
     end: cst.CSTNode | None = None
-    at: str = "replace"  # "replace" | "before" | "after"
+    at: str = "replace"  # "replace" | "before" | "after" | "until"
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,20 @@ class Fix:
     @classmethod
     def replace(cls, node: cst.CSTNode, content: str, message: str, applicability: str = "safe") -> Fix:
         return cls((Edit(node, content),), applicability, message)
+
+
+def remove_arg(call: cst.Call, arg: cst.Arg) -> tuple[Edit, ...]:
+    """The edits that delete `arg` from `call` with one separator, leaving valid code:
+    `f(a, b=1, c)` -> `f(a, c)`, `f(a, b=1)` -> `f(a)`, `f(b=1,)` -> `f()`."""
+    args = list(call.args)
+    i = next(k for k, a in enumerate(args) if a is arg)
+    if i + 1 < len(args):
+        return (Edit(arg, "", end=args[i + 1], at="until"),)
+    if i > 0 and isinstance(args[i - 1].comma, cst.Comma):
+        return (Edit(args[i - 1].comma, "", end=arg),)
+    if isinstance(arg.comma, cst.Comma):
+        return (Edit(arg, "", end=arg.comma),)
+    return (Edit(arg, ""),)
 
 
 # ------------------------------------------------------------------ hits
@@ -197,6 +213,42 @@ class Context:
         from kerascheck.names import canonical
 
         return {canonical(path) for path in self.picture.names.imports()}
+
+    def import_records(self) -> tuple[ImportRecord, ...]:
+        """Every name the file's import statements import, as written (whole dotted paths,
+        with their nodes), in every scope."""
+        return self.picture.names.import_records
+
+    def spelled(self, expr: cst.BaseExpression, at: cst.CSTNode | Scope | None = None) -> frozenset[str] | None:
+        """The raw dotted paths a Name/Attribute chain stands for, as the imports wrote them
+        (`keras.layers.merge.concatenate`, which `resolve` makes `keras.layers.concatenate`)."""
+        scope = at if isinstance(at, Scope) else self.scope_of(at) if at is not None else self.picture.names.root
+        return self.picture.names.spelled(expr, scope)
+
+    def spelling(self, target: str, at: cst.CSTNode) -> tuple[str, tuple[Edit, ...]] | None:
+        """How code at `at` can name the canonical `target` (`keras.ops`): an expression through
+        the file's imports (`ops`, `keras.ops`, `tf.keras.ops`) and no edit, or `keras...` with
+        the edit that adds `import keras` before the file's first import (when no scope binds
+        the name `keras`); None when neither works. A fix that names something must use this,
+        so that the fixed file still imports."""
+        names = self.picture.names
+        text = names.spell(target, self.scope_of(at))
+        if text is not None:
+            return text, ()
+        if not (target == "keras" or target.startswith("keras.")) or names.bound_anywhere("keras"):
+            return None
+        for stmt in self.picture.module.body:
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            small = stmt.body[0]
+            if isinstance(small, cst.Import) or (isinstance(small, cst.ImportFrom) and not small.relative
+                                                 and _dotted_module(small.module) != "__future__"):
+                return target, (Edit(stmt, "import keras\n", at="before"),)
+        return None
+
+    def attributes(self, name: str) -> list[cst.Attribute]:
+        """Every `<expr>.name` in the parsed code (loads, stores and calls alike), in source order."""
+        return self.picture.flow.attributes(name)
 
     def scope_of(self, node: cst.CSTNode) -> Scope:
         """The innermost scope (module, class, function, lambda, comprehension) holding `node`."""
@@ -284,3 +336,12 @@ class Context:
         enclose `node`, innermost first (`try` when `node` is in its body)."""
         return self.picture.flow.conditions(node)
 
+
+def _dotted_module(expr: cst.BaseExpression | None) -> str:
+    parts = []
+    while isinstance(expr, cst.Attribute):
+        parts.append(expr.attr.value)
+        expr = expr.value
+    if isinstance(expr, cst.Name):
+        parts.append(expr.value)
+    return ".".join(reversed(parts))
