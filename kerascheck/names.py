@@ -52,6 +52,16 @@ class Canon:
         return self.name.rsplit(".", 1)[-1]
 
 
+def keras_relative(raw: str) -> tuple[str, str] | None:
+    """(flavor, the path below the Keras root as written) for a raw dotted path under a Keras
+    root: `tensorflow.keras.layers.merge.concatenate` -> ("tf.keras", "layers.merge.concatenate");
+    None for a path outside Keras."""
+    for root, flavor in KERAS_ROOTS:
+        if raw == root or raw.startswith(root + "."):
+            return flavor, raw[len(root) + 1 :]
+    return None
+
+
 @lru_cache(maxsize=4096)
 def canonical(raw: str) -> Canon:
     """Map a raw dotted path to its canonical public name."""
@@ -553,9 +563,11 @@ class Names:
                         if form == path or form.startswith(path + "."):
                             found.append(name + form[len(path):])
             current = current.parent
+        keras = target == "keras" or target.startswith("keras.")
+        wanted = canonical(target).name
         for text in sorted(found, key=lambda t: (len(t), t)):
             canon = self.resolve(cst.parse_expression(text), scope)
-            if canon is not None and canon.name == target and canon.flavor in flavors:
+            if canon is not None and canon.name == wanted and (canon.flavor in flavors if keras else canon.flavor is None):
                 return text
         return None
 

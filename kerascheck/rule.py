@@ -30,6 +30,7 @@ import libcst as cst
 
 from kerascheck.flow import tokens as name_words
 from kerascheck.names import Canon, ImportRecord, Scope
+from kerascheck.names import keras_relative as keras_path
 from kerascheck.picture import (
     NOT_CONSTANT,
     Apply,
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Context", "Edit", "Fix", "Hit", "KerasClass", "LayerDef",
     "ImportRecord", "MethodCallEvent", "ModelEvent", "Picture", "Rule", "Scope", "Site", "Value", "call_arg", "cst",
-    "literal_number", "literal_string", "literal_value", "name_words", "remove_arg",
+    "keras_path", "literal_number", "literal_string", "literal_value", "name_words", "remove_arg",
 ]
 
 SEVERITIES = ("error", "warning", "info")
@@ -245,6 +246,26 @@ class Context:
                                                  and _dotted_module(small.module) != "__future__"):
                 return target, (Edit(stmt, "import keras\n", at="before"),)
         return None
+
+    def keras_major(self, flavor: str | None = None) -> str | None:
+        """Which Keras ("2" or "3") names of a flavor (`keras`, `tf.keras`, `tf_keras`) stand for
+        in this file, or, for None, the file's Keras code as a whole; None when it cannot be told.
+        `tf_keras` (and the old `tensorflow.python.keras`) is always Keras 2. `keras` and
+        `tf.keras` are Keras 3 unless the target is Keras 2 (`ctx.facts.keras`, not forced by
+        `--target-keras 3`); a file that imports tf_keras or mentions TF_USE_LEGACY_KERAS says
+        nothing sure about them (its `tf.keras` may be Keras 2), so they are None there."""
+        if flavor in ("tf_keras", "tf.python.keras"):
+            return "2"
+        if flavor not in (None, "keras", "tf.keras"):
+            return None
+        if self.facts.keras == "2" and not self.facts.keras_forced:
+            return "2"
+        flavors = {c.flavor for c in self.imported() if c.flavor is not None}
+        if flavors & {"tf_keras", "tf.python.keras", "mixed"} or "TF_USE_LEGACY_KERAS" in self.text:
+            return None
+        if flavor is None and not flavors & {"keras", "tf.keras"}:
+            return None
+        return "3"
 
     def attributes(self, name: str) -> list[cst.Attribute]:
         """Every `<expr>.name` in the parsed code (loads, stores and calls alike), in source order."""
