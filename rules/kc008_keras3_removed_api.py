@@ -231,7 +231,9 @@ def _backend_instead(name: str) -> str:
         return "Keras 3 has no session; configure TensorFlow with `tf.config`"
     if name in ("learning_phase", "set_learning_phase", "in_train_phase", "in_test_phase"):
         return "pass `training=` to the layer or model call instead of a global learning phase"
-    return f"use `keras.ops.{name}` or another `keras.ops` function"
+    if name in OPS_TWINS:
+        return f"use `keras.ops.{name}`, which takes the same arguments"
+    return "use the `keras.ops` counterpart"
 
 
 def _label(flavor: str, path: str) -> str:
@@ -384,7 +386,7 @@ def _methods(ctx: Context) -> Iterator[Hit]:
             continue
         seen.add(id(call))
         if name in GENERATOR_METHODS:
-            model = _receiver_label(ctx, call)
+            model = _receiver_label(event)
             yield Hit(call.func, fmt={
                 "what": f"`{name}`",
                 "error": f"AttributeError: '{model}' object has no attribute '{name}'",
@@ -393,21 +395,23 @@ def _methods(ctx: Context) -> Iterator[Hit]:
         elif name in ("predict_classes", "predict_proba"):
             instead = ("use `argmax(model.predict(x), axis=-1)` (softmax output) or `model.predict(x) > 0.5` "
                        "(sigmoid output)" if name == "predict_classes" else "use `model.predict`")
-            yield Hit(call.func, fmt={"what": f"`{name}`", "error": f"AttributeError: 'Model' object has no "
-                                      f"attribute '{name}'", "instead": instead},
+            yield Hit(call.func, fmt={"what": f"`{name}`", "error": f"AttributeError: '{_receiver_label(event)}' "
+                                      f"object has no attribute '{name}'", "instead": instead},
                       fix=_predict_classes_fix(ctx, call) if name == "predict_classes" else None)
         elif name in ("fit", "evaluate", "predict"):
             gone = [a for a in call.args if a.keyword is not None and a.keyword.value in GONE_KWARGS
                     and (a.keyword.value != "nb_epoch" or name == "fit")]
             if gone:
-                words = ", ".join(f"`{a.keyword.value}=`" for a in gone)
+                words = ", ".join(f"{a.keyword.value}=" for a in gone)
+                advice = []
+                if any(a.keyword.value == "nb_epoch" for a in gone):
+                    advice.append("pass `epochs=`")
+                if any(a.keyword.value != "nb_epoch" for a in gone):
+                    advice.append("pass `workers=` and `use_multiprocessing=` to a `keras.utils.PyDataset` instead")
                 yield Hit(gone[0].keyword, message=(
                     f"`{name}({words})`: Keras 3's `{name}` has no such argument (TypeError: "
                     f"TensorFlowTrainer.{name}() got an unexpected keyword argument '{gone[0].keyword.value}'): "
-                    + ("pass `epochs=`; " if any(a.keyword.value == "nb_epoch" for a in gone) else "")
-                    + ("give the data as a `keras.utils.PyDataset` with `workers=` and `use_multiprocessing=`"
-                       if any(a.keyword.value != "nb_epoch" for a in gone) else "").rstrip("; ")),
-                    fix=_nb_epoch_fix(call, gone))
+                    + "; ".join(advice)), fix=_nb_epoch_fix(call, gone))
         elif name == "save_weights":
             path = _literal_path(ctx, call, "filepath")
             if path is not None and not path[1].endswith(".weights.h5"):
@@ -423,14 +427,14 @@ def _methods(ctx: Context) -> Iterator[Hit]:
                 yield _save_hit(node, text)
 
 
-def _receiver_label(ctx: Context, call: cst.Call) -> str:
-    receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
-    if isinstance(receiver, cst.Name):
-        found = ctx.definition(receiver)
-        if isinstance(found, cst.Call):
-            canon = ctx.resolve(found.func, found)
-            if canon is not None and canon.name in ("keras.Sequential", "keras.Model"):
-                return canon.short if canon.short == "Sequential" else "Functional"
+def _receiver_label(event) -> str:
+    """The class Keras 3's message names: Sequential, Functional, or (not known) Model."""
+    names = {alt.canon.name if alt.kind == "model" and alt.canon is not None else None
+             for alt in event.receiver.alternatives()}
+    if names == {"keras.Sequential"}:
+        return "Sequential"
+    if names <= {"keras.Model", "keras.Functional"} and names:
+        return "Functional"
     return "Model"
 
 
@@ -539,7 +543,7 @@ def _calls(ctx: Context) -> Iterator[Hit]:
                 fix = None
                 if call_arg(call, "learning_rate", None) is None:
                     fix = Fix.replace(lr.keyword, "learning_rate", "Pass `learning_rate=`")
-                yield Hit(lr.keyword, fmt={"what": f"`{canon.short}(lr=...)`",
+                yield Hit(lr.keyword, fmt={"what": f"`{canon.name}(lr=...)`",
                                            "error": f"ValueError: Argument(s) not recognized: "
                                                     f"{{'lr': {ctx.code(lr.value)}}}",
                                            "instead": "pass `learning_rate=`"}, fix=fix)
@@ -550,7 +554,7 @@ def _calls(ctx: Context) -> Iterator[Hit]:
                 fix = None
                 if call_arg(call, keyword, None) is None:
                     fix = Fix.replace(arg.keyword, keyword, f"Pass `{keyword}=`")
-                yield Hit(arg.keyword, fmt={"what": f"`{canon.short}(l=...)`",
+                yield Hit(arg.keyword, fmt={"what": f"`{canon.name}(l=...)`",
                                             "error": f"TypeError: {canon.short.upper()}.__init__() got an "
                                                      "unexpected keyword argument 'l'",
                                             "instead": f"pass `{keyword}=` (or the value alone)"}, fix=fix)

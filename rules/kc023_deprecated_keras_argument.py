@@ -16,7 +16,7 @@ tests/measurements/kc008_keras3_upgrade.py K2):
   "Argument `input_shape` is deprecated. Use `shape` instead." (N3.5).
 
 Where Keras 3 raises instead (`lr=` on a Keras 3 optimizer, `.lr` read), KC008 reports it.
-Silent: `input_shape=` / `input_dim=` on other layers and `Embedding(input_length=)`
+Silent: a literal `decay=0` (no decay in Keras 2 either), `input_shape=` / `input_dim=` on other layers and `Embedding(input_length=)`
 (warnings with no effect on a first layer, N3.5), Keras 2 code for the Keras 3 cases
 (files that import tf_keras or mention TF_USE_LEGACY_KERAS; projects whose Keras target is 2,
 unless `--target-keras 3`).
@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kerascheck.rule import Context, Edit, Fix, Hit, Rule, call_arg, cst, remove_arg
+from kerascheck.rule import Context, Edit, Fix, Hit, Rule, call_arg, cst, literal_number, remove_arg
 
 # Keras 3.15's default learning rates (K2), for `decay=` without a rate.
 DEFAULT_RATE = {"SGD": "0.01", "Adam": "0.001", "AdamW": "0.001", "RMSprop": "0.001", "Adagrad": "0.001",
@@ -111,7 +111,9 @@ def check(ctx: Context) -> Iterator[Hit]:
         if _optimizer(ctx, event) and not _legacy(ctx, call):
             if major == "3":
                 decay = _keyword(call, "decay")
-                if decay is not None:
+                # `decay=0.0` (Keras 2's documented default, copied into many calls) decays nothing
+                # either way: nothing changes.
+                if decay is not None and literal_number(decay.value) != 0:
                     yield Hit(decay.keyword, fmt={
                         "what": f"`{canon.short}(decay=...)` is ignored by Keras 3",
                         "why": "it logs \"Argument `decay` is no longer supported and will be ignored.\" and "
