@@ -244,3 +244,20 @@ def _dedent_doc(doc: str) -> str:
     import inspect
 
     return inspect.cleandoc(doc)
+
+
+@main.command()
+def server() -> None:
+    """Run the language server (LSP over stdio) for editors: `pip install 'kerascheck[server]'`.
+
+    Exit status: 0 after the client's `shutdown` and `exit`, 1 without `shutdown`, 2 when
+    pygls is not installed.
+    """
+    try:
+        import lsprotocol  # noqa: F401
+        import pygls  # noqa: F401
+    except ImportError:
+        _fail("`kerascheck server` needs pygls: pip install 'kerascheck[server]'")
+    from kerascheck.server import serve
+
+    sys.exit(serve())

@@ -331,7 +331,7 @@ class StatementCache:
     from a statement's first line to the next one's, so the blank and comment lines after a
     statement fall where libcst puts them in the whole module (its block's footer, or the
     chunk's footer, which becomes the next statement's leading lines). Identical to
-    `cst.parse_module(text)` (tests/test_server.py compares them on real code); whatever
+    `cst.parse_module(text)` (tests/test_statement_cache.py compares them on real code); whatever
     could differ (no statements, a chunk that is not one statement, indentation or line
     endings that differ between chunks, any error) returns None: parse the whole text.
     Only the chunks of the latest text are kept.

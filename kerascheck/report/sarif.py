@@ -30,7 +30,7 @@ def _section(doc: str, heading: str) -> str:
     return " ".join(match.group(1).split()) if match else ""
 
 
-def _help_uri(rule) -> str:
+def help_uri(rule) -> str:
     module = rule.module.__name__.replace(".", "/") if rule.module is not None else "kerascheck/registry"
     return f"{REPOSITORY}/blob/v{__version__}/{module}.py"
 
@@ -45,7 +45,7 @@ def _descriptor(rule) -> dict:
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": _section(doc, "What it does") or rule.summary},
         "help": {"text": doc, "markdown": doc},
-        "helpUri": _help_uri(rule),
+        "helpUri": help_uri(rule),
         "defaultConfiguration": {"level": LEVEL.get(rule.severity, "warning")},
     }
 
