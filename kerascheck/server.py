@@ -419,7 +419,12 @@ class KerascheckServer(LanguageServer):
         return doc
 
     def report_server_error(self, error: Exception, source) -> None:
-        log.error("%s: %s", getattr(source, "__name__", source), error)
+        """Logged, never shown: a request that failed got its error response, and a message
+        that could not be read was skipped."""
+        from pygls.exceptions import FeatureRequestError
+
+        level = logging.WARNING if source is FeatureRequestError else logging.ERROR
+        log.log(level, "%s: %s", getattr(source, "__name__", source), error or type(error).__name__)
 
     # -- checking ---------------------------------------------------------------------------
 
@@ -427,8 +432,12 @@ class KerascheckServer(LanguageServer):
         """The findings for the document as it is now (checked again only if it changed)."""
         if doc.checked is None or doc.checked[0] != doc.revision:
             doc.checked = (doc.revision, self.check(doc, doc.source(), doc.cache))
-            doc.depends = frozenset(Path(r.path) for f in doc.checked[1] for r in f.related if r.path)
+            doc.depends = frozenset(self.related_path(r.path) for f in doc.checked[1] for r in f.related if r.path)
         return doc.checked[1]
+
+    def related_path(self, path: str) -> Path:
+        """A path a finding names (relative ones from the workspace root, as the CLI shows them)."""
+        return Path(path) if os.path.isabs(path) else (self.root() or Path.cwd()) / path
 
     def check(self, doc: Document, source: str, cache) -> list[Finding]:
         from kerascheck import engine
@@ -525,9 +534,11 @@ class KerascheckServer(LanguageServer):
         uri, where = placed
         related = []
         for r in f.related:
-            if r.path is not None and (doc.path is None or Path(r.path) != doc.path):
+            if r.path is not None and self.related_path(r.path) != doc.path:
+                # Another file, which may not be open: its columns are taken as code points.
                 other = lsp.Range(lsp.Position(r.line - 1, r.column - 1), lsp.Position(r.end_line - 1, r.end_column - 1))
-                related.append(lsp.DiagnosticRelatedInformation(lsp.Location(from_fs_path(r.path), other), r.message))
+                location = lsp.Location(from_fs_path(str(self.related_path(r.path))), other)
+                related.append(lsp.DiagnosticRelatedInformation(location, r.message))
                 continue
             spot = self.place(doc, r.line, r.column, r.end_line, r.end_column, cell=r.cell,
                               joined=r.cell is None) if doc.notebook else \
@@ -745,10 +756,10 @@ class KerascheckServer(LanguageServer):
         cache = StatementCache()
         for _ in range(FIX_ROUNDS):
             taken: dict[str, list[tuple[int, int, str]]] = {}
+            current = Document(doc.uri, doc.path, texts, doc.versions, doc.cells)
             for f in findings:
                 if not f.fix or f.fix.get("applicability") != "safe":
                     continue
-                current = Document(doc.uri, doc.path, texts, doc.versions, doc.cells)
                 per_uri = self.fix_edits(current, f.fix)
                 if not per_uri:
                     continue
@@ -812,6 +823,8 @@ class KerascheckServer(LanguageServer):
         level = options.get("logLevel")
         if isinstance(level, str) and level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"):
             logging.getLogger("kerascheck").setLevel(level.upper())
+            if level.upper() == "DEBUG":
+                logging.getLogger("pygls").setLevel(logging.DEBUG)
         try:
             self.settings = Settings(_codes(options.get("select"), "select"), _codes(options.get("ignore"), "ignore"))
         except Problem as exc:
@@ -910,6 +923,7 @@ def serve() -> int:
     """Run over stdio until `exit` (0 after `shutdown`, 1 without) or the end of stdin."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="kerascheck server: %(levelname)s: %(message)s")
+    logging.getLogger("pygls").setLevel(logging.CRITICAL)  # its tracebacks repeat what is logged here
     server = make_server()
     server.start_io()
     return 0 if server.shutdown_requested else 1

@@ -595,3 +595,30 @@ def test_the_server_agrees_with_the_cli_on_every_fixture(cli):
     got = run(go())
     assert got == {uri: sorted(found) for uri, found in expected.items()}
     assert sum(len(v) for v in got.values()) > 50
+
+
+def test_an_edit_rechecks_the_open_documents_that_depend_on_the_edited_file(tmp_path):
+    """The seam for the project index: a check records the files its findings name
+    (`Finding.related` paths), and a change to one of them re-checks the document."""
+    from kerascheck.finding import Finding, Related
+    from kerascheck.parse import StatementCache
+    from kerascheck.server import Document, KerascheckServer
+
+    layers_py, model_py = tmp_path / "layers.py", tmp_path / "model.py"
+    server = KerascheckServer()
+    model = Document(model_py.as_uri(), model_py, {model_py.as_uri(): MODEL}, {model_py.as_uri(): 1},
+                     cache=StatementCache())
+    finding = Finding("KC001", "dropout-before-batchnorm", "m", str(model_py), 7, 5, 7, 32, "warning",
+                      related=(Related("layers.Dropout(0.5)", 3, 1, 3, 10, path=str(layers_py)),))
+    model.checked = (model.revision, [finding])
+    model.depends = frozenset({layers_py})
+    server.docs[model.uri] = model
+
+    async def go():
+        server.dependents_changed(tmp_path / "other.py")
+        assert model.timer is None and model.checked is not None
+        server.dependents_changed(layers_py)
+        assert model.timer is not None and model.checked is None  # checked again after the debounce
+        model.timer.cancel()
+
+    run(go())
