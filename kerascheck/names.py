@@ -179,19 +179,13 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     for name in names:
         value = getattr(node, name)
         kind = type(value)
-        flag = is_node.get(kind)
-        if flag is None:
-            flag = is_node[kind] = isinstance(value, cst.CSTNode)
-        if flag:
-            out.append(value)
-        elif kind is tuple or kind is list:
-            for item in value:
-                kind = type(item)
-                flag = is_node.get(kind)
-                if flag is None:
-                    flag = is_node[kind] = isinstance(item, cst.CSTNode)
-                if flag:
-                    out.append(item)
+        for item in (value if kind is tuple or kind is list else (value,)):
+            kind = type(item)
+            flag = is_node.get(kind)
+            if flag is None:
+                flag = is_node[kind] = isinstance(item, cst.CSTNode)
+            if flag:
+                out.append(item)
     return out
 
 
