@@ -310,14 +310,19 @@ class Settings:
         return cached[1]
 
     def _make(self, start: Path, found: Path | None):
-        """What `kerascheck check` does with the same config and `--select`/`--ignore`."""
+        """What `kerascheck check` does (cli._check) with the same config and `--select`/`--ignore`."""
         from kerascheck import config, engine, registry
 
         try:
+            for key in ("select", "ignore"):
+                codes = self.overrides[key]
+                if codes is not None:
+                    try:
+                        registry.validate(codes)
+                    except registry.RegistryError as exc:
+                        raise registry.RegistryError(f"{exc} (in initializationOptions.{key})") from None
             settings = config.resolve((str(start),), str(found) if found is not None else None, self.overrides,
-                                      registry.option_defaults())
-            for codes in (settings.select or (), settings.ignore, *(c for _, c in settings.per_file_ignores)):
-                registry.validate(codes)
+                                      registry.option_defaults(), registry.validate)
             enabled = registry.enabled(settings.select, settings.ignore)
             return engine.Plan.make(settings, registry.load(), enabled)
         except (config.ConfigError, registry.RegistryError) as exc:
