@@ -25,7 +25,7 @@ from pygls.exceptions import JsonRpcException  # noqa: E402
 from pytest_lsp import LanguageClient, client_capabilities  # noqa: E402
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features  # noqa: E402
 
-from conftest import ROOT  # noqa: E402
+from conftest import ROOT, run_cli  # noqa: E402
 
 SERVER = [sys.executable, "-m", "kerascheck", "server"]
 HARNESS = [sys.executable, str(Path(__file__).with_name("lsp_server.py"))]
@@ -571,11 +571,11 @@ def test_check_never_imports_pygls():
     assert out.strip().splitlines()[-1] == "[]"
 
 
-def test_the_server_agrees_with_the_cli_on_every_fixture(cli):
+def test_the_server_agrees_with_the_cli_on_every_fixture():
     """Same findings, at the same places, as `kerascheck check --format json`."""
     files = sorted(p for p in (ROOT / "fixtures").rglob("*.py"))
     expected = {}
-    for f in json.loads(cli("check", "fixtures", "--format", "json", "--no-cache", "--exit-zero").stdout):
+    for f in json.loads(run_cli("check", "fixtures", "--format", "json", "--no-cache", "--exit-zero").stdout):
         expected.setdefault((ROOT / f["path"]).resolve().as_uri(), []).append(
             (f["code"], f["line"] - 1, f["column"] - 1, f["end_line"] - 1, f["end_column"] - 1, f["message"]))
 
