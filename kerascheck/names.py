@@ -12,6 +12,7 @@ not provable, and resolves to None: rules stay silent on it.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -162,8 +163,18 @@ def blocks(stmt: cst.CSTNode) -> list[cst.CSTNode]:
     return out
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[type, tuple[str, ...]] = {}  # per node class: the fields that can hold a node
+_LEAVES: set[type] = set()  # node classes with no such field (whitespace, newlines, comments)
 _IS_NODE: dict[type, bool] = {}  # isinstance(x, CSTNode) by type: an ABC check is slow on the hot path
+_PLAIN = (str, bool, int, float, type(None))
+
+
+def _plain(annotation) -> bool:
+    """A field type that never holds a node: str, bool, a Literal, Optional[str], ..."""
+    if annotation in _PLAIN:
+        return True
+    origin = typing.get_origin(annotation)
+    return origin is typing.Literal or (origin is typing.Union and all(_plain(a) for a in typing.get_args(annotation)))
 
 
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
@@ -173,7 +184,9 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """
     names = _FIELDS.get(type(node))
     if names is None:
-        names = _FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node))
+        names = _FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node) if not _plain(f.type))
+        if not names:
+            _LEAVES.add(type(node))
     out = []
     is_node = _IS_NODE
     for name in names:
@@ -202,10 +215,11 @@ def walk(node: cst.CSTNode, into_scopes: bool = True, parents: dict | None = Non
     id(child) -> parent for every node the walk enters.
     """
     stack = [node]
+    leaves = _LEAVES
     while stack:
         current = stack.pop()
         yield current
-        if not into_scopes and current is not node and type(current) in _SCOPE_TYPES:
+        if type(current) in leaves or (not into_scopes and current is not node and type(current) in _SCOPE_TYPES):
             continue
         kids = children(current)
         if parents is not None:

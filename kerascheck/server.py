@@ -836,6 +836,10 @@ class KerascheckServer(LanguageServer):
             self.settings_problem = str(exc)
 
     def initialized(self) -> None:
+        import kerascheck.picture  # noqa: F401  (libcst and the model: imported now, not at the first didOpen)
+        from kerascheck import registry
+
+        registry.load()
         caps = self.client_capabilities.workspace
         watched = caps.did_change_watched_files if caps else None
         if watched is None or not watched.dynamic_registration:
