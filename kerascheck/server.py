@@ -836,20 +836,21 @@ class KerascheckServer(LanguageServer):
             self.settings_problem = str(exc)
 
     def initialized(self) -> None:
-        import kerascheck.picture  # noqa: F401  (libcst and the model: imported now, not at the first didOpen)
+        caps = self.client_capabilities.workspace
+        watched = caps.did_change_watched_files if caps else None
+        # Without it, config changes are still seen through the config file's modification time.
+        if watched is not None and watched.dynamic_registration:
+            options = lsp.DidChangeWatchedFilesRegistrationOptions(
+                watchers=[lsp.FileSystemWatcher(glob_pattern=pattern) for pattern in WATCHED])
+            future = self.client_register_capability(lsp.RegistrationParams(registrations=[
+                lsp.Registration(id="kerascheck-watched-files", method=lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                                 register_options=options)]))
+            future.add_done_callback(_log_failure("registering file watchers"))
+        # libcst, the model and the rules: imported now rather than at the first didOpen
+        import kerascheck.picture  # noqa: F401
         from kerascheck import registry
 
         registry.load()
-        caps = self.client_capabilities.workspace
-        watched = caps.did_change_watched_files if caps else None
-        if watched is None or not watched.dynamic_registration:
-            return  # config changes are still seen through the config file's modification time
-        options = lsp.DidChangeWatchedFilesRegistrationOptions(
-            watchers=[lsp.FileSystemWatcher(glob_pattern=pattern) for pattern in WATCHED])
-        future = self.client_register_capability(lsp.RegistrationParams(registrations=[
-            lsp.Registration(id="kerascheck-watched-files", method=lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-                             register_options=options)]))
-        future.add_done_callback(_log_failure("registering file watchers"))
 
     def watched_files_changed(self, params: lsp.DidChangeWatchedFilesParams) -> None:
         paths = [_path(change.uri) for change in params.changes]

@@ -146,7 +146,9 @@ def test_initialize_advertises_what_the_server_does():
             assert caps.hover_provider
             [selector] = caps.notebook_document_sync.notebook_selector
             assert [c.language for c in selector.cells] == ["python"]
-            await asyncio.sleep(0.2)  # the watcher registration follows `initialized`
+            deadline = time.monotonic() + TIMEOUT  # the watcher registration follows `initialized`
+            while not client.registrations and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
             [registration] = client.registrations
             assert registration.method == "workspace/didChangeWatchedFiles"
             globs = {w["globPattern"] for w in registration.register_options["watchers"]}
