@@ -5,8 +5,9 @@ It checks the unsaved buffer with `engine.check_text`, the same in-memory check 
 `kerascheck check`, and never imports TensorFlow (confirm mode is not offered here).
 
 - Diagnostics on open, on change (debounced, DEBOUNCE seconds after the last edit) and on
-  save; cleared on close. Each has its range, LSP severity, code, `codeDescription` (the
-  rule's documentation), source `kerascheck` and related locations.
+  save; cleared on close. Each has its range, LSP severity, code, `codeDescription` (a
+  file: link to the rule's module, whose docstring is its documentation), source
+  `kerascheck` and related locations.
 - Settings as the CLI finds them: the `pyproject.toml` / `kerascheck.toml` above the
   document (`config.resolve`), reloaded when a config file changes
   (`workspace/didChangeWatchedFiles`, or its modification time); `initializationOptions`
@@ -531,7 +532,6 @@ class KerascheckServer(LanguageServer):
 
     def diagnostic(self, doc: Document, f: Finding) -> tuple[str, lsp.Diagnostic] | None:
         from kerascheck import registry
-        from kerascheck.report.sarif import help_uri
 
         placed = self.place(doc, f.line, f.column, f.end_line, f.end_column, cell=f.cell)
         if placed is None:
@@ -551,7 +551,7 @@ class KerascheckServer(LanguageServer):
             if spot is not None:
                 related.append(lsp.DiagnosticRelatedInformation(lsp.Location(*spot), r.message))
         try:
-            href = help_uri(registry.by_code(f.code))
+            href = docs_uri(registry.by_code(f.code))
         except registry.RegistryError:
             href = None
         return uri, lsp.Diagnostic(
@@ -864,6 +864,15 @@ class KerascheckServer(LanguageServer):
         for path in paths:
             if path is not None and path.suffix == ".py" and not any(d.path == path for d in self.docs.values()):
                 self.dependents_changed(path)  # an open document's own buffer wins over the disk
+
+
+def docs_uri(rule) -> str:
+    """Where a rule's documentation lives: its module, whose docstring `kerascheck rule` prints
+    (KC000 and KC100 are documented in the registry). A file: URI, so the editor opens it."""
+    import kerascheck.registry
+
+    module = rule.module if rule.module is not None else kerascheck.registry
+    return Path(module.__file__).resolve().as_uri()
 
 
 def _path(uri: str) -> Path | None:
