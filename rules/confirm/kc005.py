@@ -138,8 +138,8 @@ def confirm(job: dict, probe) -> object:
     scale = float(kept.mean()) if kept.size else 0.0
     as_rate = abs(dropped - p) < TOLERANCE
     keep = job["reads"] == "keep"
-    shown = job["arg"] if job["arg"] == f"{p:g}" else f"{job['arg']} = {p:g}"
-    measured = (f"`{job['call']}` with {shown} dropped {dropped:.1%} of {SHAPE[0] * SHAPE[1]} units "
+    shown = "" if job["arg"] == f"{p:g}" else f" with {job['arg']} = {p:g}"
+    measured = (f"`{job['call']}`{shown} dropped {dropped:.1%} of {SHAPE[0] * SHAPE[1]} units "
                 f"(kept ones x{scale:.2f})")
     if keep and as_rate and abs(p - 0.5) >= 0.05:
         return probe.confirmed(f"{measured}: it drops the share its argument gives (|dropped - {p:g}| < "
