@@ -192,7 +192,9 @@ def test_synthesised_values_by_name_and_hint():
              ("activation", None): "None", ("use_bias", None): "False", ("flag", "bool"): "False",
              ("kernel_size", None): "3", ("pool_size", None): "2", ("strides", None): "1",
              ("seed", "int"): "8", ("alpha", "float"): "0.5", ("scale", "Optional[float]"): "0.5",
-             ("inputs", None): None, ("x", None): None, ("name", None): None, ("config", "dict"): None}
+             ("inputs", None): None, ("x", None): None, ("name", None): None, ("config", "dict"): None,
+             ("base_model", None): None, ("model", None): None, ("d_model", None): "8", ("dff", None): "8",
+             ("maxlen", None): "8", ("input_shape", None): "(32, 32, 3)", ("batch_shape", None): None}
     for (name, hint), value in table.items():
         assert synthesise(name, hint) == value, (name, hint)
 

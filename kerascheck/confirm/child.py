@@ -165,6 +165,8 @@ def _noted(verdict: str, evidence: str, job: dict, probe) -> str:
         values = ", ".join(f"{v} (synthesised)" for v in synthesised)
         notes.append(f"the verdict depends on synthesised values: {values}" if verdict == CONFIRMED
                      else f"synthesised: {values}")
+    if job.get("synthesised_shape"):
+        notes.append("input shape built with synthesised values: " + ", ".join(job["synthesised_shape"]))
     if job.get("given"):
         notes.append("values from call sites: " + ", ".join(job["given"]))
     if probe.version == "2":

@@ -3,11 +3,11 @@
 A child (`python -m kerascheck.confirm.child`) is started only when there are jobs for its Keras
 version ("3": TF_USE_LEGACY_KERAS=0; "2": TF_USE_LEGACY_KERAS=1, where `tf.keras` is tf_keras; the
 variable is pinned either way, so the user's shell cannot switch it), imports TensorFlow once and
-answers that version's jobs one at a time: at most two TensorFlow start-ups per run. If it stops answering (a hang the child's own
-alarm cannot interrupt) the watchdog kills it after the time limit plus a grace period, marks that
-finding `could not build`, and starts a new child for the rest; so does a crash (`os._exit` from
-native code, a signal). Its working directory, HOME-like paths and TMPDIR point into one temporary
-directory that is removed afterwards.
+answers that version's jobs one at a time: at most two TensorFlow start-ups per run. If a child
+stops answering (a hang its own alarm cannot interrupt) the watchdog kills it after the time
+limit plus a grace period, marks that finding `could not build`, and starts a new child for the
+rest; so does a crash (`os._exit` from native code, a signal). The children's working directory,
+HOME-like paths and TMPDIR point into one temporary directory that is removed afterwards.
 """
 
 from __future__ import annotations

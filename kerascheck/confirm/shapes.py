@@ -88,6 +88,10 @@ def value_plan(ctx, slicer, value, budget: list[int]) -> dict | None:
             got = _input_tensor(slicer, alt)
         elif alt.app is not None:
             got = apply_plan(ctx, slicer, alt.app, budget)
+        elif alt.kind == "unknown" and isinstance(alt.node, cst.Param):
+            kc = _call_input_of(ctx, alt.node)  # `x` of `call(self, x)`: what the class is given
+            found = class_plans(ctx, slicer, kc, budget) if kc is not None else []
+            got = found[0] if found else None
         elif alt.kind == "seq" and alt.items and len(alt.items) <= 8:
             items = [value_plan(ctx, slicer, item, budget) for item in alt.items]
             got = {"list": items} if all(items) else None
@@ -132,6 +136,56 @@ def apply_plan(ctx, slicer, app, budget: list[int]) -> dict | None:
             "where": f"{layer.short} (line {_line(slicer, layer.node)})"}
 
 
+def _call_input_of(ctx, param: cst.Param):
+    """The Keras class whose `call()` takes `param` as its first input, else None."""
+    function = ctx.enclosing_function(param)
+    if function is None or function.name.value != "call":
+        return None
+    positional = [*function.params.posonly_params, *function.params.params]
+    if len(positional) < 2 or positional[1] is not param:
+        return None
+    owner = ctx.parent(ctx.parent(function))
+    return ctx.picture.class_of(owner) if isinstance(owner, cst.ClassDef) else None
+
+
+def class_plans(ctx, slicer, kc, budget: list[int] | None = None) -> list[dict]:
+    """Input-shape plans for the file's Keras class `kc`: what its instances are applied to, their
+    `build(shape)` calls and `input_shape=` arguments."""
+    budget = budget if budget is not None else [MAX_LAYERS]
+    if budget[0] <= 0:
+        return []
+    budget[0] -= 1
+    slicer.shaping, before = True, slicer.shaping
+    try:
+        return _class_plans(ctx, slicer, kc, budget)
+    finally:
+        slicer.shaping = before
+
+
+def instances(ctx, kc) -> list:
+    """The constructions of the file's class `kc` that the picture saw (applied, or a method called on them)."""
+    name = f"<local>.{kc.name}"
+    found = {id(a.layer): a.layer for a in ctx.picture.applies if a.layer.canon.name == name}
+    found.update({id(e.receiver.layer): e.receiver.layer for e in ctx.picture.methods
+                  if e.receiver.layer is not None and e.receiver.layer.canon.name == name})
+    return list(found.values())
+
+
+def _class_plans(ctx, slicer, kc, budget: list[int]) -> list[dict]:
+    name = f"<local>.{kc.name}"
+    out: list[dict] = []
+    for layer in instances(ctx, kc):
+        for plan in (own_shape(ctx, slicer, layer), *_build_calls(ctx, slicer, layer)):
+            if plan is not None and plan not in out:
+                out.append(plan)
+    for a in ctx.picture.applies:
+        if a.layer.canon.name == name and a.inputs:
+            got = value_plan(ctx, slicer, a.inputs[0], budget)
+            if got is not None and got not in out:
+                out.append(got)
+    return out
+
+
 def _build_calls(ctx, slicer, layer) -> list[dict]:
     """`obj.build((None, 784))` on the layer or model object itself."""
     out = []
@@ -147,7 +201,16 @@ def _build_calls(ctx, slicer, layer) -> list[dict]:
 
 
 def plans(ctx, slicer, layer, app=None) -> list[dict]:
-    """Input-shape plans for `layer` (at `app`, else at each of its applications), most specific first."""
+    """Input-shape plans for `layer` (at `app`, else at each of its applications), most specific first.
+    Values synthesised on the way are the shape's, not the flagged code's (`synthesised_shape`)."""
+    slicer.shaping, before = True, slicer.shaping
+    try:
+        return _plans(ctx, slicer, layer, app)
+    finally:
+        slicer.shaping = before
+
+
+def _plans(ctx, slicer, layer, app) -> list[dict]:
     out: list[dict] = []
     own = own_shape(ctx, slicer, layer)
     if own is not None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import libcst as cst
 
+from kerascheck.flow import NOT_CONSTANT
+
 # Node types a constant assignment may contain: nothing that calls user code on purpose.
 _SIMPLE = (ast.Constant, ast.Name, ast.Attribute, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.BinOp,
            ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Subscript, ast.Slice, ast.IfExp, ast.Starred,
@@ -127,8 +129,8 @@ def _render(text: str, stmts: list[ast.stmt]) -> str:
 # What a required parameter gets when neither the code nor a call site gives a value: by its name
 # (the last word of it: `num_units`, `hidden_dim`) or its type hint. `None` means "cannot guess".
 _SIZE_WORDS = frozenset({"units", "filters", "dim", "dims", "size", "channels", "classes", "features", "hidden",
-                         "width", "heads", "depth", "outputs", "neurons", "nodes", "embedding", "embed", "model",
-                         "vocab", "length", "len", "k", "n", "d"})
+                         "width", "heads", "depth", "neurons", "embed", "vocab", "length", "len", "k", "n", "d"})
+_SIZE_NAMES = frozenset({"d_model", "dmodel", "dff", "maxlen", "seqlen", "nhead", "nheads", "nlayers"})
 _RATE_WORDS = frozenset({"rate", "dropout", "drop", "p", "prob"})
 _KERNEL_WORDS = {"kernel": "3", "window": "3", "pool": "2", "strides": "1", "stride": "1"}
 _BOOL_PREFIXES = ("use_", "is_", "has_", "with_", "enable", "apply_", "do_", "return_")
@@ -138,8 +140,9 @@ def synthesise(name: str, hint: str | None = None) -> str | None:
     """A stand-in value (Python source) for a parameter nothing gives a value to, or None.
 
     units/filters/dim-like -> 8; rate-like -> 0.5 (a keep probability -> 0.8); activation -> None;
-    kernel_size 3, pool_size 2, strides 1; booleans (hint `bool` or a `use_`/`is_` name) -> False, the
-    branch taken when the flag is not set; otherwise an `int` hint -> 8, a `float` hint -> 0.5."""
+    kernel_size 3, pool_size 2, strides 1; an input shape -> (32, 32, 3); booleans (hint `bool` or a
+    `use_`/`is_` name) -> False, the branch taken when the flag is not set; otherwise an `int` hint
+    -> 8, a `float` hint -> 0.5."""
     lowered = name.lower().strip("_")
     hint = (hint or "").replace("typing.", "").replace("Optional[", "").rstrip("]").strip()
     words = [w for w in lowered.split("_") if w]
@@ -155,8 +158,10 @@ def synthesise(name: str, hint: str | None = None) -> str | None:
             return value
     if last in _RATE_WORDS or lowered in ("dropout_rate", "drop_rate"):
         return "0.5"
-    if last in _SIZE_WORDS or words[:1] in (["num"], ["n"], ["nb"]) or lowered in ("d_model", "dmodel"):
+    if last in _SIZE_WORDS or words[:1] in (["num"], ["n"], ["nb"]) or lowered in _SIZE_NAMES:
         return "8"
+    if last == "shape" and words[:1] != ["batch"]:  # `input_shape`, `img_shape`: an image, the commonest
+        return "(32, 32, 3)"
     if hint == "int":
         return "8"
     if hint == "float":
@@ -190,6 +195,8 @@ class Slicer:
         self.locals: dict[str, str] = {}
         self.synthesised: list[str] = []  # "units=8"
         self.blocked: set[str] = set()  # locals whose value reads data, files or the network
+        self.shaping = False  # binding for an input-shape plan (shapes.py), not for the flagged code
+        self.shape_synthesised: list[str] = []
         self.given: list[str] = []  # "rate=0.4 (call at line 50)"
 
     def source(self, node: cst.CSTNode) -> str:
@@ -261,6 +268,8 @@ class Slicer:
                 return False
             if isinstance(func, cst.Name) and func.value in UNSAFE_BUILTINS:
                 return False
+            if isinstance(func, cst.Name) and self.ctx.function_named(func.value, sub) is not None:
+                return False  # the file's own function (`load_data()`): not the flagged code
             if canon is None and isinstance(func, cst.Attribute) and func.attr.value in UNSAFE_METHODS:
                 return False
         return True
@@ -292,27 +301,35 @@ class Slicer:
                 if src == name:  # `block(x, rate)` inside `def f(x, rate)`: resolve it there
                     self.bind(arg, caller.outer, depth + 1)
                     return
-                if name not in free_names(src) and self.safe(arg):
-                    self.bind(arg, caller.outer, depth + 1)
-                    self.locals[name] = src
-                    self.names |= free_names(src)
-                    self.given.append(f"{name}={_short(src)} (the call at line {self._line(caller.caller)})")
+                if self._use(name, arg, caller.outer, depth, caller.caller):
                     return
+        # A same-file call that gives it a constant (`make_model((IMG, IMG, 3))`): the file's own value.
+        values = [v for v in ctx.param_values(function, name) or () if v is not None]
+        for value in values:
+            if ctx.constant(value) is not NOT_CONSTANT and self._use(name, value, None, depth, value):
+                return
         hint = self.source(param.annotation.annotation) if param.annotation is not None else None
         made = synthesise(name, hint)
         if made is not None:
             self.locals[name] = made
-            self.synthesised.append(f"{name}={made}")
+            (self.shape_synthesised if self.shaping else self.synthesised).append(f"{name}={made}")
             return
-        for value in ctx.param_values(function, name) or ():
-            if value is None:
-                continue
-            src = self.source(value)
-            if ctx.enclosing_function(value) is None and self.safe(value):  # module-level call site
-                self.locals[name] = src
-                self.names |= free_names(src)
-                self.given.append(f"{name}={_short(src)} (the call at line {self._line(value)})")
+        for value in values:  # last: a module-level call site whose arguments the slice can evaluate
+            if ctx.enclosing_function(value) is None and self._use(name, value, None, depth, value):
                 return
+
+    def _use(self, name: str, arg: cst.BaseExpression, site: Any, depth: int, where: cst.CSTNode) -> bool:
+        """Bind parameter `name` to a call's argument, unless the argument reads data."""
+        src = self.source(arg)
+        if name in free_names(src) or not self.safe(arg):
+            return False
+        self.bind(arg, site, depth + 1)
+        if free_names(src) & self.blocked:
+            return False
+        self.locals[name] = src
+        self.names |= free_names(src)
+        self.given.append(f"{name}={_short(src)} (the call at line {self._line(where)})")
+        return True
 
     def _line(self, node: cst.CSTNode) -> int:
         where = positions(self.pic.module).get(node)
@@ -323,6 +340,8 @@ class Slicer:
         job = {"slice": source, "locals": self.locals, "skipped": skipped, **fields}
         if self.synthesised:
             job["synthesised"] = list(dict.fromkeys(self.synthesised))
+        if self.shape_synthesised:
+            job["synthesised_shape"] = list(dict.fromkeys(self.shape_synthesised))
         if self.given:
             job["given"] = list(dict.fromkeys(self.given))
         return job

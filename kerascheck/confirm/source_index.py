@@ -36,6 +36,7 @@ class SourceIndex:
         self.text = text
         self.module = module  # the libcst module of the same text, for `positions`
         self._positions: dict | None = None
+        self._constants: frozenset[str] | None = None
         self.tree = ast.parse(text)
         self.lines = split_lines(text)
         if text.endswith(("\n", "\r")):
@@ -65,6 +66,19 @@ class SourceIndex:
                     for a in child.names:
                         self.aliases[a.asname or a.name] = f"{child.module}.{a.name}"
                 stack.append((child, inner))
+
+    @property
+    def constants(self) -> frozenset[str]:
+        """Names that module-level constant statements bind once (what a slice may hold)."""
+        if self._constants is None:
+            from kerascheck.confirm.slice import _bound, _unit_kind
+
+            counts: dict[str, int] = {}
+            for stmt in self.tree.body:
+                for name in _bound(stmt):
+                    counts[name] = counts.get(name, 0) + (1 if _unit_kind(stmt) == "const" else 2)
+            self._constants = frozenset(n for n, c in counts.items() if c == 1)
+        return self._constants
 
     @property
     def positions(self) -> dict:
@@ -147,15 +161,20 @@ def required_args(fn, method: bool) -> list[str]:
     return need
 
 
-def literal_call(call) -> bool:
+def literal_call(call, constants: frozenset[str] = frozenset()) -> bool:
+    """Every argument is a literal, or reads only `constants` (module-level `NAME = literal`-like
+    statements, which the slice holds): `build(16)`, `make_model((IMG, IMG, 3))`."""
     values = [*call.args, *(k.value for k in call.keywords)]
     if any(isinstance(v, ast.Starred) for v in call.args) or any(k.arg is None for k in call.keywords):
         return False
-    try:
-        for v in values:
+    for v in values:
+        try:
             ast.literal_eval(v)
-    except (ValueError, TypeError, SyntaxError, RecursionError):
-        return False
+        except (ValueError, TypeError, SyntaxError, RecursionError):
+            names = [n for n in ast.walk(v) if isinstance(n, ast.Name)]
+            if not names or any(n.id not in constants for n in names) or any(
+                    isinstance(n, (ast.Call, ast.Lambda, ast.NamedExpr)) for n in ast.walk(v)):
+                return False
     return True
 
 
@@ -231,7 +250,7 @@ def entry(src: SourceIndex, line: int, col: int) -> tuple[str, Any, list[str]] |
         elif isinstance(owner, (ast.FunctionDef, ast.AsyncFunctionDef)):
             sites = [s for s in src.sites.get(fn.name, []) if s[1] is owner]
         for call, where in sites:  # `build_model(16)`, wherever it is: evaluated on its own
-            if (owner is src.tree or (method and fn.name == "__init__")) and literal_call(call):
+            if (owner is src.tree or (method and fn.name == "__init__")) and literal_call(call, src.constants):
                 return "call", ast.get_source_segment(src.text, call), []
         made = _synthesised_entry(src, fn, owner, method)
         if made is not None:

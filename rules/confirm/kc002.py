@@ -34,7 +34,7 @@ from kerascheck.confirm import shapes
 from kerascheck.confirm.probe import fatal
 from kerascheck.confirm.slice import Slicer, construction_args, nested_def, required_params, synthesise
 from kerascheck.confirm.target import keras_target
-from kerascheck.rule import Context, Hit, LayerDef, cst
+from kerascheck.rule import NOT_CONSTANT, Context, Hit, LayerDef, cst
 from kerascheck.rules.kc002_dropout_ignores_training import (
     DROPOUTS,
     lambda_in_model,
@@ -43,7 +43,8 @@ from kerascheck.rules.kc002_dropout_ignores_training import (
 )
 
 DIFF_THRESHOLD = 0.01
-SHAPES = ((4, 16), (4, 8, 16), (2, 8, 8, 4))
+# Tried after the shapes the code gives; the last two fit a class built with synthesised sizes (8).
+SHAPES = ((4, 16), (4, 8, 16), (2, 8, 8, 4), (4, 8), (4, 8, 8))
 
 
 def _inputs_of(call: cst.FunctionDef | None) -> tuple[int, bool]:
@@ -69,6 +70,12 @@ def _constructor(ctx: Context, slicer: Slicer, kc) -> str | None:
     args = construction_args(ctx.picture.module, kc.name)
     if args is not None:
         return args
+    for made in shapes.instances(ctx, kc):  # `Block(EMBED_DIM, 2)`: constants the file gives
+        call = made.node
+        if isinstance(call, cst.Call) and call.args and not any(a.star for a in call.args) and all(
+                ctx.constant(a.value) is not NOT_CONSTANT for a in call.args):
+            source = slicer.expr(call, made.site)
+            return source[source.index("(") + 1: source.rindex(")")]
     p = init.params
     by_name = {q.name.value: q for q in (*p.posonly_params, *p.params, *p.kwonly_params)}
     made = {}
@@ -83,10 +90,10 @@ def _constructor(ctx: Context, slicer: Slicer, kc) -> str | None:
         slicer.synthesised.extend(f"{k}={v}" for k, v in made.items())
         positional_only = {q.name.value for q in p.posonly_params}
         return ", ".join(v if k in positional_only else f"{k}={v}" for k, v in made.items())
-    for app in ctx.picture.applies:  # the class built at module level with evaluable arguments
-        call = app.layer.node
-        if app.layer.canon.name == f"<local>.{kc.name}" and ctx.enclosing_function(call) is None \
-                and isinstance(call, cst.Call) and not any(a.star for a in call.args) and slicer.safe(call):
+    for made in shapes.instances(ctx, kc):  # the class built at module level with evaluable arguments
+        call = made.node
+        if ctx.enclosing_function(call) is None and isinstance(call, cst.Call) \
+                and not any(a.star for a in call.args) and slicer.safe(call):
             source = slicer.expr(call)
             return source[source.index("(") + 1: source.rindex(")")]
     return None
@@ -103,9 +110,7 @@ def _class_job(ctx: Context, kc) -> dict | str:
                 f"no `{kc.name}(...)` call whose arguments confirm mode can evaluate")
     slicer.need(kc.name)
     n_inputs, mask = _inputs_of(kc.methods.get("call"))
-    plans = []
-    for layer in {id(a.layer): a.layer for a in pic.applies if a.layer.canon.name == f"<local>.{kc.name}"}.values():
-        plans += [p for p in shapes.plans(ctx, slicer, layer) if p not in plans]
+    plans = shapes.class_plans(ctx, slicer, kc)
     flavors = [b.flavor for b in kc.bases]
     return slicer.job(make=f"{kc.name}({args})", what=f"{kc.name}({args})", defs=[nested] if nested else [],
                       inputs=n_inputs, mask=mask, shapes=[list(s) for s in SHAPES], plans=plans,
