@@ -45,7 +45,8 @@ if not HAS_TF_KERAS:
 # fixtures/confirm/built_from_code.py: each finding confirmed, with what the evidence must say.
 BUILT_FROM_CODE = {
     15: "the input shape from Input (line 12)",
-    21: "the verdict depends on synthesised values: rate=0.5 (synthesised), units=8 (synthesised)",
+    21: "the verdict depends on synthesised values: rate=0.5 (synthesised); input shape built with "
+        "synthesised values: units=8",
     31: "(the shape from Input (line 35))",
     45: "the verdict depends on synthesised values: hidden=8 (synthesised), use_gate=False (synthesised)",
     51: "[M2]",
@@ -228,7 +229,8 @@ def test_slicer_binds_what_the_flagged_code_reads_from_its_function():
     assert "synthesised" not in job
     job = _job_for(source, "KC001", 17)  # a local bound once; the type hint of `width`
     assert job["locals"]["drop"] == "0.2 + 0.1" and "drop" not in job["slice"]
-    assert job["locals"]["width"] == "8" and job["synthesised"] == ["width=8"]
+    # `width` only sizes the Dense before the dropout: the input shape depends on it, not the verdict.
+    assert job["locals"]["width"] == "8" and job["synthesised_shape"] == ["width=8"] and "synthesised" not in job
     assert job["shapes"] and job["shapes"][0]["layer"] == "layers.Dense(width)"
 
 

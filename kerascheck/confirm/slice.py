@@ -180,11 +180,13 @@ class Slicer:
     - a parameter of a helper the picture inlined: the argument of that call, resolved in the
       caller the same way (`dropout_block(x, 0.4)` gives `rate=0.4`);
     - a local variable bound once (`c = NonNeg()`), when its value calls nothing that reads data,
-      files or trains (source_index.UNSAFE_*);
-    - a required parameter: a value synthesised from its name and type hint (`synthesise`), else the
-      first argument a same-file call site gives it that the slice can evaluate.
-    Each synthesised value is listed in the job ("synthesised") so the verdict can say it depends
-    on it. Without a Context (`ctx=None`) only defaults are bound, as before.
+      files or trains (source_index.UNSAFE_*) and none of the file's own functions;
+    - a required parameter: a constant a same-file call gives it; else a value synthesised from
+      its name and type hint (`synthesise`); else the first argument a module-level call site gives
+      it that the slice can evaluate.
+    Each synthesised value is listed in the job ("synthesised"; "synthesised_shape" for values
+    bound while `shaping`, for an input-shape plan only) so the verdict can say it depends on it.
+    Without a Context (`ctx=None`) only defaults are bound, as before.
     """
 
     def __init__(self, pic: Any, text: str, ctx: Any = None) -> None:
