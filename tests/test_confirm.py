@@ -486,3 +486,23 @@ def test_not_reproduced_does_not_count_toward_exit_1(hostile_run):
     proc = _cli("-m", "kerascheck", "check", "--no-cache", "--confirm", "fixtures/confirm/rate_from_constant.py")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "confirm: not reproduced" in proc.stdout
+
+
+@pytest.mark.confirm
+@pytest.mark.skipif(not HAS_TF, reason="TensorFlow is not installed: pip install -e '.[test]'")
+def test_without_tf_keras_keras2_code_is_a_missing_dependency(tmp_path):
+    """tf_keras hidden from both processes: Keras 2 code gives `could not build: missing dependency`
+    (and counts toward exit 1), the Keras 3 code in the same run is still confirmed, no second child starts."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n\nclass _NoTfKeras:\n    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'tf_keras' or name.startswith('tf_keras.'):\n"
+        "            raise ModuleNotFoundError(f\"No module named '{name}'\", name=name)\n\n"
+        "sys.meta_path.insert(0, _NoTfKeras())\n", encoding="utf-8")
+    proc, findings = _confirm_json("fixtures/kc003/wgan_critic.py", "fixtures/confirm/legacy_env_leak.py",
+                                   env={"PYTHONPATH": str(tmp_path)})
+    got = {(f["path"], f["line"]): f["confirm"] for f in findings}
+    for line in (27, 30, 31):
+        c = got[("fixtures/kc003/wgan_critic.py", line)]
+        assert c["verdict"] == COULD_NOT_BUILD and "missing dependency: No module named 'tf_keras'" in c["evidence"]
+    assert got[("fixtures/confirm/legacy_env_leak.py", 9)]["verdict"] == CONFIRMED
+    assert "Keras 2 (" not in proc.stderr and proc.returncode == 1

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from kerascheck.confirm.target import LEGACY_FLAVORS
+
 MAX_LAYERS = 16  # Keras layers rebuilt upstream of one flagged layer
 ARRAY_MAKERS = frozenset({"numpy.zeros", "numpy.ones", "numpy.empty", "numpy.full", "tensorflow.zeros",
                           "tensorflow.ones", "tensorflow.fill", "tensorflow.random.normal",
@@ -36,6 +38,11 @@ ARRAY_DIMS = frozenset({"numpy.random.rand", "numpy.random.randn"})  # rand(4, 1
 
 def _line(slicer, node: cst.CSTNode) -> int:
     return slicer._line(node)
+
+
+def _family(flavor: str | None) -> bool | None:
+    """True for a Keras 2 library (tf_keras), False for Keras 3, None when not known."""
+    return None if flavor in (None, "mixed", "local") else flavor in LEGACY_FLAVORS
 
 
 def own_shape(ctx, slicer, layer) -> dict | None:
@@ -77,8 +84,9 @@ def _input_tensor(slicer, value) -> dict | None:
     return None
 
 
-def value_plan(ctx, slicer, value, budget: list[int]) -> dict | None:
-    """How to make `value` (an abstract value of the picture) symbolically, or None."""
+def value_plan(ctx, slicer, value, budget: list) -> dict | None:
+    """How to make `value` (an abstract value of the picture) symbolically, or None. `budget`:
+    [layers left to rebuild, the Keras family of the layers (True: Keras 2, False: Keras 3, None)]."""
     if value is None:
         return None
     for alt in value.alternatives():
@@ -117,7 +125,7 @@ def _user_defs(module: cst.Module) -> frozenset[str]:
     return names
 
 
-def apply_plan(ctx, slicer, app, budget: list[int]) -> dict | None:
+def apply_plan(ctx, slicer, app, budget: list) -> dict | None:
     """How to make the output of an application of a Keras layer symbolically, or None. A layer
     whose constructor calls the file's own functions or classes is not rebuilt: that code is not
     the flagged code."""
@@ -127,6 +135,11 @@ def apply_plan(ctx, slicer, app, budget: list[int]) -> dict | None:
     if layer.canon.flavor in (None, "mixed", "local") or layer.name.startswith("<local>") or layer.opaque:
         return None
     if budget[0] <= 0 or free_names(slicer.source(layer.node)) & _user_defs(ctx.picture.module):
+        return None
+    legacy = layer.canon.flavor in LEGACY_FLAVORS
+    if budget[1] is None:
+        budget[1] = legacy
+    elif budget[1] != legacy:  # a tf_keras layer feeding a Keras 3 one (or back): not rebuilt together
         return None
     budget[0] -= 1
     base = own_shape(ctx, slicer, layer)
@@ -148,10 +161,10 @@ def _call_input_of(ctx, param: cst.Param):
     return ctx.picture.class_of(owner) if isinstance(owner, cst.ClassDef) else None
 
 
-def class_plans(ctx, slicer, kc, budget: list[int] | None = None) -> list[dict]:
+def class_plans(ctx, slicer, kc, budget: list | None = None) -> list[dict]:
     """Input-shape plans for the file's Keras class `kc`: what its instances are applied to, their
     `build(shape)` calls and `input_shape=` arguments."""
-    budget = budget if budget is not None else [MAX_LAYERS]
+    budget = budget if budget is not None else [MAX_LAYERS, _family(kc.bases[0].flavor if kc.bases else None)]
     if budget[0] <= 0:
         return []
     budget[0] -= 1
@@ -171,7 +184,7 @@ def instances(ctx, kc) -> list:
     return list(found.values())
 
 
-def _class_plans(ctx, slicer, kc, budget: list[int]) -> list[dict]:
+def _class_plans(ctx, slicer, kc, budget: list) -> list[dict]:
     name = f"<local>.{kc.name}"
     out: list[dict] = []
     for layer in instances(ctx, kc):
@@ -218,7 +231,7 @@ def _plans(ctx, slicer, layer, app) -> list[dict]:
     apps = [app] if app is not None else [a for a in ctx.picture.applies if a.layer is layer]
     for a in apps[:4]:
         if a.inputs:
-            got = value_plan(ctx, slicer, a.inputs[0], [MAX_LAYERS])
+            got = value_plan(ctx, slicer, a.inputs[0], [MAX_LAYERS, _family(layer.canon.flavor)])
             if got is not None and got not in out:
                 out.append(got)
     out.extend(p for p in _build_calls(ctx, slicer, layer) if p not in out)
