@@ -47,7 +47,9 @@ from typing import Any
 CONFIRMED, NOT_REPRODUCED, COULD_NOT_BUILD = "confirmed", "not reproduced", "could not build"
 DEFAULT_TIMEOUT = 60.0  # seconds per finding
 DEFAULT_MEMORY_MB = 4096  # RLIMIT_DATA of the child (TensorFlow itself needs ~0.7 GB)
-INSTALL_HINT = "pip install kerascheck[confirm]"
+# What confirm mode needs first (kerascheck is not on PyPI yet); the `confirm` extra also holds
+# tf-keras, which Keras 2 code needs (without it that code is `could not build: missing dependency`).
+INSTALL_HINT = "pip install tensorflow"
 
 
 class CouldNotBuild(Exception):

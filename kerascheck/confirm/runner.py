@@ -194,7 +194,7 @@ def _run_jobs(findings, jobs: list, pending: list[int], verdicts: list, timeout:
     if "2" in groups and _tf_keras_missing():
         for i in groups.pop("2"):
             verdicts[i] = Verdict(COULD_NOT_BUILD, "missing dependency: No module named 'tf_keras' (the code is "
-                                  f"Keras 2 code, confirmed with tf_keras: {INSTALL_HINT})")
+                                  "Keras 2 code, confirmed with tf_keras: pip install tf-keras)")
     workdir = tempfile.mkdtemp(prefix="kerascheck-confirm-")
     total = sum(len(g) for g in groups.values())
     bar = _progress(total) if progress and total > 1 else None
