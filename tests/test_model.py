@@ -475,3 +475,9 @@ def test_remove_arg_leaves_valid_code(call, arg, expected, tmp_path):
     plan = engine.Plan.make(Settings(), (Rule("KC999", "t", "m", needs=(b"f",), check=check),), {"KC999"})
     outcome = fix.fix_data("t.py", None, (call + "\n").encode(), plan)
     assert outcome.fixed.decode() == expected + "\n"
+
+
+def test_calls_in_an_assert_are_calls():
+    ctx = context("import keras\nmodel = keras.Sequential()\nassert model.predict_generator(g, 2).shape, keras.ops.sum(x)\n")
+    assert [e.name for e in ctx.picture.methods] == ["predict_generator"]
+    assert [e.canon.name for e in ctx.picture.calls] == ["keras.ops.sum"]
