@@ -234,7 +234,7 @@ class Context:
         so that the fixed file still imports."""
         names = self.picture.names
         text = names.spell(target, self.scope_of(at))
-        if text is not None:
+        if text is not None and self._top_level_import(text.split(".", 1)[0]):
             return text, ()
         if not (target == "keras" or target.startswith("keras.")) or names.bound_anywhere("keras"):
             return None
@@ -266,6 +266,16 @@ class Context:
         if flavor is None and not flavors & {"keras", "tf.keras"}:
             return None
         return "3"
+
+    def _top_level_import(self, name: str) -> bool:
+        """Is `name` bound only by imports that are statements of the module itself (not inside a
+        function, an `if` or a `try`), so that it is bound wherever the module's code runs?"""
+        body = self.picture.module.body
+        records = [r for r in self.picture.names.import_records
+                   if r.scope.kind == "module" and _bound_name(r) == name]
+        return bool(records) and all(
+            any(isinstance(stmt, cst.SimpleStatementLine) and r.statement in stmt.body for stmt in body)
+            for r in records)
 
     def attributes(self, name: str) -> list[cst.Attribute]:
         """Every `<expr>.name` in the parsed code (loads, stores and calls alike), in source order."""
@@ -366,3 +376,13 @@ def _dotted_module(expr: cst.BaseExpression | None) -> str:
     if isinstance(expr, cst.Name):
         parts.append(expr.value)
     return ".".join(reversed(parts))
+
+
+def _bound_name(record: ImportRecord) -> str:
+    """The name an import binds: its `as` name, or the first part of `import a.b`."""
+    alias = record.node
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value
+    if isinstance(record.statement, cst.Import):
+        return record.path.split(".", 1)[0]
+    return record.path.rsplit(".", 1)[-1]

@@ -205,6 +205,16 @@ def _keras3(ctx: Context, flavor: str | None) -> bool:
     return ctx.keras_major(flavor) == "3"
 
 
+INTERNAL = ("keras.src", "tf_keras.src")  # Keras's own modules: `keras.src.backend` has all of it
+
+
+def _public(raw: str) -> tuple[str, str] | None:
+    """(flavor, path below the root) for a path through Keras's public API, else None."""
+    if any(raw == root or raw.startswith(root + ".") for root in INTERNAL):
+        return None
+    return keras_path(raw)
+
+
 def _removed(flavor: str, rest: str) -> tuple[str, str, str] | None:
     """(the removed path as written, error, instead) when `rest` (a path below the Keras root)
     names something Keras 3 lacks."""
@@ -258,7 +268,7 @@ def _imports(ctx: Context) -> Iterator[Hit]:
     for record in ctx.import_records():
         statement = record.statement
         if isinstance(statement, cst.ImportFrom):  # `from keras.layers.merge import ...`: once, at the module
-            module = keras_path(_dotted(statement.module))
+            module = _public(_dotted(statement.module))
             if module is not None and _keras3(ctx, module[0]) and (removed := _removed(*module)) is not None:
                 if id(statement) not in done:
                     done.add(id(statement))
@@ -267,7 +277,7 @@ def _imports(ctx: Context) -> Iterator[Hit]:
                     yield Hit(statement.module, fmt={"what": _label(module[0], path), "error": error,
                                                      "instead": instead}, fix=fix)
                 continue
-        found = keras_path(record.path)
+        found = _public(record.path)
         if found is None or not _keras3(ctx, found[0]):
             continue
         removed = _removed(*found)
@@ -312,7 +322,7 @@ def _uses(ctx: Context) -> Iterator[Hit]:
             continue
         hits = set()
         for raw in spelled:
-            found = keras_path(raw)
+            found = _public(raw)
             if found is None or not _keras3(ctx, found[0]):
                 hits.add(None)
                 continue
@@ -325,7 +335,7 @@ def _uses(ctx: Context) -> Iterator[Hit]:
         path, error, instead = removed
         head = _head(call.func)
         head_paths = ctx.spelled(head, call) or frozenset()
-        if any((kp := keras_path(h)) is not None and _removed(*kp) is not None for h in head_paths):
+        if any((kp := _public(h)) is not None and _removed(*kp) is not None for h in head_paths):
             continue  # the import that binds the head is reported
         fix = None
         if path == "layers.merge":

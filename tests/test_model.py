@@ -481,3 +481,13 @@ def test_calls_in_an_assert_are_calls():
     ctx = context("import keras\nmodel = keras.Sequential()\nassert model.predict_generator(g, 2).shape, keras.ops.sum(x)\n")
     assert [e.name for e in ctx.picture.methods] == ["predict_generator"]
     assert [e.canon.name for e in ctx.picture.calls] == ["keras.ops.sum"]
+
+
+def test_spelling_uses_only_imports_that_run_with_the_module():
+    # `tf` is imported in one branch of a function only: naming it elsewhere could fail.
+    ctx = context("import keras.backend as K\nfrom lib import *\n"
+                  "def f(x):\n    if K.backend() == 'theano':\n        return 1  # <-\n"
+                  "    import tensorflow as tf\n    return tf\n")
+    assert ctx.spelling("keras.ops", marked(ctx, cst.Integer)) is None
+    ctx = context("import tensorflow as tf\ny = 1  # <-\n")
+    assert ctx.spelling("keras.ops", marked(ctx, cst.Integer)) == ("tf.keras.ops", ())
