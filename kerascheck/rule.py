@@ -71,7 +71,8 @@ class Rule:
     `anchors`: canonical names (`keras.layers.Dropout`, `keras.layers.*`, `tensorflow.nn.dropout`)
     and method names (`.compile`, `.add_weight`) whose use makes a function worth parsing; the
     engine maps them to the file's own spellings and hands libcst only the functions that use
-    one, the functions those call, and the structural methods of their classes.
+    one, the functions those call, and the structural methods of their classes. A canonical
+    anchor ending in `@3` (`keras.backend.*@3`) counts only Keras 3's spellings of it.
     `options`: the option schema, name -> default (the default's type is the option's type).
     `default`: enabled when nothing selects it explicitly (False for opt-in `info` rules).
     """
@@ -192,7 +193,7 @@ class Context:
     """What `check(ctx)` reads: the shared model of one file, its text, the rule's options and
     the project facts, plus the model's semantic helpers."""
 
-    __slots__ = ("picture", "text", "path", "options", "facts")
+    __slots__ = ("picture", "text", "path", "options", "facts", "_flavors")
 
     def __init__(self, picture: Picture, text: str, path: str, options: Mapping[str, Any],
                  facts: ProjectFacts) -> None:
@@ -201,6 +202,7 @@ class Context:
         self.path = path
         self.options = options
         self.facts = facts
+        self._flavors: frozenset[str] | None = None
 
     # -- names and scopes ------------------------------------------------------------------
 
@@ -260,7 +262,9 @@ class Context:
             return None
         if self.facts.keras == "2" and not self.facts.keras_forced:
             return "2"
-        flavors = {c.flavor for c in self.imported() if c.flavor is not None}
+        if self._flavors is None:
+            self._flavors = frozenset(c.flavor for c in self.imported() if c.flavor is not None)
+        flavors = self._flavors
         if flavors & {"tf_keras", "tf.python.keras", "mixed"} or "TF_USE_LEGACY_KERAS" in self.text:
             return None
         if flavor is None and not flavors & {"keras", "tf.keras"}:

@@ -67,8 +67,13 @@ RULE = Rule(
     "KC023", "deprecated-keras-argument",
     "{what}: {why}",
     severity="warning",
-    needs=((b"decay", b"keras"), (b"lr", b"tf_keras"), (b".lr", b"keras"), (b"input_shape", b"InputLayer")),
-    anchors=("keras.optimizers.*", "keras.InputLayer", "keras.layers.InputLayer", "=.lr"),
+    needs=(*((word, *spelling) for word in (b"decay", b".lr", b"input_shape")
+             for spelling in (*((b"import keras" + end,) for end in (b"\n", b"\r", b" ", b".", b",")),
+                              (b"from keras ",), (b"from keras.",), (b"from tensorflow import keras",),
+                              (b"from tensorflow.keras",), (b"import tensorflow.keras",),
+                              (b"import tensorflow as tf", b"tf.keras."))),
+           (b"lr=", b"import tf_keras"), (b"lr=", b"from tf_keras")),
+    anchors=("keras.optimizers.*", "keras.InputLayer@3", "keras.layers.InputLayer@3", "=.lr"),
 )
 
 VALID = [
