@@ -30,6 +30,7 @@ import libcst as cst
 
 from kerascheck.flow import tokens as name_words
 from kerascheck.names import Canon, ImportRecord, Scope
+from kerascheck.names import _dotted as _dotted_name
 from kerascheck.names import keras_relative as keras_path
 from kerascheck.picture import (
     NOT_CONSTANT,
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Context", "Edit", "Fix", "Hit", "KerasClass", "LayerDef",
     "ImportRecord", "MethodCallEvent", "ModelEvent", "Picture", "Rule", "Scope", "Site", "Value", "call_arg", "cst",
-    "keras_path", "literal_number", "literal_string", "literal_value", "name_words", "remove_arg",
+    "dotted_name", "keras_path", "literal_number", "literal_string", "literal_value", "name_words", "remove_arg",
 ]
 
 SEVERITIES = ("error", "warning", "info")
@@ -245,7 +246,7 @@ class Context:
                 continue
             small = stmt.body[0]
             if isinstance(small, cst.Import) or (isinstance(small, cst.ImportFrom) and not small.relative
-                                                 and _dotted_module(small.module) != "__future__"):
+                                                 and dotted_name(small.module) != "__future__"):
                 return target, (Edit(stmt, "import keras\n", at="before"),)
         return None
 
@@ -280,6 +281,19 @@ class Context:
         return bool(records) and all(
             any(isinstance(stmt, cst.SimpleStatementLine) and r.statement in stmt.body for stmt in body)
             for r in records)
+
+    def keras_optimizer(self, expr: cst.BaseExpression) -> bool:
+        """Is `expr` a Keras 3 optimizer object: `<x>.optimizer` (a model's), or a name bound to the
+        construction of one (`opt = keras.optimizers.Adam(...)`)?"""
+        if isinstance(expr, cst.Attribute) and expr.attr.value == "optimizer":
+            return True
+        if isinstance(expr, cst.Name):
+            found = self.definition(expr)
+            if isinstance(found, cst.Call) and isinstance(found.func, (cst.Name, cst.Attribute)):
+                canon = self.resolve(found.func, found)
+                return (canon is not None and canon.name.startswith("keras.optimizers.")
+                        and canon.short[:1].isupper() and self.keras_major(canon.flavor) == "3")
+        return False
 
     def attributes(self, name: str) -> list[cst.Attribute]:
         """Every `<expr>.name` in the parsed code (loads, stores and calls alike), in source order."""
@@ -372,14 +386,9 @@ class Context:
         return self.picture.flow.conditions(node)
 
 
-def _dotted_module(expr: cst.BaseExpression | None) -> str:
-    parts = []
-    while isinstance(expr, cst.Attribute):
-        parts.append(expr.attr.value)
-        expr = expr.value
-    if isinstance(expr, cst.Name):
-        parts.append(expr.value)
-    return ".".join(reversed(parts))
+def dotted_name(expr: cst.BaseExpression | None) -> str:
+    """`a.b.c` for a Name/Attribute chain, "" for anything else."""
+    return (_dotted_name(expr) or "") if expr is not None else ""
 
 
 def _bound_name(record: ImportRecord) -> str:

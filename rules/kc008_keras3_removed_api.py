@@ -95,6 +95,7 @@ from kerascheck.rule import (
     Rule,
     call_arg,
     cst,
+    dotted_name,
     keras_path,
     literal_string,
 )
@@ -273,7 +274,7 @@ def _imports(ctx: Context) -> Iterator[Hit]:
     for record in ctx.import_records():
         statement = record.statement
         if isinstance(statement, cst.ImportFrom):  # `from keras.layers.merge import ...`: once, at the module
-            module = _public(_dotted(statement.module))
+            module = _public(dotted_name(statement.module))
             if module is not None and _keras3(ctx, module[0]) and (removed := _removed(*module)) is not None:
                 if id(statement) not in done:
                     done.add(id(statement))
@@ -289,16 +290,6 @@ def _imports(ctx: Context) -> Iterator[Hit]:
         if removed is not None:
             path, error, instead = removed
             yield Hit(record.node, fmt={"what": _label(found[0], path), "error": error, "instead": instead})
-
-
-def _dotted(expr) -> str:
-    parts = []
-    while isinstance(expr, cst.Attribute):
-        parts.append(expr.attr.value)
-        expr = expr.value
-    if isinstance(expr, cst.Name):
-        parts.append(expr.value)
-    return ".".join(reversed(parts))
 
 
 def _merge_import_fix(ctx: Context, statement: cst.ImportFrom) -> Fix | None:
@@ -585,7 +576,7 @@ def _lr_reads(ctx: Context) -> Iterator[Hit]:
     if not _keras3(ctx, None):
         return
     for attr in ctx.attributes("lr"):
-        if _stored(ctx, attr) or not _optimizer(ctx, attr.value):
+        if _stored(ctx, attr) or not ctx.keras_optimizer(attr.value):
             continue
         yield Hit(attr, fmt={"what": "`optimizer.lr`",
                              "error": "AttributeError: 'Adam' object has no attribute 'lr'",
@@ -596,17 +587,3 @@ def _stored(ctx: Context, attr: cst.Attribute) -> bool:
     parent = ctx.parent(attr)
     return (isinstance(parent, cst.AssignTarget) and parent.target is attr) or (
         isinstance(parent, (cst.AugAssign, cst.AnnAssign)) and parent.target is attr)
-
-
-def _optimizer(ctx: Context, expr) -> bool:
-    """Is `expr` a Keras 3 optimizer: `<x>.optimizer`, or a name bound to one's construction?"""
-    if isinstance(expr, cst.Attribute) and expr.attr.value == "optimizer":
-        return True
-    if isinstance(expr, cst.Name):
-        found = ctx.definition(expr)
-        if isinstance(found, cst.Call) and isinstance(found.func, (cst.Name, cst.Attribute)):
-            canon = ctx.resolve(found.func, found)
-            return (canon is not None and canon.name.startswith("keras.optimizers.") and canon.short[:1].isupper()
-                    and _keras3(ctx, canon.flavor))
-    return False
-

@@ -178,19 +178,7 @@ def _lr_stores(ctx: Context) -> Iterator[Hit]:
         parent = ctx.parent(attr)
         stored = (isinstance(parent, cst.AssignTarget) and parent.target is attr) or (
             isinstance(parent, (cst.AugAssign, cst.AnnAssign)) and parent.target is attr)
-        if stored and _keras3_optimizer(ctx, attr.value):
+        if stored and ctx.keras_optimizer(attr.value):
             yield Hit(attr, fmt={"what": "`optimizer.lr = ...` is ignored by Keras 3",
                                  "why": "it sets a plain attribute and the learning rate stays what it was: "
                                         "assign `optimizer.learning_rate`"})
-
-
-def _keras3_optimizer(ctx: Context, expr) -> bool:
-    if isinstance(expr, cst.Attribute) and expr.attr.value == "optimizer":
-        return True
-    if isinstance(expr, cst.Name):
-        found = ctx.definition(expr)
-        if isinstance(found, cst.Call) and isinstance(found.func, (cst.Name, cst.Attribute)):
-            canon = ctx.resolve(found.func, found)
-            return (canon is not None and canon.name.startswith("keras.optimizers.") and canon.short[:1].isupper()
-                    and ctx.keras_major(canon.flavor) == "3")
-    return False
