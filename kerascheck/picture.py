@@ -46,6 +46,9 @@ MAX_INLINE_DEPTH = 3
 BUDGET = 40_000  # statements interpreted per file, inlining included
 NOT_LAYERS = frozenset({"Layer", "InputSpec", "Input", "InputLayer"})
 TRAINING = frozenset({"training"})
+# Keras functions that return a model (besides `Sequential`/`Model` and `keras.applications.X`).
+MODEL_FUNCTIONS = frozenset({"keras.models.load_model", "keras.saving.load_model", "keras.models.clone_model",
+                             "keras.models.model_from_json", "keras.models.model_from_yaml"})
 _CALLED = re.compile(r"(\w+)\s*\(")  # names written before a `(`: a `def` and each call
 
 __all__ = ["Apply", "BinOpEvent", "CallEvent", "KerasClass", "LayerDef", "MethodCallEvent", "ModelEvent",
@@ -172,6 +175,12 @@ class Value:
         extra = f", {self.canon.name}" if self.canon else ""
         extra += f", lit={self.lit!r}" if self.kind == "literal" else ""
         return f"Value({self.kind}{extra}{', kt' if self.kt else ''}{', ' + self.label if self.label else ''})"
+
+    def is_model(self) -> bool:
+        """Is this a Keras model in every alternative: a `Sequential`/`Model`, a loaded, cloned or
+        `keras.applications` model, or an instance of the file's own `keras.Model` subclass?"""
+        return all(alt.kind == "model" or (alt.kind == "layer" and alt.cls is not None and alt.cls.kind == "model")
+                   for alt in self.alternatives())
 
     def alternatives(self) -> Iterator[Value]:
         if self.kind == "union":
@@ -1059,7 +1068,7 @@ class _Interpreter:
             if callee.cls is not None and callee.cls.kind in ("layer", "model"):
                 canon = Canon(f"<local>.{callee.cls.name}", "local")
                 layer = LayerDef(canon, call, site)
-                return Value("layer", node=call, layer=layer)
+                return Value("layer", node=call, layer=layer, cls=callee.cls)
             return UNKNOWN
         if callee.kind == "union":
             # A layer chosen between branches: apply each alternative.
@@ -1115,6 +1124,9 @@ class _Interpreter:
         kt = bool(symbolic)
         if canon.flavor is not None and name.startswith(("keras.ops.", "keras.activations.", "keras.random.")):
             return Value("tensor", node=call, kt=kt, canon=canon)
+        if canon.flavor is not None and (name in MODEL_FUNCTIONS or (
+                name.startswith("keras.applications.") and canon.short[:1].isupper())):
+            return Value("model", node=call, canon=canon)
         if kt and canon.flavor is None and name.startswith("tensorflow."):
             # A TF op on a KerasTensor: legacy Keras wraps it into a layer and returns a
             # KerasTensor; Keras 3 raises, and the fixed code (keras.ops, a layer) gives one.

@@ -279,6 +279,31 @@ class Context:
             return None
         return found[1][0].value
 
+    def reads(self, expr: cst.CSTNode) -> set[str]:
+        """The names `expr` loads (not attribute names after a dot, nor keyword names)."""
+        return self.picture.flow.reads(expr)
+
+    def loops(self, node: cst.CSTNode) -> list[cst.CSTNode]:
+        """The `for`/`while` statements and comprehensions that run `node` once per iteration,
+        innermost first, within its function (not a `for`'s iterable or `else:`)."""
+        return self.picture.flow.loops(node)
+
+    def loop_names(self, loop: cst.CSTNode) -> frozenset[str]:
+        """The names that change per iteration of `loop`: its targets (a `while` test's rebound
+        names), nested loops' targets, and what the body assigns from them."""
+        return self.picture.flow.loop_names(loop)
+
+    def max_trips(self, loop: cst.CSTNode) -> int | None:
+        """At most how many iterations `loop` runs when the code says (`range(5)`, a literal
+        list, `x[:8]`), else None."""
+        return self.picture.flow.max_trips(loop)
+
+    def parameter(self, name: cst.Name) -> cst.Param | None:
+        """The parameter whose value a load of `name` reads: the function binds the name as
+        that parameter and reassigns it (if at all) only in later statements, or in the very
+        statement that reads it (`shape = tf.TensorShape(shape)`); else None."""
+        return self.picture.flow.parameter(name)
+
     def conditions(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         """The tests of the `if`/`while`/conditional expressions and the `try` statements that
         enclose `node`, innermost first (`try` when `node` is in its body)."""

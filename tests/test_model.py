@@ -339,3 +339,106 @@ def test_method_calls_are_recorded_with_their_receiver():
     pic = context(source).picture
     got = sorted((e.name, e.receiver.kind) for e in pic.methods)
     assert got == [("add_weight", "self"), ("compile", "model")]
+
+
+# ------------------------------------------------------------------ what a receiver is (Value.is_model)
+
+RECEIVERS = [
+    ("import keras\nm = keras.Sequential([keras.layers.Dense(1)])\n", True),
+    ("import tensorflow as tf\nm = tf.keras.models.load_model('m.h5')\n", True),
+    ("from tensorflow.keras.models import load_model\nm = load_model('m.keras', compile=False)\n", True),
+    ("import keras\nm = keras.saving.load_model('m.keras')\n", True),
+    ("import tf_keras\nm = tf_keras.models.clone_model(base)\n", True),
+    ("from keras.applications import ResNet50\nm = ResNet50(weights=None)\n", True),
+    ("import tensorflow as tf\nm = tf.keras.applications.mobilenet_v2.MobileNetV2()\n", True),
+    ("import keras\ninp = keras.Input((4,))\nm = keras.Model(inp, keras.layers.Dense(1)(inp))\n", True),
+    ("import keras\nclass Net(keras.Model):\n    pass\nm = Net()\n", True),
+    ("import keras\ndef make():\n    return keras.Sequential()\nm = make()\n", True),
+    # Not models: a layer, a preprocessing function, other libraries, an unknown, a mix.
+    ("import keras\nclass Block(keras.layers.Layer):\n    pass\nm = Block()\n", False),
+    ("import keras\nm = keras.layers.Dense(3)\n", False),
+    ("from keras.applications.resnet50 import preprocess_input\nm = preprocess_input(x)\n", False),
+    ("from sklearn.ensemble import RandomForestClassifier\nm = RandomForestClassifier()\n", False),
+    ("import joblib\nm = joblib.load('m.pkl')\n", False),
+    ("class Net:\n    pass\nm = Net()\n", False),
+    ("import keras, joblib\nm = keras.models.load_model(p) if k else joblib.load(p)\n", False),
+]
+
+
+@pytest.mark.parametrize("source,is_model", RECEIVERS, ids=range(len(RECEIVERS)))
+def test_receiver_is_a_keras_model(source, is_model):
+    pic = context(source + "m.predict(x)\n").picture
+    [event] = [e for e in pic.methods if e.name == "predict"]
+    assert event.receiver.is_model() is is_model
+
+
+def test_a_model_parameter_is_a_model_where_the_caller_passes_one():
+    source = ("import keras\ndef score(model, x):\n    return model.predict(x)\n"
+              "score(keras.models.load_model('m.keras'), data)\n")
+    pic = context(source).picture
+    got = sorted(e.receiver.is_model() for e in pic.methods if e.name == "predict")
+    assert got == [True]  # inlined at the call, with the caller's argument
+    alone = context(source.replace("score(keras.models.load_model('m.keras'), data)\n", "")).picture
+    assert [e.receiver.is_model() for e in alone.methods if e.name == "predict"] == [False]
+
+
+# ------------------------------------------------------------------ loops
+
+LOOPS = [
+    # (source, marked expression, [loop kinds innermost first], loop names of the innermost)
+    ("for i in range(n):\n    f(x[i])  # <-\n", "f(x[i])", ["For"], {"i"}),
+    ("for i, (a, b) in enumerate(zip(p, q)):\n    f(a)  # <-\n", "f(a)", ["For"], {"i", "a", "b"}),
+    ("for path in paths:\n    img = load(path)\n    arr = img / 255\n    f(arr)  # <-\n", "f(arr)", ["For"],
+     {"path", "img", "arr"}),
+    ("for p in ps:\n    total = 0\n    f(total)  # <-\n", "f(total)", ["For"], {"p"}),
+    ("i = 0\nwhile i < n:\n    f(x[i])  # <-\n    i += 1\n", "f(x[i])", ["While"], {"i"}),
+    ("while True:\n    frame = cam.read()\n    f(frame)  # <-\n", "f(frame)", ["While"], set()),
+    ("for e in range(3):\n    for j in range(4):\n        f(j)  # <-\n", "f(j)", ["For", "For"], {"j"}),
+    ("ys = [f(x[None]) for x in xs if x]  # <-\n", "f(x[None])", ["ListComp"], {"x"}),
+    ("ys = {k: f(v) for k, v in d.items()}  # <-\n", "f(v)", ["DictComp"], {"k", "v"}),
+    # Evaluated once: a for's iterable and else clause, a comprehension's first iterable.
+    ("for i in f(xs):  # <-\n    pass\n", "f(xs)", [], None),
+    ("for i in xs:\n    pass\nelse:\n    f(i)  # <-\n", "f(i)", [], None),
+    ("ys = [y for y in f(xs)]  # <-\n", "f(xs)", [], None),
+    # A def in a loop runs where it is called.
+    ("for i in xs:\n    def g():\n        return f(i)  # <-\n", "f(i)", [], None),
+    ("f(x)  # <-\n", "f(x)", [], None),
+]
+
+
+@pytest.mark.parametrize("source,code,kinds,names", LOOPS, ids=range(len(LOOPS)))
+def test_loops_and_loop_names(source, code, kinds, names):
+    ctx = context(source)
+    node = find(ctx, code, cst.Call)
+    loops = ctx.loops(node)
+    assert [type(loop).__name__ for loop in loops] == kinds
+    if loops:
+        assert ctx.loop_names(loops[0]) == names
+
+
+TRIPS = [
+    ("for i in range(5):\n    f()\n", 5),
+    ("N = 3\nfor i in range(1, N + 1):\n    f()\n", 3),
+    ("for i in range(0, 10, 4):\n    f()\n", 3),
+    ("for x in [a, b]:\n    f()\n", 2),
+    ("for i, x in enumerate(xs[:8]):\n    f()\n", 8),
+    ("for a, b in zip(xs[2:6], ys):\n    f()\n", 4),
+    ("ys = [f() for x in xs[:4] for c in 'ab']\n", None),  # 'ab' is not a literal sequence of items here
+    ("ys = [f() for x in range(4) for c in (1, 2)]\n", 8),
+    ("for i in range(n):\n    f()\n", None),
+    ("for x in xs[:k]:\n    f()\n", None),
+    ("while i < 3:\n    f()\n", None),
+    ("range = myrange\nfor i in range(5):\n    f()\n", None),
+]
+
+
+@pytest.mark.parametrize("source,trips", TRIPS, ids=range(len(TRIPS)))
+def test_max_trips(source, trips):
+    ctx = context(source)
+    [loop] = [n for n in ctx.walk(ctx.picture.module) if isinstance(n, (cst.For, cst.While, cst.ListComp))][:1]
+    assert ctx.max_trips(loop) == trips
+
+
+def test_reads_skips_attribute_and_keyword_names():
+    ctx = context("f(a.i, b[j], k=c)\n")
+    assert ctx.reads(find(ctx, "f(a.i, b[j], k=c)", cst.Call)) == {"f", "a", "b", "j", "c"}
