@@ -394,15 +394,31 @@ class Flow:
         return found or self.module
 
     def uses(self, target: cst.Name) -> list[cst.Name]:
-        """Loads of the name assigned at `target`, from the end of its statement until the
-        statement that next assigns the name (whose right-hand side still counts)."""
-        body = self.body(self._function_of(target), frozenset())
+        """Loads of the name assigned at `target` that its value may reach: from the end of its
+        statement until a statement that surely assigns the name again (in the same block, or
+        an enclosing one, of the function), whose right-hand side still counts. An assignment
+        inside a branch or a loop does not stop it: the value may survive that."""
+        function = self._function_of(target)
+        body = self.body(function, frozenset())
         stmt = self.parent(target)
         while stmt is not None and not isinstance(stmt, (cst.BaseSmallStatement, cst.BaseCompoundStatement,
                                                           cst.NamedExpr, cst.CompFor)):
             stmt = self.parent(stmt)
         after = self.end(stmt if stmt is not None else target) + 1
-        return body.references(target.value, after, killed=True)
+        blocks = set()
+        cap = None
+        for outer in self.ancestors(self.statement(target)):
+            if isinstance(outer, (cst.IndentedBlock, cst.Module)):
+                blocks.add(id(outer))
+                # `if a: x = ... else: x = ...` after the target surely assigns it again.
+                for stmt in outer.body:
+                    if isinstance(stmt, cst.If) and self.order(stmt) > after and _every_branch_assigns(stmt, target.value):
+                        end = self.end(stmt)
+                        cap = end if cap is None else min(cap, end)
+            if outer is function:
+                break
+        found = body.references(target.value, after, killed=True, within=frozenset(blocks))
+        return [ref for ref in found if cap is None or self.order(ref) <= cap]
 
     # -- call sites -------------------------------------------------------------------------
 
@@ -701,6 +717,21 @@ def _target_names(target: cst.CSTNode) -> set[str]:
     return set()
 
 
+def _every_branch_assigns(stmt: cst.If, name: str) -> bool:
+    """Does every branch of an `if`/`elif`/`else` chain assign `name` in its own block?"""
+    branch: cst.CSTNode | None = stmt
+    while isinstance(branch, cst.If):
+        if not _block_assigns(branch.body, name):
+            return False
+        branch = branch.orelse
+    return isinstance(branch, cst.Else) and _block_assigns(branch.body, name)
+
+
+def _block_assigns(block: cst.CSTNode, name: str) -> bool:
+    body = block.body if isinstance(block, cst.IndentedBlock) else ()
+    return any(isinstance(s, cst.SimpleStatementLine) and _assigns(s, name) not in (None, False) for s in body)
+
+
 def _binds(target: cst.CSTNode, name: str) -> bool:
     if isinstance(target, cst.Name):
         return target.value == name
@@ -768,9 +799,10 @@ class _Body:
         return False
 
     def references(self, name: str, after: int, exclude: cst.CSTNode | None = None,
-                   killed: bool = False) -> list[cst.Name]:
+                   killed: bool = False, within: frozenset[int] | None = None) -> list[cst.Name]:
         """Loads of `name` from walk position `after` on; with `killed`, only until the
-        statement that next assigns it a new value (its own right-hand side included)."""
+        statement that next assigns it a new value (its own right-hand side included); with
+        `within` (ids of blocks), only an assignment whose statement sits in one of them kills."""
         flow = self.flow
         inside = {id(n) for n in walk(exclude)} if exclude is not None else set()
         until = None
@@ -778,6 +810,8 @@ class _Body:
             for ref in self.names:
                 if ref.value == name and flow.order(ref) >= after and isinstance(flow.parent(ref), cst.AssignTarget):
                     stmt = flow.parent(flow.parent(ref))
+                    if within is not None and id(flow.parent(flow.statement(ref))) not in within:
+                        continue  # in a branch or loop: the value may survive it
                     end = flow.end(stmt) if stmt is not None else flow.order(ref)
                     until = end if until is None else min(until, end)
         found = []

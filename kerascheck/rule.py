@@ -238,7 +238,9 @@ class Context:
         return self.picture.flow.constant(expr)
 
     def uses(self, target: cst.Name) -> list[cst.Name]:
-        """The loads that the assignment to `target` reaches, in its function (or module)."""
+        """The loads that the assignment to `target` may reach, in its function (or module), in
+        source order: until an assignment that surely runs after it (one in a branch or a loop
+        does not stop them)."""
         return self.picture.flow.uses(target)
 
     def call_sites(self, function: cst.FunctionDef) -> list[cst.Call]:

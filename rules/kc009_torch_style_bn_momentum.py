@@ -11,7 +11,10 @@ convention. The message gives the Keras value that means what PyTorch's
 does, `1 - m`.
 
 Not flagged: 0.5 and above (0.9, 0.99, 0.999: 0.999 only converges slowly,
-it is not a convention error), values only known at run time (a parameter,
+it is not a convention error); 0, which no PyTorch value translates to (PyTorch's
+0 freezes the statistics) and which tests use on purpose to make the moving
+statistics the last batch's (keras's own BatchNormalization tests do); values
+only known at run time (a parameter,
 `args.momentum`), `renorm_momentum` without `renorm=True` (it does nothing
 then), and every BatchNormalization that is not Keras's: `torch.nn.BatchNorm*`
 (where 0.1 is right), your own class of that name.
@@ -41,7 +44,7 @@ The fix writes `1 - m` as a number (`momentum=0.1` becomes `momentum=0.9`) where
 the value is written at the call. It is unsafe: it changes what the model
 learns, and it is only right if the value was meant in PyTorch's convention
 (a deliberately short average would need another value). A named constant is
-not rewritten; a momentum of 0 has no fix (`1 - 0` would freeze the statistics).
+not rewritten at one of its uses: change the constant.
 
 ## Confirm mode
 `--confirm` builds the flagged layer from its own source (for the
@@ -67,8 +70,6 @@ TF1_BATCHNORMS = {  # canonical name -> position of `momentum`
     "tensorflow.compat.v1.layers.BatchNormalization": 1, "tensorflow.layers.BatchNormalization": 1,
 }
 LIMIT = 0.5  # below it, the value reads as PyTorch's weight of the new batch
-ZERO = ("`{keyword}={value} keeps none of the old statistics: Keras's momentum is the weight of the moving "
-        "average, so the moving mean and variance are exactly the last batch's (the default is 0.99)")
 
 RULE = Rule(
     "KC009", "torch-style-bn-momentum",
@@ -109,11 +110,11 @@ def _number(ctx: Context, expr: cst.BaseExpression | None) -> float | None:
 
 def _hit(ctx: Context, expr: cst.BaseExpression, keyword: str, data: dict) -> Hit | None:
     value = _number(ctx, expr)
-    if value is None or not 0 <= value < LIMIT:
+    if value is None or not 0 < value < LIMIT:
         return None
     keras = f"{1 - value:.10g}"
     fix = None
-    if value > 0 and literal_number(expr) is not None:
+    if literal_number(expr) is not None:
         fix = Fix.replace(expr, keras, f"Use `{keyword}={keras}`, the Keras equivalent of PyTorch's {value:g}",
                           applicability="unsafe")
     written = ctx.code(expr).strip()
@@ -123,8 +124,7 @@ def _hit(ctx: Context, expr: cst.BaseExpression, keyword: str, data: dict) -> Hi
         written += "`"
     fmt = {"keyword": keyword, "value": written, "number": f"{value:g}", "kept": f"{value * 100:.3g} %",
            "keras": keras}
-    message = ZERO if value == 0 else None
-    return Hit(expr, fmt=fmt, fix=fix, message=message, data={**data, "keyword": keyword, "momentum": value})
+    return Hit(expr, fmt=fmt, fix=fix, data={**data, "keyword": keyword, "momentum": value})
 
 
 def _renorm(layer: LayerDef) -> bool:

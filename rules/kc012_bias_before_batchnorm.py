@@ -169,24 +169,38 @@ def _keeps_channels(reshape: LayerDef, channels: float | None) -> bool:
             and target[-1] == channels)
 
 
-def _only_feeds(ctx: Context, producer: Apply, consumer: Apply) -> bool:
-    """Does the output of `producer` go to `consumer` and nowhere else?"""
+def _consumers(ctx: Context) -> dict[int, list[Apply]]:
+    """Application -> the applications that read its output (also as one alternative of a value
+    that a branch chose: `if bn: x = BN()(x)` then `ReLU()(x)` reads the Dense output too)."""
+    found: dict[int, list[Apply]] = {}
+    for app in ctx.picture.applies:
+        for producer in ctx.picture.producers(app):
+            found.setdefault(id(producer), []).append(app)
+    return found
+
+
+def _only_feeds(ctx: Context, producer: Apply, consumer: Apply, consumers: dict[int, list[Apply]]) -> bool:
+    """Does the output of `producer` go to `consumer` and nowhere else, but to other BNs (a
+    BN chosen between branches: `SyncBatchNormalization` or `BatchNormalization`)?"""
+    readers = [a for a in consumers.get(id(producer), ()) if a is not consumer]
+    if any(not _normalizes_batches(a) for a in readers):
+        return False
     if producer.via in ("sequential", "add"):
         return consumer.via in ("sequential", "add") and bool(consumer.inputs) and any(
             v.app is producer for v in consumer.inputs[0].alternatives())
-    call, target = producer.call, consumer.call
-    if call is None or target is None:
+    call, calls = producer.call, [a.call for a in (consumer, *readers)]
+    if call is None or any(c is None for c in calls):
         return False
     parent = ctx.parent(call)
     if isinstance(parent, cst.Arg):
-        return ctx.parent(parent) is target
+        return ctx.parent(parent) is consumer.call
     if not isinstance(parent, cst.Assign) or len(parent.targets) != 1:
         return False
     name = parent.targets[0].target
     if not isinstance(name, cst.Name):
         return False
     uses = ctx.uses(name)
-    inside = {id(n) for arg in target.args for n in ctx.walk(arg.value)}
+    inside = {id(n) for c in calls for arg in c.args for n in ctx.walk(arg.value)}
     return bool(uses) and all(id(u) in inside for u in uses)
 
 
@@ -194,12 +208,12 @@ def _data_format_set(ctx: Context) -> bool:
     return any(e.canon.short in ("set_image_data_format", "set_image_dim_ordering") for e in ctx.picture.calls)
 
 
-def _chains(ctx: Context, bn: Apply) -> Iterator[tuple[Apply, tuple[Apply, ...]]]:
+def _chains(ctx: Context, bn: Apply, consumers: dict[int, list[Apply]]) -> Iterator[tuple[Apply, tuple[Apply, ...]]]:
     """(weight layer application, look-through applications between it and BN) feeding `bn`."""
     stack = [(p, bn, ()) for p in ctx.picture.producers(bn)]
     while stack:
         producer, consumer, between = stack.pop()
-        if len(between) > MAX_DEPTH or not _only_feeds(ctx, producer, consumer):
+        if len(between) > MAX_DEPTH or not _only_feeds(ctx, producer, consumer, consumers):
             continue
         name = producer.layer.name
         if name in ("keras.layers.Flatten", "keras.layers.Reshape"):
@@ -231,10 +245,13 @@ def check(ctx: Context) -> Iterator[Hit]:
     pic = ctx.picture
     found: dict[int, tuple[Apply, Apply, tuple[Apply, ...]]] = {}  # weight application -> (bn, between)
     set_format: bool | None = None
+    consumers: dict[int, list[Apply]] | None = None
     for bn in pic.applies:
         if not _normalizes_batches(bn):
             continue
-        for weight, between in _chains(ctx, bn):
+        if consumers is None:
+            consumers = _consumers(ctx)
+        for weight, between in _chains(ctx, bn, consumers):
             if id(weight) in found:
                 continue
             if set_format is None:

@@ -226,6 +226,20 @@ def test_uses_stop_at_the_next_assignment():
     assert [ctx.code(ctx.parent(ctx.parent(u))) for u in ctx.uses(target)] == ["h(y)", "k(y)"]
 
 
+@pytest.mark.parametrize("body,used", [
+    ("    y = g(x)\n    if c:\n        y = 2\n    m(y)\n", ["m(y)"]),  # the branch may not run
+    ("    y = g(x)\n    for i in r:\n        y = h(y)\n    m(y)\n", ["h(y)", "m(y)"]),
+    ("    if c:\n        y = g(x)\n        k(y)\n    y = 2\n    m(y)\n", ["k(y)"]),  # killed after the if
+    ("    y = g(x)\n    y = h(y)\n    m(y)\n", ["h(y)"]),
+    ("    y = g(x)\n    if c:\n        y = h(y)\n    else:\n        y = k(y)\n    m(y)\n", ["h(y)", "k(y)"]),
+    ("    y = g(x)\n    if c:\n        y = h(y)\n    elif r:\n        y = k(y)\n    m(y)\n", ["h(y)", "k(y)", "m(y)"]),
+])
+def test_uses_run_past_a_reassignment_in_a_branch_or_loop(body, used):
+    ctx = context("def f(x, c, r):\n" + body)
+    target = next(n for n in ctx.walk(ctx.picture.module) if isinstance(n, cst.Name) and n.value == "y")
+    assert [ctx.code(ctx.parent(ctx.parent(u))) for u in ctx.uses(target)] == used
+
+
 def test_call_sites_and_parameter_values():
     source = ("def block(x, rate=0.0):\n    return x\n"
               "def build(x):\n    x = block(x)\n    x = block(x, rate=0.0)\n    return block(x, 0.0)\n"
@@ -442,3 +456,24 @@ def test_max_trips(source, trips):
 def test_reads_skips_attribute_and_keyword_names():
     ctx = context("f(a.i, b[j], k=c)\n")
     assert ctx.reads(find(ctx, "f(a.i, b[j], k=c)", cst.Call)) == {"f", "a", "b", "j", "c"}
+
+
+PARAMETERS = [
+    # (source, is the marked load the parameter's own value?)
+    ("def build(self, shape):\n    return f(shape)  # <-\n", True),
+    ("def build(self, shape):\n    shape = g(shape)  # <-\n", True),  # read in the rebinding statement itself
+    ("def build(self, shape):\n    shape = g(shape)\n    return f(shape)  # <-\n", False),
+    ("def build(self, shape):\n    f(shape)  # <-\n    shape = g(shape)\n", True),
+    ("def build(self, shape):\n    for shape in shapes:\n        f(shape)  # <-\n", False),
+    ("def build(self, shape):\n    shape += 1\n    f(shape)  # <-\n", False),
+    ("shape = 3\nf(shape)  # <-\n", False),
+    ("def build(self):\n    return f(shape)  # <-\n", False),
+]
+
+
+@pytest.mark.parametrize("source,is_param", PARAMETERS, ids=range(len(PARAMETERS)))
+def test_parameter(source, is_param):
+    ctx = context(source)
+    node = marked(ctx)
+    param = ctx.parameter(node)
+    assert (param is not None and param.name.value == node.value) is is_param
