@@ -42,12 +42,17 @@ weight is tied to one batch size, and a different last batch breaks it.
 ## Confirm mode
 `--confirm` executes the flagged code as the model would run it: for a weight
 made in a layer class, it instantiates the class as the file does (else with no
-arguments) and builds it symbolically, applying it to `keras.Input` of the shape
-the code gives (else (None, 8), (None, 16, 3), ...), through the Keras library
-the class derives from; for `keras.Variable`, it evaluates the call.
-`confirmed` when creating the variable raises the "must be fully-defined"
-error (tf_keras: "convert a value (None)"), with the message as evidence;
-`not reproduced` when the layer builds and the weight has a fully known shape.
+arguments) and builds it symbolically, applying it to `Input(shape)` of the Keras
+library the class derives from, for the shape the code gives, else (8,), (6, 4),
+(4, 4, 3), or two inputs of (8,); for `keras.Variable`, it evaluates the call.
+Other `add_weight` calls of the class that fail the same way get 2 in place of
+the unknown dimension, so that `build()` reaches the flagged call. `confirmed`
+when the flagged line raises the error of an unknown dimension (Keras 3: "must
+be fully-defined"; tf_keras: "convert a value (None)" or `int()` of None), with
+the message as evidence, and for the batch dimension whether the layer builds
+when called eagerly on a batch of 2 (it does: N4.2); `not reproduced` when the
+layer builds with fully known weight shapes; `could not build` when something
+else fails first, e.g. another flagged line of the same `build()`.
 """
 
 from __future__ import annotations
