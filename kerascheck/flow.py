@@ -178,6 +178,7 @@ class Flow:
         self._calls: dict[str, list[cst.Call]] | None = None
         self._bodies: dict[tuple[int, frozenset[str]], _Body] = {}
         self._loop_names: dict[int, frozenset[str]] = {}
+        self._uses: dict[int, list[cst.Name]] = {}
 
     # -- tree -------------------------------------------------------------------------------
 
@@ -398,6 +399,12 @@ class Flow:
         statement until a statement that surely assigns the name again (in the same block, or
         an enclosing one, of the function), whose right-hand side still counts. An assignment
         inside a branch or a loop does not stop it: the value may survive that."""
+        got = self._uses.get(id(target))
+        if got is None:
+            got = self._uses[id(target)] = self._may_reach(target)
+        return list(got)
+
+    def _may_reach(self, target: cst.Name) -> list[cst.Name]:
         function = self._function_of(target)
         body = self.body(function, frozenset())
         stmt = self.parent(target)
@@ -807,13 +814,13 @@ class _Body:
         inside = {id(n) for n in walk(exclude)} if exclude is not None else set()
         until = None
         if killed:
-            for ref in self.names:
+            for ref in self.names:  # in walk order: the first assignment that kills ends first
                 if ref.value == name and flow.order(ref) >= after and isinstance(flow.parent(ref), cst.AssignTarget):
                     stmt = flow.parent(flow.parent(ref))
                     if within is not None and id(flow.parent(flow.statement(ref))) not in within:
                         continue  # in a branch or loop: the value may survive it
-                    end = flow.end(stmt) if stmt is not None else flow.order(ref)
-                    until = end if until is None else min(until, end)
+                    until = flow.end(stmt) if stmt is not None else flow.order(ref)
+                    break
         found = []
         for ref in self.names:
             if ref.value != name or flow.order(ref) < after or id(ref) in inside:

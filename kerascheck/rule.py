@@ -231,11 +231,13 @@ class Context:
 
     # -- values -----------------------------------------------------------------------------
 
-    def constant(self, expr: cst.BaseExpression | None) -> Any:
+    def constant(self, expr: cst.BaseExpression | None, scope: Scope | None = None) -> Any:
         """The Python value of a literal, or of names bound to one (the assignment that reaches
         the name in straight-line code, else its scope's only binding), folded through
-        arithmetic, tuples and indexing; `NOT_CONSTANT` (falsy) when not known."""
-        return self.picture.flow.constant(expr)
+        arithmetic, tuples and indexing; `NOT_CONSTANT` (falsy) when not known. With `scope`
+        (e.g. `Site.scope`), names count only by their single binding seen from there, and no
+        parent links are built (much cheaper on a large file)."""
+        return self.picture.flow.constant(expr, scope)
 
     def uses(self, target: cst.Name) -> list[cst.Name]:
         """The loads that the assignment to `target` may reach, in its function (or module), in

@@ -102,17 +102,17 @@ INVALID = [
 ]
 
 
-def _number(ctx: Context, expr: cst.BaseExpression | None) -> float | None:
+def _number(ctx: Context, expr: cst.BaseExpression | None, scope) -> float | None:
     value = literal_number(expr)
     if value is None and isinstance(expr, cst.Name):
-        got = ctx.constant(expr)
+        got = ctx.constant(expr, scope)  # a name bound once (`BN_MOMENTUM = 0.1`)
         if isinstance(got, (int, float)) and not isinstance(got, bool):
             value = float(got)
     return value
 
 
-def _hit(ctx: Context, expr: cst.BaseExpression, keyword: str, data: dict) -> Hit | None:
-    value = _number(ctx, expr)
+def _hit(ctx: Context, expr: cst.BaseExpression, keyword: str, data: dict, scope) -> Hit | None:
+    value = _number(ctx, expr, scope)
     if value is None or not 0 < value < LIMIT:
         return None
     keras = f"{1 - value:.10g}"
@@ -145,7 +145,7 @@ def check(ctx: Context) -> Iterator[Hit]:
             expr = layer.arg(keyword, position)
             if expr is None or (keyword == "renorm_momentum" and not _renorm(layer)):
                 continue
-            hit = _hit(ctx, expr, keyword, {"layer": layer})
+            hit = _hit(ctx, expr, keyword, {"layer": layer}, layer.site.scope)
             if hit is not None:
                 yield hit
     for event in ctx.picture.calls:
@@ -155,6 +155,6 @@ def check(ctx: Context) -> Iterator[Hit]:
         seen.add(id(event.node))
         expr = call_arg(event.node, "momentum", position)
         if expr is not None:
-            hit = _hit(ctx, expr, "momentum", {"call": event.node})
+            hit = _hit(ctx, expr, "momentum", {"call": event.node}, event.site.scope)
             if hit is not None:
                 yield hit

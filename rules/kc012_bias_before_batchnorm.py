@@ -86,7 +86,7 @@ RULE = Rule(
     severity="info",
     default=False,
     needs=((b"BatchNormalization", b"Dense"), (b"BatchNormalization", b"Conv")),
-    anchors=(*PRODUCERS, *BATCHNORMS),
+    anchors=BATCHNORMS,  # the weight layer is in the same function, its class or a helper it calls
 )
 
 VALID = [
