@@ -39,6 +39,8 @@ def test_an_info_rule_needs_its_exact_code(select, on):
         assert "KC013" in codes  # the default rules the prefix covers stay on
     assert "KC012" not in registry.enabled(["KC012"], ["KC012"])
     assert "KC012" not in registry.enabled(["KC012"], ["KC01"])  # ignore by prefix still works
+    assert registry.enabled(None, (), ["KC012"]) == registry.enabled(None, ()) | {"KC012"}  # --extend-select
+    assert "KC012" not in registry.enabled(None, (), ["KC01"])
 
 
 def test_check_text_runs_an_info_rule_only_when_selected():
@@ -54,10 +56,13 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_info_is_off_without_select_from_the_command_line_and_the_config(project):
-    result = run_cli("check", ".", "--format", "json", cwd=project)
+    result = run_cli("check", ".", "--output-format", "json", cwd=project)
     assert result.returncode == 0 and json.loads(result.stdout) == [], result.stderr
     (project / "pyproject.toml").write_text('[tool.kerascheck]\nselect = ["KC0", "KC012"]\n')
-    result = run_cli("check", ".", "--format", "json", cwd=project)
+    result = run_cli("check", ".", "--output-format", "json", cwd=project)
+    assert [f["code"] for f in json.loads(result.stdout)] == ["KC012"], result.stderr
+    (project / "pyproject.toml").unlink()
+    result = run_cli("check", ".", "--output-format", "json", "--extend-select", "KC012", cwd=project)
     assert [f["code"] for f in json.loads(result.stdout)] == ["KC012"], result.stderr
 
 
@@ -68,20 +73,20 @@ def test_info_findings_show_in_every_format(project):
     assert text.stdout.startswith("model.py:3:46: KC012 Dense's bias is cancelled")
     assert "Found 1 finding in 1 file" in text.stdout
 
-    [finding] = json.loads(run_cli(*args, "--format", "json", cwd=project).stdout)
+    [finding] = json.loads(run_cli(*args, "--output-format", "json", cwd=project).stdout)
     assert (finding["code"], finding["severity"], finding["fix"]) == ("KC012", "info", None)
 
-    log = json.loads(run_cli(*args, "--format", "sarif", cwd=project).stdout)
+    log = json.loads(run_cli(*args, "--output-format", "sarif", cwd=project).stdout)
     [result] = log["runs"][0]["results"]
     assert (result["ruleId"], result["level"]) == ("KC012", "note")
     rules = log["runs"][0]["tool"]["driver"]["rules"]
     assert rules[result["ruleIndex"]]["defaultConfiguration"] == {"level": "note"}
 
-    github = run_cli(*args, "--format", "github", cwd=project).stdout.splitlines()
+    github = run_cli(*args, "--output-format", "github", cwd=project).stdout.splitlines()
     assert len(github) == 1 and github[0].startswith("::notice file=model.py,line=3,col=46,")
     assert ",title=KC012::Dense's bias is cancelled" in github[0]
 
-    stats = json.loads(run_cli(*args, "--format", "json", "--statistics", cwd=project).stdout)
+    stats = json.loads(run_cli(*args, "--output-format", "json", "--statistics", cwd=project).stdout)
     assert stats == [{"code": "KC012", "name": "bias-before-batchnorm", "count": 1}]
 
 
@@ -92,7 +97,7 @@ def test_kc009_carries_an_unsafe_fix_with_the_keras_value(tmp_path):
         "b = layers.BatchNormalization(momentum=0.03)\n"
         "c = layers.BatchNormalization(momentum=MOM)\n"
         "d = layers.BatchNormalization(momentum=0)\n")
-    result = run_cli("check", ".", "--format", "json", cwd=tmp_path)
+    result = run_cli("check", ".", "--output-format", "json", cwd=tmp_path)
     findings = {f["line"]: f for f in json.loads(result.stdout)}
     assert sorted(findings) == [3, 4, 5]  # not 0: no PyTorch value means that
     fix = findings[3]["fix"]
