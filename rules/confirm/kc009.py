@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kerascheck.confirm.slice import Slicer
+from kerascheck.confirm.target import keras_target
 from kerascheck.rule import Context, Hit, literal_number
 from kerascheck.rules.kc009_torch_style_bn_momentum import BATCHNORMS
 
@@ -31,15 +32,16 @@ LOOKALIKE_MIN = 0.8  # momenta the look-alikes use: clearly Keras's convention
 
 
 def _layer_job(ctx: Context, layer, keyword: str) -> dict:
-    slicer = Slicer(ctx.picture, ctx.text)
-    return slicer.job(kind="layer", layer=slicer.expr(layer.node, layer.site), keyword=keyword)
+    slicer = Slicer(ctx.picture, ctx.text, ctx)
+    return slicer.job(kind="layer", layer=slicer.expr(layer.node, layer.site), keyword=keyword,
+                      **keras_target(ctx, [layer.canon.flavor]))
 
 
 def job(hit: Hit, ctx: Context, index=None) -> dict:
     if "layer" in hit.data:
         return _layer_job(ctx, hit.data["layer"], hit.data["keyword"])
-    slicer = Slicer(ctx.picture, ctx.text)
-    return slicer.job(kind="value", momentum=slicer.expr(hit.node), keyword="momentum")
+    slicer = Slicer(ctx.picture, ctx.text, ctx)
+    return slicer.job(kind="value", momentum=slicer.expr(hit.node), keyword="momentum", **keras_target(ctx, []))
 
 
 def lookalikes(ctx: Context, index=None) -> Iterator[dict]:

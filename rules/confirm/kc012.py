@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kerascheck.confirm.slice import Slicer
+from kerascheck.confirm.target import keras_target
 from kerascheck.rule import Apply, Context, Hit, cst
 from kerascheck.rules.kc012_bias_before_batchnorm import (
     PRODUCERS,
@@ -34,8 +35,9 @@ BETWEEN = frozenset({"keras.layers.ReLU", "keras.layers.Activation", "keras.laye
 
 
 def _chain_job(ctx: Context, chain: tuple[Apply, ...]) -> dict:
-    slicer = Slicer(ctx.picture, ctx.text)
-    return slicer.job(chain=[slicer.expr(a.layer.node, a.layer.site) for a in chain])
+    slicer = Slicer(ctx.picture, ctx.text, ctx)
+    return slicer.job(chain=[slicer.expr(a.layer.node, a.layer.site) for a in chain],
+                      **keras_target(ctx, [a.layer.canon.flavor for a in chain]))
 
 
 def job(hit: Hit, ctx: Context, index=None) -> dict:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kerascheck.confirm import shapes
 from kerascheck.confirm.slice import Slicer, lines_of, required_params
+from kerascheck.confirm.target import keras_target
 from kerascheck.rule import Context, Hit, cst
-from kerascheck.rules.confirm.kc003 import _bind_locals, _candidate_shapes, _instantiation, _shape_sources
+from kerascheck.rules.confirm.kc003 import _instantiation
 from kerascheck.rules.kc013_undefined_weight_shape import METHODS
 
 UNKNOWN_DIM = ("must be fully-defined", "convert a value (None)", "None values not supported", "not 'NoneType'")
@@ -31,17 +33,17 @@ def _class_job(ctx: Context, cls: cst.ClassDef, kind: str, call: cst.Call | None
         return "the weight is not made in a Keras layer or model class"
     if not any(stmt is cls for stmt in ctx.picture.module.body):
         return f"`{kc.name}` is not defined at the top level of the file: confirm mode cannot build it alone"
-    slicer = Slicer(ctx.picture, ctx.text)
+    slicer = Slicer(ctx.picture, ctx.text, ctx)
     slicer.need(kc.name)
     made = _instantiation(ctx, kc)
     if made is not None:
         ctor = slicer.expr(made.node, made.site)
-        _bind_locals(ctx, slicer, made.node)
-        shapes = _shape_sources(ctx, slicer, made)
+        plans = shapes.plans(ctx, slicer, made)
     else:
-        ctor, shapes = f"{kc.name}()", []
+        ctor, plans = f"{kc.name}()", shapes.class_plans(ctx, slicer, kc)
     lines = list(lines_of(ctx, call)) if call is not None else None
-    return slicer.job(kind=kind, cls=kc.name, ctor=ctor, shapes=shapes, lines=lines)
+    return slicer.job(kind=kind, cls=kc.name, ctor=ctor, shapes=plans, lines=lines,
+                      **keras_target(ctx, [b.flavor for b in kc.bases]))
 
 
 def job(hit: Hit, ctx: Context, index=None) -> dict | str:
@@ -49,9 +51,8 @@ def job(hit: Hit, ctx: Context, index=None) -> dict | str:
     cls = next((a for a in ctx.ancestors(call) if isinstance(a, cst.ClassDef)), None)
     if cls is not None:  # add_weight, or keras.Variable in a layer's method: the layer runs it
         return _class_job(ctx, cls, hit.data["kind"], call)
-    slicer = Slicer(ctx.picture, ctx.text)
-    _bind_locals(ctx, slicer, call)
-    return slicer.job(kind="variable", call=slicer.expr(call))
+    slicer = Slicer(ctx.picture, ctx.text, ctx)
+    return slicer.job(kind="variable", call=slicer.expr(call), **keras_target(ctx, []))
 
 
 def lookalikes(ctx: Context, index=None) -> Iterator[dict]:
@@ -131,7 +132,7 @@ def _patch(cls, path: str, lines: tuple[int, int], skipped: list) -> None:
 
 
 def _shapes(job: dict, probe, ns: dict, layer) -> list[tuple[object, str]]:
-    out = [(tuple(shape[1:]), where) for shape, where in _candidate_shapes(job, probe, ns, layer)]
+    out = [(tuple(shape[1:]), where) for shape, where in shapes.realise(job.get("shapes"), probe, ns, layer)]
     out += [(shape, "default") for shape in EXTRA_SHAPES if (shape, "default") not in out]
     return out + [([(8,), (8,)], "two inputs")]
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 
 from kerascheck.confirm.slice import Slicer, free_names
+from kerascheck.confirm.target import keras_target
 from kerascheck.rule import Context, Hit, MethodCallEvent, Value, call_arg, cst
 from kerascheck.rules.kc014_predict_in_loop import _is_model, _single
 
@@ -60,13 +61,15 @@ def _job(ctx: Context, event: MethodCallEvent, batch: str) -> dict | str:
     if isinstance(made, str):
         return made
     node, site = made
-    slicer = Slicer(ctx.picture, ctx.text)
+    slicer = Slicer(ctx.picture, ctx.text, ctx)
     if isinstance(node, tuple):  # source written here: `Cls()`
         source = node[0]
         slicer.need(*free_names(source))
     else:
         source = slicer.expr(node, site)
-    return slicer.job(model=source, batch=batch)
+    flavors = [alt.canon.flavor for alt in event.receiver.alternatives() if alt.canon is not None]
+    flavors += [b.flavor for alt in event.receiver.alternatives() if alt.cls is not None for b in alt.cls.bases]
+    return slicer.job(model=source, batch=batch, **keras_target(ctx, flavors))
 
 
 def job(hit: Hit, ctx: Context, index=None) -> dict | str:
