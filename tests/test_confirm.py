@@ -31,9 +31,6 @@ HAS_TF_KERAS = importlib.util.find_spec("tf_keras") is not None
 NOT_CONFIRMED: dict[tuple[str, int], tuple[str, str]] = {
     # KC013: Attention.build() computes `int(dims[0])` (line 36, flagged too) before the flagged line 37.
     ("fixtures/kc013/custom_layers.py", 37): (COULD_NOT_BUILD, "raises at line 36, before the flagged line 37"),
-    # KC012 (info): the flagged Conv2D/Dense get their size from a parameter no call in the fixture fixes.
-    ("fixtures/kc012/model_styles.py", 54): (COULD_NOT_BUILD, "name 'filters' is not defined"),
-    ("fixtures/kc012/model_styles.py", 66): (COULD_NOT_BUILD, "name 'units' is not defined"),
     # KC014 (info): models loaded from files the fixture does not ship.
     ("fixtures/kc014/per_sample_loops.py", 77): (COULD_NOT_BUILD, "File not found: filepath=model.keras"),
     ("fixtures/kc014/per_sample_loops.py", 78): (COULD_NOT_BUILD, "No such file or directory"),

@@ -67,7 +67,8 @@ def _job(ctx: Context, event: MethodCallEvent, batch: str) -> dict | str:
         slicer.need(*free_names(source))
     else:
         source = slicer.expr(node, site)
-    flavors = [alt.canon.flavor for alt in event.receiver.alternatives() if alt.canon is not None]
+    flavors = [alt.canon.flavor for alt in event.receiver.alternatives() if alt.canon is not None
+               and alt.canon.flavor != "local"]
     flavors += [b.flavor for alt in event.receiver.alternatives() if alt.cls is not None for b in alt.cls.bases]
     return slicer.job(model=source, batch=batch, **keras_target(ctx, flavors))
 
