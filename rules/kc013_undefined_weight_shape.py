@@ -74,9 +74,10 @@ RULE = Rule(
     "`ValueError: Shapes used to initialize variables must be fully-defined`; give the size "
     "(in `build()`, e.g. `input_shape[-1]`)",
     severity="error",
-    # A `None` written in a tuple or list, or the batch dimension (`input_shape[0]`), beside the call.
-    needs=tuple((call, mark) for call in (b"add_weight", b"add_variable", b"Variable(")
-                for mark in (b"(None", b"[None", b"shape[0]", b"as_list()[0]")),
+    # A `None` written in a tuple or list, or the batch dimension (`input_shape[0]`) and a build().
+    needs=tuple(group for call in (b"add_weight", b"add_variable", b"Variable(")
+                for group in ((call, b"(None"), (call, b"[None"), (call, b"shape[0]", b"def build("),
+                              (call, b"as_list()[0]", b"def build("))),
     anchors=(".add_weight", ".add_variable", *VARIABLES),
 )
 BATCH = ("`{code}` is the batch dimension in the shape of {what}: it is None when the layer is built "
