@@ -56,6 +56,8 @@ class CheckRequest:
     confirm_timeout: float = 60.0
     confirm_memory: int = 4096
     verbose: bool = False
+    target_keras: str | None = None  # --target-keras: forced, over the config and the project's pins
+    show_settings: bool = False
 
     def __post_init__(self) -> None:
         if not self.paths:
@@ -72,6 +74,7 @@ class CheckRequest:
             "respect_gitignore": False if self.no_respect_gitignore else None,
             "full_parse": self.full_parse or None,
             "report_unused_noqa": self.report_unused_noqa or None,
+            "force_target_keras": self.target_keras,
         }
 
 
@@ -160,6 +163,12 @@ def main() -> None:
               help="Time limit per confirmed finding.")
 @click.option("--confirm-memory", type=click.IntRange(min=512), default=4096, show_default=True, metavar="MB",
               help="Memory cap (data segment) of the confirm process.")
+@click.option("--target-keras", type=click.Choice(["2", "3"]), default=None,
+              help="Check as if the code ran on this Keras, whatever the project pins or the config say "
+                   "(3: what breaks when the project moves to Keras 3).")
+@click.option("--show-settings", is_flag=True,
+              help="Print the settings each PATH is checked with (rules, Keras target and where it comes from) "
+                   "and exit.")
 @click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")
 def check(**options) -> None:
     """Lint Python files under PATHS (default: the current directory).
@@ -216,6 +225,12 @@ def _check(request: CheckRequest) -> int:
                               registry.validate)
     enabled = registry.enabled(settings.select, settings.ignore)
     plan = engine.Plan.make(settings, registry.load(), enabled)
+    if request.show_settings:
+        from kerascheck.showsettings import show
+
+        for path in request.paths:
+            click.echo(show(Path(path), plan))
+        return EXIT_CLEAN
     targets = _targets(request, settings)
     # Confirm mode measures afresh, so it bypasses the cache.
     result = _run(engine, targets, plan, settings, request.no_cache or request.confirm, request.output_format)

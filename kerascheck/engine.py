@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,22 @@ class Plan:
     options: dict[str, dict[str, Any]]  # each rule's own typed options
     # KC100 (--report-unused-noqa) on: every known code, to tell unknown codes from disabled ones.
     unused_noqa: frozenset[str] | None = None
-    facts: ProjectFacts = DEFAULT_FACTS
+    facts: ProjectFacts = DEFAULT_FACTS  # the project's facts when nothing on disk is read (`infer` off)
+    infer: bool = True  # read the project's dependency files for its Keras target (kerascheck/target.py)
+    _inference: Any = field(default=None, compare=False, repr=False)
+
+    def facts_for(self, path: Path | None, text: str | None = None, display: str | None = None) -> ProjectFacts:
+        """The facts of one file: the settings' Keras target, the file's own markers, the pins of
+        its project (each folder's dependency files read once per plan)."""
+        if self._inference is None:
+            from kerascheck.target import Inference
+
+            object.__setattr__(self, "_inference", Inference(self.settings, self.infer, self.facts))
+        return self._inference.facts_for(path, text, display)
 
     @classmethod
     def make(cls, settings: Settings, rules: tuple[Rule, ...], enabled: set[str],
-             facts: ProjectFacts = DEFAULT_FACTS) -> Plan:
+             facts: ProjectFacts = DEFAULT_FACTS, infer: bool = True) -> Plan:
         from kerascheck.registry import expand
 
         from kerascheck.discover import gitignore_spec
@@ -58,7 +69,7 @@ class Plan:
         chosen = tuple(r for r in rules if r.code in enabled)
         options = {r.code: settings.options_for(r.code, r.options) for r in chosen}
         unused_noqa = frozenset(known) if settings.report_unused_noqa and KC100.code in enabled else None
-        return cls(settings, chosen, "KC000" in enabled, per_file, options, unused_noqa, facts)
+        return cls(settings, chosen, "KC000" in enabled, per_file, options, unused_noqa, facts, infer)
 
     def ignored_codes(self, path: Path | None) -> frozenset[str]:
         if not self.per_file or path is None:
@@ -152,7 +163,12 @@ def prepare_data(display: str, path: Path | None, data: bytes, plan: Plan) -> Fi
         reason = (f"file too large to check ({lines} lines, {len(data)} bytes; "
                   f"limits: max-lines {settings.max_lines}, max-bytes {settings.max_bytes})")
         return FileResult(display, (_problem(display, reason),) if kc000 else ())
-    return _Work(display, path, text, rules, kc000, plan.options, unused_noqa, cells=cells, facts=plan.facts)
+    if cells is not None:  # the cells as written: `%env TF_USE_LEGACY_KERAS=1` is a marker too
+        marked = "".join(f"{line}\n" for _, _, cell in cells for line in cell)
+    else:
+        marked = text
+    facts = plan.facts_for(path, marked, display)
+    return _Work(display, path, text, rules, kc000, plan.options, unused_noqa, cells=cells, facts=facts)
 
 
 # ------------------------------------------------------------------ stage 2
@@ -259,8 +275,9 @@ def _findings(work: _Work, parsed, hits, used: set[tuple[int, str]] | None = Non
             rel = positions.get(node)
             fmt[f"{key}_line"] = _line_ref(work, rel.start.line, line) if rel is not None else "?"
             if rel is not None:
+                text = source_lines[rel.start.line - 1] if rel.start.line <= len(source_lines) else ""
                 related.append(Related(label or _label(parsed.module, node), rel.start.line, rel.start.column + 1,
-                                       rel.end.line, rel.end.column + 1))
+                                       rel.end.line, rel.end.column + 1, text=text))
         message = (hit.message or rule.message).format(**fmt)
         lines, start = frame(work.text, line, where.end.line)
         out.append(Finding(rule.code, rule.name, message, work.display, line, column,
@@ -338,9 +355,9 @@ def check_text(text: str, path: str | os.PathLike = "<stdin>", settings: Setting
     if plan is None:
         settings = settings or Settings()
         enabled = registry.enabled(settings.select, settings.ignore)
-        plan = Plan.make(settings, registry.load(), enabled, facts or DEFAULT_FACTS)
+        plan = Plan.make(settings, registry.load(), enabled, facts or DEFAULT_FACTS, infer=False)
     elif facts is not None:
-        plan = replace(plan, facts=facts)
+        plan = replace(plan, facts=facts, infer=False, _inference=None)
     display = os.fspath(path)
     real = Path(display) if display not in ("<stdin>", "-") else None
     with recursion_room():

@@ -48,6 +48,13 @@ NOT_LAYERS = frozenset({"Layer", "InputSpec", "Input", "InputLayer"})
 TRAINING = frozenset({"training"})
 _CALLED = re.compile(r"(\w+)\s*\(")  # names written before a `(`: a `def` and each call
 
+_SEQ = itertools.count()  # records are numbered in the order the interpreter made them
+
+
+def _seq() -> int:
+    return next(_SEQ)
+
+
 __all__ = ["Apply", "BinOpEvent", "CallEvent", "KerasClass", "LayerDef", "MethodCallEvent", "ModelEvent",
            "NOT_CONSTANT", "Picture", "Site", "Value", "build", "call_arg", "literal_number",
            "literal_string", "literal_value"]
@@ -140,6 +147,7 @@ class Apply:
     adjacent: bool = False  # the producer is the previous element of the same list
     call: cst.Call | None = None  # the application call, when there is one
     repeat: bool = False  # the same layer object was already added to this Sequential model
+    seq: int = field(default_factory=_seq)  # order of interpretation (records of all kinds)
 
     def kwarg(self, keyword: str) -> cst.BaseExpression | None:
         return call_arg(self.call, keyword, None) if self.call is not None else None
@@ -167,6 +175,12 @@ class Value:
     label: str | None = None  # the name it was bound to, for messages
     lit: Any = NOT_CONSTANT  # literal: the Python value
     keys: tuple[tuple[str, cst.BaseExpression], ...] = ()  # dict: string keys and their expressions
+    # A KerasTensor: where the chain of raw ops, operators and slicing that gave it began (an
+    # `Input`, a layer's or model's output); two ops on one root share one cause.
+    root: cst.CSTNode | None = None
+
+    def origin(self) -> cst.CSTNode | None:
+        return self.root if self.root is not None else self.node
 
     def __repr__(self) -> str:
         extra = f", {self.canon.name}" if self.canon else ""
@@ -221,6 +235,7 @@ class CallEvent:
     kwargs: tuple[tuple[str, Value], ...]
     site: Site
     symbolic: tuple[Value, ...] = ()
+    seq: int = field(default_factory=_seq)
 
     def operands(self) -> Iterator[Value]:
         yield from self.args
@@ -243,6 +258,7 @@ class MethodCallEvent:
     args: tuple[Value, ...]
     kwargs: tuple[tuple[str, Value], ...]
     site: Site
+    seq: int = field(default_factory=_seq)
 
     def __repr__(self) -> str:
         return f"MethodCallEvent(.{self.name}, {self.receiver!r})"
@@ -254,6 +270,7 @@ class BinOpEvent:
     left: Value
     right: Value
     site: Site
+    seq: int = field(default_factory=_seq)
 
 
 @dataclass(frozen=True, eq=False)
@@ -265,6 +282,7 @@ class ModelEvent:
     inputs: Value | None
     outputs: Value | None
     site: Site
+    seq: int = field(default_factory=_seq)
 
 
 @dataclass(eq=False, repr=False)
@@ -730,7 +748,7 @@ class _Interpreter:
                     sub = items[i]
                 elif value.kt and not isinstance(el, cst.StarredElement):
                     # Unpacking a symbolic multi-output layer gives KerasTensors.
-                    sub = Value("tensor", node=value.node, kt=True, app=value.app)
+                    sub = Value("tensor", node=value.node, kt=True, app=value.app, root=value.origin())
                 else:
                     sub = UNKNOWN
                 self.assign(el.value if isinstance(el, cst.StarredElement) else el, sub, env, site)
@@ -781,7 +799,7 @@ class _Interpreter:
         if isinstance(node, cst.UnaryOperation):
             inner = self.expr(node.expression, env, site)
             if inner.kt:
-                return Value("tensor", node=node, kt=True)
+                return Value("tensor", node=node, kt=True, root=inner.origin())
             if inner.kind == "literal" or inner.kind == "union":
                 truth = inner.truth() if isinstance(node.operator, cst.Not) else None
                 if truth is not None:
@@ -796,7 +814,7 @@ class _Interpreter:
                 if isinstance(el.slice, cst.Index):
                     self.expr(el.slice.value, env, site)
             if base.kt:
-                return Value("tensor", node=node, kt=True, app=base.app)
+                return Value("tensor", node=node, kt=True, app=base.app, root=base.origin())
             items = self._seq_items(base, env)
             if items is not None and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
                 index = literal_number(node.slice[0].slice.value)
@@ -950,7 +968,7 @@ class _Interpreter:
         if isinstance(node, cst.BinaryOperation):
             self.pic.binops.append(BinOpEvent(node, left, right, site))
         if left.kt or (right.kt and not (left.kind == "const" and left.lib == "numpy")):
-            return Value("tensor", node=node, kt=True)
+            return Value("tensor", node=node, kt=True, root=(left if left.kt else right).origin())
         if left.kind == "literal" and right.kind == "literal":
             lit = fold(op, left.lit, right.lit)
             if lit is not NOT_CONSTANT:
@@ -1113,12 +1131,13 @@ class _Interpreter:
         symbolic = tuple(self._symbolic([*args, *(v for _, v in kwargs)], env))
         self.pic.calls.append(CallEvent(canon, call, args, kwargs, site, symbolic))
         kt = bool(symbolic)
+        root = symbolic[0].origin() if symbolic else None
         if canon.flavor is not None and name.startswith(("keras.ops.", "keras.activations.", "keras.random.")):
-            return Value("tensor", node=call, kt=kt, canon=canon)
+            return Value("tensor", node=call, kt=kt, canon=canon, root=root)
         if kt and canon.flavor is None and name.startswith("tensorflow."):
             # A TF op on a KerasTensor: legacy Keras wraps it into a layer and returns a
             # KerasTensor; Keras 3 raises, and the fixed code (keras.ops, a layer) gives one.
-            return Value("tensor", node=call, kt=True, canon=canon)
+            return Value("tensor", node=call, kt=True, canon=canon, root=root)
         if not kt:
             root = name.split(".", 1)[0]
             if root == "numpy":
@@ -1238,7 +1257,7 @@ def _flatten_targets(target) -> Iterator[cst.BaseExpression]:
 
 def _relabel(value: Value, label: str) -> Value:
     return Value(value.kind, value.node, value.canon, value.layer, value.app, value.items,
-                 value.kt, value.lib, value.oid, value.func, value.cls, label, value.lit, value.keys)
+                 value.kt, value.lib, value.oid, value.func, value.cls, label, value.lit, value.keys, value.root)
 
 
 def _is_range_call(expr) -> bool:

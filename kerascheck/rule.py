@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
+from kerascheck.facts import ProjectFacts
 from kerascheck.flow import tokens as name_words
 from kerascheck.names import Canon, Scope
 from kerascheck.picture import (
@@ -48,12 +49,9 @@ from kerascheck.picture import (
     literal_value,
 )
 
-if TYPE_CHECKING:
-    from kerascheck.facts import ProjectFacts
-
 __all__ = [
     "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Context", "Edit", "Fix", "Hit", "KerasClass", "LayerDef",
-    "MethodCallEvent", "ModelEvent", "Picture", "Rule", "Scope", "Site", "Value", "call_arg", "cst",
+    "MethodCallEvent", "ModelEvent", "Picture", "ProjectFacts", "Rule", "Scope", "Site", "Value", "call_arg", "cst",
     "literal_number", "literal_string", "literal_value", "name_words",
 ]
 

@@ -193,5 +193,5 @@ def check(ctx: Context) -> Iterator[Hit]:
             if between:
                 through = " through " + ", ".join(b.layer.short for b in reversed(between))
             yield Hit(app.layer.node, fmt={"src": drop.layer.short, "dst": app.layer.short, "through": through},
-                      related={"src": drop.layer.node},
+                      related={"src": (drop.layer.node, f"the {drop.layer.short} that feeds it")},
                       data={"src": drop, "dst": app, "between": tuple(reversed(between))})
