@@ -164,7 +164,9 @@ def prepare_data(display: str, path: Path | None, data: bytes, plan: Plan) -> Fi
                   f"limits: max-lines {settings.max_lines}, max-bytes {settings.max_bytes})")
         return FileResult(display, (_problem(display, reason),) if kc000 else ())
     if cells is not None:  # the cells as written: `%env TF_USE_LEGACY_KERAS=1` is a marker too
-        marked = "".join(f"{line}\n" for _, _, cell in cells for line in cell)
+        from kerascheck import notebook
+
+        marked = notebook.original_text(cells)
     else:
         marked = text
     facts = plan.facts_for(path, marked, display)
@@ -192,11 +194,16 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
     from kerascheck.rule import Context
 
     display = work.display
+    broken: list[Finding] = []
     try:
         parsed = parse_relevant(work.text, display, None if full_parse else work.rules)
     except Unreadable as exc:
-        found = (_problem(display, exc.message, exc.line, exc.column, work.text),) if work.kc000 else ()
-        return FileResult(display, found, parsed=True)
+        fixed = _without_broken_cells(work, full_parse, broken) if work.cells is not None else None
+        if fixed is None:
+            found = (_problem(display, exc.message, exc.line, exc.column, work.text),) if work.kc000 else ()
+            return FileResult(display, found, parsed=True)
+        parsed, text = fixed
+        work = replace(work, text=text)  # a copy: the cache keys the file by the text it read
     module = parsed.module
     try:
         pic = build(module, Names(module, walrus=":=" in work.text), work.text)
@@ -224,9 +231,29 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
         from kerascheck import noqa_unused
 
         findings += noqa_unused.findings(work.text, display, used, work.unused_noqa)
-    unique = {f.sort_key(): f for f in findings + problems}
+    unique = {f.sort_key(): f for f in findings + problems + broken}
     return FileResult(display, tuple(unique[k] for k in sorted(unique)), parsed=True,
                       statements=parsed.statements)
+
+
+def _without_broken_cells(work: _Work, full_parse: bool, broken: list[Finding]):
+    """A notebook whose joined cells do not parse: blank each cell that is broken on its own (one
+    KC000 each, into `broken`) and parse the rest; None if that does not help."""
+    from kerascheck import notebook
+    from kerascheck.parse import parse_relevant
+
+    original = work.text
+    text, problems = notebook.blank_broken(original, work.cells)
+    if not problems:
+        return None
+    try:
+        parsed = parse_relevant(text, work.display, None if full_parse else work.rules)
+    except Unreadable:
+        return None
+    if work.kc000:
+        broken.extend(_problem(work.display, f"{message} (this cell is not checked; the other cells are)",
+                               line, column, original) for line, column, message in problems)
+    return parsed, text
 
 
 def _line_ref(work: _Work, line: int, at: int) -> int | str:

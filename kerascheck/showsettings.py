@@ -17,7 +17,7 @@ def _file_text(path: Path) -> str | None:
             from kerascheck import notebook
 
             _, cells = notebook.to_source(data)
-            return "".join(f"{line}\n" for _, _, cell in cells for line in cell)
+            return notebook.original_text(cells)
         return decode(data)
     except Unreadable:
         return None

@@ -576,21 +576,35 @@ _MARKERS = re.compile(
     r"|(?P<env>[^#\n]*TF_USE_LEGACY_KERAS))", re.M)
 
 
+_PIP = re.compile(r"^[ \t]*[!%]?[ \t]*(?:python3?[ \t]+-m[ \t]+)?pip3?[ \t]+install\b([^\n#]*)", re.M)
+_PIP_ITEM = re.compile(r"""["']?([A-Za-z0-9][\w.-]*)(?:\[[^\]]*\])?((?:(?:===|==|~=|!=|<=|>=|<|>)[^\s,"';]+,?)+)""")
+
+
 def markers(text: str) -> tuple[tuple[str, int, str], ...]:
     """The file's own signs of Keras 2 (KERAS_FACTS G.2, F4.10): (kind, line, code) for imports of
-    tf_keras / tensorflow.python.keras ("import") and code that mentions TF_USE_LEGACY_KERAS
-    ("env"). Lines of comments do not count."""
+    tf_keras / tensorflow.python.keras ("import"), code that mentions TF_USE_LEGACY_KERAS ("env"),
+    and a notebook's `!pip install tensorflow==2.10` ("pip": the whole environment is Keras 2).
+    Lines of comments do not count."""
     if "tf_keras" not in text and "python.keras" not in text and "python import keras" not in text \
-            and "TF_USE_LEGACY_KERAS" not in text:
+            and "TF_USE_LEGACY_KERAS" not in text and "install" not in text:
         return ()
     found = []
-    for match in _MARKERS.finditer(text):
-        kind = "import" if match.group("imp") else "env"
-        line = text.count("\n", 0, match.start()) + 1
-        end = text.find("\n", match.start())
-        code = text[match.start(): end if end != -1 else len(text)].strip()
-        found.append((kind, line, code[:60]))
-    return tuple(found)
+
+    def where(start: int) -> tuple[int, str]:
+        end = text.find("\n", start)
+        return text.count("\n", 0, start) + 1, text[start: end if end != -1 else len(text)].strip()[:60]
+
+    if "tf_keras" in text or "python.keras" in text or "python import keras" in text or "TF_USE_LEGACY_KERAS" in text:
+        for match in _MARKERS.finditer(text):
+            found.append(("import" if match.group("imp") else "env", *where(match.start())))
+    if "install" in text:
+        for match in _PIP.finditer(text):
+            for item in _PIP_ITEM.finditer(match.group(1)):
+                name = _normal(item.group(1))
+                if name in THRESHOLDS and verdict(name, item.group(2).rstrip(",")) == ("2", True):
+                    found.append(("pip", *where(match.start())))
+                    break
+    return tuple(sorted(found, key=lambda m: m[1]))
 
 
 class Inference:
@@ -681,6 +695,8 @@ class Inference:
         if found:
             kind, line, code = found[0]
             keras, source = "2", f"{shown}:{line}: {code}"
+            if any(kind == "pip" for kind, _, _ in found):
+                project_keras = "2"  # the file installs its own TensorFlow: `import keras` is Keras 2 too
         facts = ProjectFacts(keras, source, False, keras_project=project_keras, keras_legacy_env=env,
                              keras_markers=tuple(f"{shown}:{line}: {code}" for _, line, code in found),
                              keras_notes=notes)

@@ -22,7 +22,8 @@ PROJECT_FILES = sorted(p for p in PROJECTS.rglob("*") if p.suffix in (".py", ".i
 
 
 def _render(findings: list[dict]) -> str:
-    return "".join(f"{d['line']}:{d['column']} {d['code']} {d['message']}\n" for d in findings)
+    return "".join(f"{'cell %d:' % d['cell'] if 'cell' in d else ''}{d['line']}:{d['column']} {d['code']} {d['message']}\n"
+                   for d in findings)
 
 
 def _project_of(path: Path) -> Path:
@@ -314,6 +315,11 @@ MARKERS = [
     ("# import tf_keras\n", None),
     ("x = 'import tf_keras'\n", None),
     ("import tf_kerasx\n", None),
+    ("!pip install -q tensorflow==2.10.0 keras-tuner\n", ("pip", 1)),
+    ("%pip install 'tensorflow-gpu<2.16'\n", ("pip", 1)),
+    ("pip install tensorflow-datasets\n", None),
+    ("!pip install tensorflow==2.17\n", None),  # Keras 3: no sign of Keras 2
+    ("!pip install -U tensorflow\n", None),
 ]
 
 

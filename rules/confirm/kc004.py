@@ -129,9 +129,9 @@ def _job(ctx: Context, src: SourceIndex, node: cst.CSTNode, kind: str, expect: s
     return job
 
 
-def _legacy_tf(text: str) -> bool:
+def _legacy_tf(ctx: Context) -> bool:
     """`tf.keras` is Keras 2 in this file (TF_USE_LEGACY_KERAS set before TensorFlow is imported)."""
-    return "TF_USE_LEGACY_KERAS" in text
+    return ctx.facts.keras_legacy_env
 
 
 def job(hit: Hit, ctx: Context, src: SourceIndex) -> dict | str | None:
@@ -140,9 +140,10 @@ def job(hit: Hit, ctx: Context, src: SourceIndex) -> dict | str | None:
         return None
     kind = "binop" if isinstance(hit.node, cst.BinaryOperation) else "call"
     imports_tf_keras = any(c.flavor == "tf_keras" for c in ctx.imported())
-    # A project pinned to Keras 2 (`legacy-keras = true`): its `tf.keras` is tf_keras too.
-    legacy_tf = _legacy_tf(ctx.text) or (hit.fmt.get("lib") == "legacy Keras" and not imports_tf_keras)
-    return _job(ctx, src, hit.node, kind, expect, legacy_tf, hit.related.get("src"))
+    # A project pinned to Keras 2 (`target-keras = "2"`, its pins): its `tf.keras` is tf_keras too.
+    legacy_tf = _legacy_tf(ctx) or (hit.fmt.get("lib") == "legacy Keras" and not imports_tf_keras)
+    made = hit.related.get("src")
+    return _job(ctx, src, hit.node, kind, expect, legacy_tf, made[0] if isinstance(made, tuple) else made)
 
 
 def lookalikes(ctx: Context, src: SourceIndex) -> Iterator[dict]:
@@ -157,8 +158,8 @@ def lookalikes(ctx: Context, src: SourceIndex) -> Iterator[dict]:
     """
     pic = ctx.picture
     flagged = {id(h.node) for h in check(ctx)}
-    legacy_tf = _legacy_tf(ctx.text)
-    is_legacy = legacy(ctx)
+    legacy_tf = _legacy_tf(ctx)
+    is_legacy = legacy(ctx.facts)
     seen: set[int] = set()
 
     def ok_site(event, value=None) -> bool:
@@ -178,7 +179,7 @@ def lookalikes(ctx: Context, src: SourceIndex) -> Iterator[dict]:
             if value is None:  # a TF op on a TF constant
                 ok = any(v.kind == "const" and v.lib == "tf" for v in event.operands()) and ok_site(event)
             else:  # a TF op on a legacy KerasTensor: wrapped into a TFOpLambda layer
-                ok = is_legacy and (value_lib(ctx, value) or "k2") == "k2" and ok_site(event, value)
+                ok = is_legacy and (value_lib(ctx.facts, value) or "k2") == "k2" and ok_site(event, value)
         else:
             ok = False
         if ok:
@@ -193,7 +194,7 @@ def lookalikes(ctx: Context, src: SourceIndex) -> Iterator[dict]:
         elif right.kt and left.kind == "const" and left.lib == "tf":
             ok = ok_site(event, right)
         elif right.kt and left.kind == "const" and left.lib == "numpy":
-            ok = value_lib(ctx, right) == "k2" and ok_site(event, right)
+            ok = value_lib(ctx.facts, right) == "k2" and ok_site(event, right)
         else:
             ok = False
         if ok:
