@@ -148,6 +148,12 @@ class Apply:
     call: cst.Call | None = None  # the application call, when there is one
     repeat: bool = False  # the same layer object was already added to this Sequential model
     seq: int = field(default_factory=_seq)  # order of interpretation (records of all kinds)
+    # Made only under an `if` on a parameter whose value is not known here (`if dropout_rate:` in
+    # a helper run without a call that gives it): whether it happens depends on the caller.
+    conditional: bool = False
+    # Made because a call's argument (or a default it left out) decided such an `if`: that call,
+    # where the choice was made (`block(x, dropout_rate=0.3)`), outermost first.
+    decided: cst.Call | None = None
 
     def kwarg(self, keyword: str) -> cst.BaseExpression | None:
         return call_arg(self.call, keyword, None) if self.call is not None else None
@@ -316,6 +322,7 @@ class Picture:
     models: list[ModelEvent] = field(default_factory=list)
     classes: list[KerasClass] = field(default_factory=list)
     lambdas: list[LayerDef] = field(default_factory=list)  # Lambda layers
+    instances: list[LayerDef] = field(default_factory=list)  # constructions of the file's own Layer/Model classes
     text: str | None = None  # the source text, when known
     references: set[str] = field(default_factory=set)  # canonical names of every resolved name read
 
@@ -450,6 +457,8 @@ class _Interpreter:
         self.self_attrs: dict[str, Value] | None = None
         self.global_heap: dict[int, object] = {}
         self.returns: list[Value] | None = None
+        self.conditional = 0  # depth of `if`s on unknown parameters around the current code
+        self.decided: list[cst.Call] = []  # calls whose arguments decided the `if`s around it
 
     # -- entry ---------------------------------------------------------------
 
@@ -649,15 +658,29 @@ class _Interpreter:
             env.vars[stmt.name.value] = Value("class", node=stmt, cls=kc, label=stmt.name.value)
         elif isinstance(stmt, cst.If):
             truth = self.expr(stmt.test, env, site).truth()
-            if truth is True:  # `if 1:` / `if RATE:` with RATE a known non-zero constant
-                self.suite(stmt.body, env, site)
-            elif truth is False:
-                if isinstance(stmt.orelse, cst.If):
-                    self.compound(stmt.orelse, env, site)
-                elif isinstance(stmt.orelse, cst.Else):
-                    self.suite(stmt.orelse.body, env, site)
-            else:
-                self._branches(env, site, [stmt.body, stmt.orelse])
+            param = self._param_test(stmt.test, site)
+            if param is not None and truth is None and self._default_truth(site, param):
+                param = None  # run on its own, with a default that takes the branch: as written, it is taken
+            decided = self._deciding_call(site, param) if param is not None and truth is not None else None
+            if decided is not None:
+                self.decided.append(decided)
+            elif param is not None and truth is None:
+                self.conditional += 1
+            try:
+                if truth is True:  # `if 1:` / `if RATE:` with RATE a known non-zero constant
+                    self.suite(stmt.body, env, site)
+                elif truth is False:
+                    if isinstance(stmt.orelse, cst.If):
+                        self.compound(stmt.orelse, env, site)
+                    elif isinstance(stmt.orelse, cst.Else):
+                        self.suite(stmt.orelse.body, env, site)
+                else:
+                    self._branches(env, site, [stmt.body, stmt.orelse])
+            finally:
+                if decided is not None:
+                    self.decided.pop()
+                elif param is not None and truth is None:
+                    self.conditional -= 1
         elif isinstance(stmt, cst.For):
             self._for(stmt, env, site)
         elif isinstance(stmt, cst.While):
@@ -682,6 +705,58 @@ class _Interpreter:
         elif isinstance(stmt, cst.Match):
             self.expr(stmt.subject, env, site)
             self._branches(env, site, [None, *[c.body for c in stmt.cases]])
+
+    def _param_test(self, test: cst.BaseExpression, site: Site) -> str | None:
+        """The parameter of the current function that an `if` test reads (directly, or through a
+        local computed from it: `use = rate > 0`), else None. `self` does not count."""
+        fn = site.function
+        if not isinstance(fn, cst.FunctionDef):
+            return None
+        p = fn.params
+        names = [q.name.value for q in (*p.posonly_params, *p.params, *p.kwonly_params)]
+        if names and site.cls is not None:
+            names = names[1:]
+        if not names:
+            return None
+        for node in self.flow.walk(test):
+            if isinstance(node, cst.Name):
+                if node.value in names:
+                    return node.value
+                got = self.flow.definition(node)
+                if isinstance(got, cst.BaseExpression):
+                    for inner in self.flow.walk(got):
+                        if isinstance(inner, cst.Name) and inner.value in names:
+                            return inner.value
+        return None
+
+    def _default_truth(self, site: Site, param: str) -> bool:
+        """A function run on its own (no call in the file) whose `param` defaults to a true constant."""
+        fn = site.function
+        if site.caller is not None or not isinstance(fn, cst.FunctionDef):
+            return False
+        p = fn.params
+        q = next((q for q in (*p.posonly_params, *p.params, *p.kwonly_params) if q.name.value == param), None)
+        if q is None or q.default is None:
+            return False
+        value = self.flow.constant(q.default, self.names.scope_of(fn).parent or self.names.root)
+        try:
+            return value is not NOT_CONSTANT and bool(value)
+        except Exception:  # noqa: BLE001
+            return False
+
+    def _deciding_call(self, site: Site, param: str) -> cst.Call | None:
+        """The call whose argument gave `param` its value, following parameters handed on by the
+        callers (`stage(x, rate=0.3)` -> `block(x, rate)`), or the call that left it at its default."""
+        current, name, found = site, param, None
+        while current.caller is not None and isinstance(current.function, cst.FunctionDef):
+            found = current.caller
+            expr = _argument(current.caller, current.function, name)
+            outer = current.outer
+            if not (isinstance(expr, cst.Name) and outer is not None and outer.caller is not None
+                    and isinstance(outer.function, cst.FunctionDef) and expr.value in _param_names(outer.function)):
+                break
+            current, name = outer, expr.value
+        return found
 
     def _guarded(self, suite, env: _Env, site: Site) -> None:
         try:
@@ -832,7 +907,13 @@ class _Interpreter:
                 return self.expr(node.body, env, site)
             if truth is False:
                 return self.expr(node.orelse, env, site)
-            return union([self.expr(node.body, env, site), self.expr(node.orelse, env, site)])
+            param = self._param_test(node.test, site)
+            unsure = param is not None and not self._default_truth(site, param)
+            self.conditional += unsure
+            try:
+                return union([self.expr(node.body, env, site), self.expr(node.orelse, env, site)])
+            finally:
+                self.conditional -= unsure
         if isinstance(node, cst.NamedExpr):
             value = self.expr(node.value, env, site)
             self.assign(node.target, value, env, site)
@@ -1062,7 +1143,8 @@ class _Interpreter:
             args, kwargs = self._args(call, env, site)
             inputs = args[:1] if args else tuple(v for k, v in kwargs if k == "inputs")
             via = "subclass" if site.cls is not None else "functional"
-            app = Apply(callee.layer, inputs, call, via, site, call=call)
+            app = Apply(callee.layer, inputs, call, via, site, call=call, conditional=self.conditional > 0,
+                        decided=self.decided[0] if self.decided else None)
             self.pic.applies.append(app)
             kt = bool(self._symbolic([*args, *(v for _, v in kwargs)], env))
             return Value("tensor", node=call, app=app, kt=kt)
@@ -1077,6 +1159,7 @@ class _Interpreter:
             if callee.cls is not None and callee.cls.kind in ("layer", "model"):
                 canon = Canon(f"<local>.{callee.cls.name}", "local")
                 layer = LayerDef(canon, call, site)
+                self.pic.instances.append(layer)
                 return Value("layer", node=call, layer=layer)
             return UNKNOWN
         if callee.kind == "union":
@@ -1167,7 +1250,8 @@ class _Interpreter:
         if item.kind == "layer" and item.layer is not None:
             adjacent = state.last_layer is not None and via == "sequential"
             repeat = id(item.layer) in state.added
-            app = Apply(item.layer, (state.last,), node, via, site, adjacent=adjacent, repeat=repeat)
+            app = Apply(item.layer, (state.last,), node, via, site, adjacent=adjacent, repeat=repeat,
+                        conditional=self.conditional > 0, decided=self.decided[0] if self.decided else None)
             self.pic.applies.append(app)
             env.heap[oid] = _SeqState(Value("tensor", node=node, app=app), item.layer,
                                       state.added | {id(item.layer)})
@@ -1230,6 +1314,20 @@ class _Interpreter:
         evaluated once, in the scope around the function)."""
         lit = self.flow.constant(expr, self.names.scope_of(fn).parent or self.names.root)
         return Value("literal", node=expr, lit=lit) if lit is not NOT_CONSTANT else UNKNOWN
+
+
+def _param_names(fn: cst.FunctionDef) -> set[str]:
+    p = fn.params
+    return {q.name.value for q in (*p.posonly_params, *p.params, *p.kwonly_params)}
+
+
+def _argument(call: cst.Call, fn: cst.FunctionDef, param: str) -> cst.BaseExpression | None:
+    """What `call` gives parameter `param` of `fn` (None: left at its default, or not known)."""
+    params = [*fn.params.posonly_params, *fn.params.params]
+    if isinstance(call.func, cst.Attribute) and params and params[0].name.value in ("self", "cls"):
+        params = params[1:]
+    index = next((i for i, q in enumerate(params) if q.name.value == param), None)
+    return call_arg(call, param, index)
 
 
 def _class_kind(canon: Canon) -> str | None:
