@@ -165,7 +165,7 @@ class Apply:
 @dataclass(frozen=True, eq=False)
 class Value:
     """An abstract value. kind: unknown | ref | layer | model | seq | dict | tensor | const |
-    literal | func | class | self | union."""
+    literal | func | class | self | weight (`self.add_weight(...)`, node: that call) | union."""
 
     kind: str
     node: cst.CSTNode | None = None  # where it was created
@@ -1101,6 +1101,8 @@ class _Interpreter:
                 args, kwargs = self._args(call, env, site)
                 receiver = Value("self", node=func.value, cls=site.cls)
                 self.pic.methods.append(MethodCallEvent(method, receiver, call, args, kwargs, site))
+                if method == "add_weight":  # a weight: `self.w.assign(...)` later is a method call on it
+                    return Value("weight", node=call, label=_target_label(self.flow, call))
                 return UNKNOWN
             owner = self.expr(func.value, env, site)
             if owner.kind == "ref":
@@ -1176,11 +1178,19 @@ class _Interpreter:
         for arg in call.args:
             if arg.star == "**":
                 value = self.expr(arg.value, env, site)
-                state = env.heap.get(value.oid) if value.kind == "dict" and value.oid is not None else None
-                if isinstance(state, dict) and len(value.keys) == len(state):
-                    extra.extend(value.keys)
-                else:
-                    opaque = True
+                # A dict chosen between branches (`{...} if convex else {}`): the keys some
+                # alternative gives, each with its one expression (a key whose expression
+                # differs between the alternatives makes the call opaque).
+                merged: dict[str, cst.BaseExpression] = {}
+                for alt in value.alternatives():
+                    state = env.heap.get(alt.oid) if alt.kind == "dict" and alt.oid is not None else None
+                    if not (isinstance(state, dict) and len(alt.keys) == len(state)):
+                        opaque = True
+                        break
+                    for key, expr in alt.keys:
+                        if merged.setdefault(key, expr) is not expr:
+                            opaque = True
+                extra.extend(merged.items())
             elif arg.star == "*":
                 opaque = True
         return tuple(extra), opaque
@@ -1314,6 +1324,17 @@ class _Interpreter:
         evaluated once, in the scope around the function)."""
         lit = self.flow.constant(expr, self.names.scope_of(fn).parent or self.names.root)
         return Value("literal", node=expr, lit=lit) if lit is not NOT_CONSTANT else UNKNOWN
+
+
+def _target_label(flow: Flow, node: cst.CSTNode) -> str | None:
+    parent = flow.parent(node)
+    if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
+        target = parent.targets[0].target
+        if isinstance(target, cst.Attribute):
+            return target.attr.value
+        if isinstance(target, cst.Name):
+            return target.value
+    return None
 
 
 def _param_names(fn: cst.FunctionDef) -> set[str]:
