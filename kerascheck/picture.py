@@ -42,9 +42,11 @@ from kerascheck.flow import NOT_CONSTANT, Flow, fold, literal_value
 from kerascheck.names import Canon, Names, Scope, walk_statements
 
 MAX_UNROLL = 32  # items of a literal sequence a loop is unrolled over
-MAX_INLINE_DEPTH = 3
+MAX_INLINE_DEPTH = 5  # helpers inlined inside helpers: a model built 4-5 calls deep is still seen
 BUDGET = 40_000  # statements interpreted per file, inlining included
 NOT_LAYERS = frozenset({"Layer", "InputSpec", "Input", "InputLayer"})
+MODEL_MAKERS = frozenset({"keras.models.load_model", "keras.saving.load_model", "keras.models.clone_model"})
+MODEL_TENSORS = frozenset({"output", "outputs", "input", "inputs"})  # measured: kc004_from_calls.py
 TRAINING = frozenset({"training"})
 _CALLED = re.compile(r"(\w+)\s*\(")  # names written before a `(`: a `def` and each call
 
@@ -657,14 +659,16 @@ class _Interpreter:
             kc = self.class_of.get(stmt)
             env.vars[stmt.name.value] = Value("class", node=stmt, cls=kc, label=stmt.name.value)
         elif isinstance(stmt, cst.If):
-            truth = self.expr(stmt.test, env, site).truth()
-            param = self._param_test(stmt.test, site)
-            if param is not None and truth is None and self._default_truth(site, param):
-                param = None  # run on its own, with a default that takes the branch: as written, it is taken
-            decided = self._deciding_call(site, param) if param is not None and truth is not None else None
+            test = self.expr(stmt.test, env, site)
+            truth = test.truth()
+            unsure = truth is None and self._unsure(test, site)
+            decided = None
+            if truth is not None and site.caller is not None:
+                param = self._param_test(stmt.test, site)
+                decided = self._deciding_call(site, param) if param is not None else None
             if decided is not None:
                 self.decided.append(decided)
-            elif param is not None and truth is None:
+            elif unsure:
                 self.conditional += 1
             try:
                 if truth is True:  # `if 1:` / `if RATE:` with RATE a known non-zero constant
@@ -679,7 +683,7 @@ class _Interpreter:
             finally:
                 if decided is not None:
                     self.decided.pop()
-                elif param is not None and truth is None:
+                elif unsure:
                     self.conditional -= 1
         elif isinstance(stmt, cst.For):
             self._for(stmt, env, site)
@@ -706,27 +710,33 @@ class _Interpreter:
             self.expr(stmt.subject, env, site)
             self._branches(env, site, [None, *[c.body for c in stmt.cases]])
 
+    def _unsure(self, test: Value, site: Site) -> bool:
+        """An `if` whose test is a parameter whose value no call here gives (`if dropout_rate:`,
+        `if rate > 0`, `if cfg.dropout`, also through the callers that handed it on), unless the
+        function runs on its own and the parameter's default takes the branch."""
+        param = test.node if test.kind == "unknown" and isinstance(test.node, cst.Param) else None
+        if param is None:
+            return False
+        fn = site.function
+        mine = isinstance(fn, cst.FunctionDef) and any(
+            q is param for q in (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params))
+        return not (mine and self._default_truth(site, param.name.value))
+
     def _param_test(self, test: cst.BaseExpression, site: Site) -> str | None:
-        """The parameter of the current function that an `if` test reads (directly, or through a
-        local computed from it: `use = rate > 0`), else None. `self` does not count."""
+        """The parameter of the current function that an `if` test names, else None (`self` and
+        the names of its attributes do not count)."""
         fn = site.function
         if not isinstance(fn, cst.FunctionDef):
             return None
-        p = fn.params
-        names = [q.name.value for q in (*p.posonly_params, *p.params, *p.kwonly_params)]
-        if names and site.cls is not None:
-            names = names[1:]
-        if not names:
-            return None
+        names = _param_names(fn)
+        if site.cls is not None:
+            names.discard("self")
+        attrs: set[int] = set()  # `x.rate`: `rate` is an attribute, not the parameter
         for node in self.flow.walk(test):
-            if isinstance(node, cst.Name):
-                if node.value in names:
-                    return node.value
-                got = self.flow.definition(node)
-                if isinstance(got, cst.BaseExpression):
-                    for inner in self.flow.walk(got):
-                        if isinstance(inner, cst.Name) and inner.value in names:
-                            return inner.value
+            if isinstance(node, cst.Attribute):
+                attrs.add(id(node.attr))
+            elif isinstance(node, cst.Name) and node.value in names and id(node) not in attrs:
+                return node.value
         return None
 
     def _default_truth(self, site: Site, param: str) -> bool:
@@ -848,6 +858,12 @@ class _Interpreter:
             base = self.expr(node.value, env, site)
             if base.kind == "ref" and base.canon is not None:
                 return self._ref(node, site)
+            if base.kind == "unknown" and isinstance(base.node, cst.Param):
+                return base  # `cfg.dropout` of a parameter: still what the caller gives
+            if base.kind == "model" and node.attr.value in MODEL_TENSORS:
+                # `model.output`, `model.inputs`, `model.get_layer(...).output`: the model's
+                # symbolic tensors (a list of them for the plural forms, read as KerasTensors).
+                return Value("tensor", node=node, kt=True, canon=base.canon, root=node)
             return UNKNOWN
         if isinstance(node, cst.Call):
             return self.call(node, env, site)
@@ -875,6 +891,8 @@ class _Interpreter:
             inner = self.expr(node.expression, env, site)
             if inner.kt:
                 return Value("tensor", node=node, kt=True, root=inner.origin())
+            if inner.kind == "unknown" and isinstance(inner.node, cst.Param):
+                return inner  # `not use_dropout`
             if inner.kind == "literal" or inner.kind == "union":
                 truth = inner.truth() if isinstance(node.operator, cst.Not) else None
                 if truth is not None:
@@ -902,13 +920,13 @@ class _Interpreter:
                     return state[key]
             return UNKNOWN
         if isinstance(node, cst.IfExp):
-            truth = self.expr(node.test, env, site).truth()
+            test = self.expr(node.test, env, site)
+            truth = test.truth()
             if truth is True:
                 return self.expr(node.body, env, site)
             if truth is False:
                 return self.expr(node.orelse, env, site)
-            param = self._param_test(node.test, site)
-            unsure = param is not None and not self._default_truth(site, param)
+            unsure = self._unsure(test, site)
             self.conditional += unsure
             try:
                 return union([self.expr(node.body, env, site), self.expr(node.orelse, env, site)])
@@ -922,13 +940,13 @@ class _Interpreter:
             return self.expr(node.expression, env, site)
         if isinstance(node, (cst.BooleanOperation, cst.Comparison)):
             if isinstance(node, cst.BooleanOperation):
-                self.expr(node.left, env, site)
-                self.expr(node.right, env, site)
+                operands = [self.expr(node.left, env, site), self.expr(node.right, env, site)]
             else:
-                self.expr(node.left, env, site)
+                operands = [self.expr(node.left, env, site)]
                 for comp in node.comparisons:
-                    self.expr(comp.comparator, env, site)
-            return UNKNOWN
+                    operands.append(self.expr(comp.comparator, env, site))
+            # `rate > 0`, `use_bn and rate`: unknown, but known to come from a parameter.
+            return next((v for v in operands if v.kind == "unknown" and isinstance(v.node, cst.Param)), UNKNOWN)
         if isinstance(node, cst.Dict):
             return self._dict(node, env, site)
         if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
@@ -1102,13 +1120,15 @@ class _Interpreter:
                 receiver = Value("self", node=func.value, cls=site.cls)
                 self.pic.methods.append(MethodCallEvent(method, receiver, call, args, kwargs, site))
                 if method == "add_weight":  # a weight: `self.w.assign(...)` later is a method call on it
-                    return Value("weight", node=call, label=_target_label(self.flow, call))
+                    return Value("weight", node=call)
                 return UNKNOWN
             owner = self.expr(func.value, env, site)
             if owner.kind == "ref":
                 return self._call_value(self._ref(func, site), call, env, site)
             args, kwargs = self._args(call, env, site)
             self.pic.methods.append(MethodCallEvent(method, owner, call, args, kwargs, site))
+            if owner.kind == "model" and method == "get_layer":  # a layer of a built model: has `.output`
+                return Value("model", node=call, canon=owner.canon, label="get_layer")
             if owner.kind == "model" and owner.oid is not None and method in ("add", "pop"):
                 if method == "pop":  # the last layer is gone: what the next one reads is unknown
                     env.heap[owner.oid] = _SeqState(UNKNOWN, None, frozenset())
@@ -1153,7 +1173,7 @@ class _Interpreter:
         if callee.kind == "model":
             args, kwargs = self._args(call, env, site)
             kt = bool(self._symbolic(args, env))
-            return Value("tensor", node=call, kt=kt)
+            return Value("tensor", node=call, kt=kt, canon=callee.canon, root=call if kt else None)
         if callee.kind == "func" and isinstance(callee.func, cst.FunctionDef):
             return self._inline(callee.func, call, env, site)
         if callee.kind == "class":
@@ -1203,6 +1223,11 @@ class _Interpreter:
             if name == "keras.Input":
                 self._args(call, env, site)
                 return Value("tensor", node=call, kt=True, canon=canon)
+            if name in MODEL_MAKERS or (name.startswith("keras.applications.") and canon.short[:1].isupper()):
+                # A Keras application (`MobileNetV2(include_top=False)`) or a loaded model: a
+                # built model, whose call on a KerasTensor and whose `.output` are KerasTensors.
+                self._args(call, env, site)
+                return Value("model", node=call, canon=canon)
             if name in ("keras.Model", "keras.Functional"):
                 args, kwargs = self._args(call, env, site)
                 kw = dict(kwargs)
@@ -1225,7 +1250,8 @@ class _Interpreter:
         self.pic.calls.append(CallEvent(canon, call, args, kwargs, site, symbolic))
         kt = bool(symbolic)
         root = symbolic[0].origin() if symbolic else None
-        if canon.flavor is not None and name.startswith(("keras.ops.", "keras.activations.", "keras.random.")):
+        if canon.flavor is not None and name.startswith(("keras.ops.", "keras.activations.", "keras.random.",
+                                                         "keras.applications.")):
             return Value("tensor", node=call, kt=kt, canon=canon, root=root)
         if kt and canon.flavor is None and name.startswith("tensorflow."):
             # A TF op on a KerasTensor: legacy Keras wraps it into a layer and returns a
@@ -1324,17 +1350,6 @@ class _Interpreter:
         evaluated once, in the scope around the function)."""
         lit = self.flow.constant(expr, self.names.scope_of(fn).parent or self.names.root)
         return Value("literal", node=expr, lit=lit) if lit is not NOT_CONSTANT else UNKNOWN
-
-
-def _target_label(flow: Flow, node: cst.CSTNode) -> str | None:
-    parent = flow.parent(node)
-    if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
-        target = parent.targets[0].target
-        if isinstance(target, cst.Attribute):
-            return target.attr.value
-        if isinstance(target, cst.Name):
-            return target.value
-    return None
 
 
 def _param_names(fn: cst.FunctionDef) -> set[str]:

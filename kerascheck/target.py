@@ -570,10 +570,11 @@ def judge(folder: Path) -> FolderVerdict:
 # ------------------------------------------------------------------ per file
 
 
-_MARKERS = re.compile(
-    r"^[ \t]*(?:(?P<imp>import[ \t]+tf_keras\b|from[ \t]+tf_keras\b|import[ \t]+tensorflow\.python\.keras\b"
-    r"|from[ \t]+tensorflow\.python\.keras\b|from[ \t]+tensorflow\.python[ \t]+import[ \t]+keras\b)"
-    r"|(?P<env>[^#\n]*TF_USE_LEGACY_KERAS))", re.M)
+_IMPORT_MARKER = re.compile(
+    r"^[ \t]*(?:import[ \t]+tf_keras\b|from[ \t]+tf_keras\b|import[ \t]+tensorflow\.python\.keras\b"
+    r"|from[ \t]+tensorflow\.python\.keras\b|from[ \t]+tensorflow\.python[ \t]+import[ \t]+keras\b)", re.M)
+_ENV_MARKER = re.compile(r"^[^#\n]*TF_USE_LEGACY_KERAS", re.M)
+MAX_MARKERS = 3  # of each kind: the first decides, a few more are shown
 
 
 _PIP = re.compile(r"^[ \t]*[!%]?[ \t]*(?:python3?[ \t]+-m[ \t]+)?pip3?[ \t]+install\b([^\n#]*)", re.M)
@@ -590,13 +591,18 @@ def markers(text: str) -> tuple[tuple[str, int, str], ...]:
         return ()
     found = []
 
-    def where(start: int) -> tuple[int, str]:
+    def where(start: int, around: str = "") -> tuple[int, str]:
         end = text.find("\n", start)
-        return text.count("\n", 0, start) + 1, text[start: end if end != -1 else len(text)].strip()[:60]
+        code = text[start: end if end != -1 else len(text)].strip()
+        at = code.find(around) if around else 0
+        return text.count("\n", 0, start) + 1, code[max(0, at - 20): max(0, at - 20) + 60]
 
-    if "tf_keras" in text or "python.keras" in text or "python import keras" in text or "TF_USE_LEGACY_KERAS" in text:
-        for match in _MARKERS.finditer(text):
-            found.append(("import" if match.group("imp") else "env", *where(match.start())))
+    for kind, pattern, words in (("import", _IMPORT_MARKER, ("tf_keras", "python.keras", "python import keras")),
+                                 ("env", _ENV_MARKER, ("TF_USE_LEGACY_KERAS",))):
+        if any(w in text for w in words):
+            for _, match in zip(range(MAX_MARKERS), pattern.finditer(text)):
+                line, code = where(match.start(), "TF_USE_LEGACY_KERAS" if kind == "env" else "")
+                found.append((kind, line, code.strip()))
     if "install" in text:
         for match in _PIP.finditer(text):
             for item in _PIP_ITEM.finditer(match.group(1)):
@@ -616,6 +622,7 @@ class Inference:
         self.infer = infer
         self.base = base  # what decides when nothing else does (the default: Keras 3)
         self._folders: dict[Path, FolderVerdict] = {}
+        self._above: dict[Path, tuple[str | None, str, tuple[str, ...]]] = {}
         self._specs = None
 
     def reads(self) -> int:
@@ -632,11 +639,19 @@ class Inference:
         """(keras, source, notes) from the dependency files above `path` (keras None: none pins)."""
         if not self.infer or path is None:
             return None, "", ()
+        key = path.parent if path.suffix in (".py", ".pyi", ".ipynb") else path  # a file's folder, resolved once
+        cached = self._above.get(key)
+        if cached is not None:
+            return cached
         try:
             start = path.resolve()
         except OSError:
             return None, "", ()
         folder = start if start.is_dir() else start.parent
+        found = self._above[key] = self._project(folder)
+        return found
+
+    def _project(self, folder: Path) -> tuple[str | None, str, tuple[str, ...]]:
         notes: list[str] = []
         home = _home()
         for current in (folder, *folder.parents):

@@ -147,7 +147,8 @@ RULE = Rule(
            *((b"Input", b"import tensorflow", m) for m in PUBLIC_KERAS),
            *((b"Input", b"numpy", m) for m in PUBLIC_KERAS)),
     # Where KerasTensors come from; the functions they are handed to are parsed with them.
-    anchors=("keras.Input", "keras.layers.Input", "keras.Model", "keras.Functional", "keras.applications.*"),
+    anchors=("keras.Input", "keras.layers.Input", "keras.Model", "keras.Functional", "keras.applications.*",
+             "keras.models.load_model", "keras.saving.load_model"),
     options=OPTIONS,
 )
 
