@@ -30,6 +30,19 @@ training=False and drops nothing (measured: 0 % zeros at predict, 50 % from
 `model(x)`; tests/measurements/kc001_functional_training_true.py), so BN's
 statistics are shifted there too and it is flagged.
 
+A helper that makes the Dropout only under an `if` on one of its parameters
+(`def block(x, dropout_rate=0): if dropout_rate: x = Dropout(dropout_rate)(x)`)
+is judged at its calls: flagged at the call whose arguments (or the default it
+leaves out) take the branch (`block(x, dropout_rate=0.3)`), with the Dropout
+and the BN inside the helper as related places; silent when every call in the
+file skips it, or when no call gives a known value (a helper run on its own is
+judged by its default). One BatchNormalization object listed twice in a
+`Sequential` model is not flagged either: measured, Keras 3 and tf_keras both
+apply it at every listing with one set of moving statistics (ratio 0.9 at one
+listing, 2.3-2.6 at the other; tests/measurements/kc001_repeated_instance.py;
+with different widths both raise at build), so the sharing is the bug and
+moving the Dropout would not fix it.
+
 ## Example
     model = keras.Sequential([
         layers.Dense(128, activation="relu"),

@@ -29,7 +29,16 @@ silent: dropout *layers* (`self.dropout(x)`: Keras forwards the flag to
 sublayers, F2.4), `training=True` on purpose, dropout in `train_step` or
 outside any layer, and deliberate always-on Monte-Carlo dropout - a class,
 module, docstring, function or comment that says MC / Monte Carlo / Bayesian /
-concrete / permanent / test-time dropout.
+concrete / permanent / test-time dropout, or says in prose that dropout is
+applied "during training and inference", "always", "at test time", "at
+inference" (not after a negation: "no dropout at inference", "disabled at test
+time", "only during training" are no such intent), or a class that is named
+for uncertainty or made in a function about uncertainty estimates
+(`build_uncertainty_model`, code computing the predictive variance). A comment
+that merely mentions dropout is not intent.
+
+`call()` here includes an overridden `__call__` of a Layer: Keras's machinery,
+and its training flag, never reach that code.
 
 ## Why is this bad?
 Keras turns off its `Dropout` *layers* at inference by passing
@@ -57,7 +66,7 @@ have either bug without the other.
 Known misses: a dropout alias with no "drop" in its name (`as d`), a
 backend alias other than `K` or `backend` (`KB.dropout`), the function
 imported in a list (`from tensorflow.nn import relu, dropout`), helpers more
-than three calls deep, and helpers or subclasses in other files.
+than five calls deep, and helpers or subclasses in other files.
 
 ## Example
     class NoisyDense(keras.layers.Layer):

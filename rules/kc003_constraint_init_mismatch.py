@@ -16,7 +16,21 @@ beta, PReLU alpha: zeros, plus ones for the LSTM forget gate; gamma: ones;
 `add_weight`: `glorot_uniform`). Bounds are compared, not just signs:
 `clip(0.1, 1)` rejects zeros and ones sits inside `clip(0, 1)`.
 
-Not flagged: norm constraints (`MaxNorm`, `MinMaxNorm`, `UnitNorm`), which
+The constraint is also found where it reaches the layer indirectly: through a
+`**kwargs` dict, also one chosen between branches
+(`c = {"kernel_constraint": NonNeg()} if convex else {}` ... `Dense(n, **c)`),
+or through a parameter (`def make(n, constraint=NonNeg()): return Dense(n,
+kernel_constraint=constraint)`: its default when no call in the file gives
+it, else what some call gives it).
+
+Not flagged: weights that never compute with their initial values - the layer
+is bound to a name and, before anything calls it, trains it or hands it on,
+`set_weights(...)` or `layer.kernel.assign(...)` (the constrained weight)
+replaces them, or it is only built and inspected (`assertIsInstance(
+layer.kernel.constraint, NonNeg)`, `get_config()`, as in Keras's own tests);
+an `add_weight` whose variable is `.assign`ed in the same method right after.
+A test that trains and then checks the values is still flagged. Also: norm
+constraints (`MaxNorm`, `MinMaxNorm`, `UnitNorm`), which
 rescale whole columns and never zero an entry; NonNeg on zeros, ones,
 `Constant(c >= 0)`, `RandomUniform(minval >= 0)` or `Identity`; anything not
 provable (a parameter, a call that cannot be evaluated, a constraint whose

@@ -3,10 +3,15 @@
 ## What it does
 Flags, in module-level code and in functions that build models, an operation
 that Keras 3 refuses on a symbolic `KerasTensor` (a value from `keras.Input()`
-/ `tf.keras.Input()`, from a Keras layer or model applied to one, or from
-`keras.ops` / Python operators / slicing on one), followed through
-assignments, tuple unpacking, lists, list comprehensions, `for` loops over a
-list of tensors and helper functions of the same file that receive them:
+/ `tf.keras.Input()`, from a Keras layer or model applied to one, from
+`keras.ops` / Python operators / slicing on one, or from a call that gives one:
+`model.output` / `model.outputs` / `model.inputs`,
+`model.get_layer(...).output`, a Keras application or a loaded model called on
+a KerasTensor or its `.output`, `keras.applications.*.preprocess_input` on
+one; tests/measurements/kc004_from_calls.py), followed through assignments,
+tuple unpacking, lists, list comprehensions, `for` loops over a list of
+tensors and helper functions of the same file that receive them (up to five
+calls deep):
 
 - a `tf.*` call (including the `tf.keras.backend` functions that are TF ops,
   e.g. `K.sum`) with a KerasTensor argument, also inside a list argument
@@ -19,7 +24,12 @@ list of tensors and helper functions of the same file that receive them:
   array, or a KerasTensor of the other Keras (`tf_keras` vs Keras 3).
 
 The finding is reported at the call or operator that raises, and names the
-symbolic argument and the line that created it.
+symbolic argument and the line that created it. One finding per cause: in a
+statement, the first op on a KerasTensor; in a function body, the first op on
+each root KerasTensor (the `Input` or layer output a chain of raw ops,
+operators and slicing started from). The other ops of the same cause are its
+related locations (JSON `related`, SARIF `relatedLocations`, and the text
+output's code frame), so the count is what there is to fix.
 
 ## Why is this bad?
 A KerasTensor is a placeholder for a shape and a dtype, not a tensor. Measured
@@ -50,16 +60,24 @@ or a `Lambda` function (where the tensors are real), and
 Nothing is flagged in functions whose tensors come from unknown parameters,
 under an `if` on a version or legacy flag, or in a `try` that catches the error.
 
-Legacy Keras (tf_keras, or `tf.keras` with `TF_USE_LEGACY_KERAS=1`) wraps TF
-ops into layers (F4.8): a file that imports `tf_keras`, or mentions
-`TF_USE_LEGACY_KERAS`, gets no TF-op finding; NumPy on its KerasTensors still
-raises `TypeError: You are passing KerasTensor(...), an intermediate TF-Keras
-symbolic input/output, ...` and is still flagged. For a project pinned to
-TensorFlow <= 2.15 / Keras 2, set the option below.
+Which Keras the code runs on comes from `ctx.facts` (README, "Keras target"):
+the project's pins (TensorFlow < 2.16, keras < 3 or tf-keras < 2.16 in
+requirements files, pyproject.toml, setup.cfg, setup.py, environment.yml,
+Pipfile), `target-keras` / `per-file-target-keras` in the configuration, and
+the file's own markers. Legacy Keras (tf_keras, TF <= 2.15, or `tf.keras` with
+`TF_USE_LEGACY_KERAS=1`) wraps TF ops into layers (F4.8): a file that runs on
+Keras 2 (its project pins it, it imports `tf_keras` or
+`tensorflow.python.keras`, sets `TF_USE_LEGACY_KERAS`, or, in a notebook,
+`pip install`s a TensorFlow below 2.16) gets no TF-op finding; NumPy on its
+KerasTensors still raises `TypeError: You are passing KerasTensor(...), an
+intermediate TF-Keras symbolic input/output, ...` and is still flagged.
+`kerascheck check --target-keras 3` answers "what breaks when this project
+moves to Keras 3": the TF-op findings of Keras 2 code are reported too, and
+their message ends with the target and what the file would run on without it.
 
 ## Options
     [tool.kerascheck.kc004]
-    legacy-keras = true   # all Keras in this project is Keras 2: no TF-op findings
+    legacy-keras = true   # deprecated: read as `target-keras = "2"` in [tool.kerascheck]
 
 ## Example
     inputs = tf.keras.Input((28, 28, 1))
@@ -111,8 +129,8 @@ TF, NumPy and `tf.keras.backend` calls that raise on a KerasTensor before the fl
 reached (another finding earlier in the same function) run as a Lambda layer (what M1 advises;
 `tf.shape` as `keras.ops.shape`) and the evidence counts them; the flagged op itself always runs
 as written. TensorFlow is imported once per run, so `TF_USE_LEGACY_KERAS` in a file cannot switch
-`tf.keras` to Keras 2 any more: in such a file (and for legacy-Keras findings in a project pinned
-with `legacy-keras = true`) the slice's `import tensorflow` / `from tensorflow.keras import ...`
+`tf.keras` to Keras 2 any more: in such a file (and for legacy-Keras findings in a project whose
+target is Keras 2) the slice's `import tensorflow` / `from tensorflow.keras import ...`
 are redirected to `tf_keras`, which is what the file would get. Measured on fixtures/kc004 (TF
 2.21, keras 3.15.1, tf_keras 2.21): 24 of 25 findings confirmed in 0.3-1.0 s each (the other
 needs a constructor argument); 16 clean look-alikes (keras.ops, TF ops on constants, the
