@@ -50,9 +50,9 @@ BUILT_FROM_CODE = {
     31: "(the shape from Input (line 35))",
     45: "the verdict depends on synthesised values: hidden=8 (synthesised), use_gate=False (synthesised)",
     51: "[M2]",
-    52: "1 earlier op(s) that raise on KerasTensors even as a Lambda layer were replaced by a stand-in",
-    53: "[M2]",
-    54: "2 earlier op(s) that raise on KerasTensors even as a Lambda layer were replaced by a stand-in",
+    53: "1 earlier op(s) that raise on KerasTensors even as a Lambda layer were replaced by a stand-in",
+    55: "[M2]",
+    57: "2 earlier op(s) that raise on KerasTensors even as a Lambda layer were replaced by a stand-in",
 }
 # What Keras 2 code is confirmed with, and why (the evidence says so).
 KERAS2 = {
