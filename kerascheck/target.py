@@ -338,12 +338,16 @@ def _poetry_pins(table, text: str, shown: str) -> list[Pin]:
     return pins
 
 
-def read_pyproject(path: Path, shown: str) -> Source:
+def _toml(path: Path, shown: str) -> tuple[str, dict]:
     text = _read(path)
     try:
-        data = tomllib.loads(text)
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise Unusable(f"{shown}: invalid TOML ({exc}); skipped") from None
+
+
+def read_pyproject(path: Path, shown: str) -> Source:
+    text, data = _toml(path, shown)
     source = Source(shown)
     project = data.get("project")
     if isinstance(project, dict):
@@ -368,11 +372,7 @@ def read_pyproject(path: Path, shown: str) -> Source:
 
 
 def read_pipfile(path: Path, shown: str) -> Source:
-    text = _read(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise Unusable(f"{shown}: invalid TOML ({exc}); skipped") from None
+    text, data = _toml(path, shown)
     source = Source(shown)
     for section in ("packages", "dev-packages"):
         source.pins += _poetry_pins(data.get(section), text, shown)
