@@ -50,8 +50,8 @@ def show(path: Path, plan: Plan) -> str:
     if facts.keras_forced and facts.keras_unforced is not None:
         unforced = facts.keras_unforced
         out.append(f"    without --target-keras: {unforced.keras} (from: {unforced.keras_source})")
-    if facts.keras_project != facts.keras and not facts.keras_forced:
-        out.append(f"    `import keras` is still Keras {facts.keras_project} here (the project's target)")
+    if facts.project != facts.keras and not facts.keras_forced:
+        out.append(f"    `import keras` is still Keras {facts.project} here (the project's target)")
     for marker in facts.keras_markers:
         out.append(f"    file marker: {marker}")
     for note in facts.keras_notes:
