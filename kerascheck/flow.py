@@ -330,13 +330,37 @@ class Flow:
             return None
         p = found[0].node.params
         param = next((q for q in (*p.posonly_params, *p.params, *p.kwonly_params) if q.name.value == name.value), None)
-        others = [b for b in found[1] if not (b.kind == "other" and b.value is None)]
+        others = [b for b in found[1] if b.kind != "param"]
         if param is None or len(found[1]) - len(others) != 1:
             return None  # not a parameter, or also a loop target, an unpacking, `x += 1`...
         at = self.order(self.statement(name))
         if any(b.value is None or self.order(self.statement(b.value)) < at for b in others):
             return None
         return param
+
+    def values(self, name: cst.Name) -> list[cst.BaseExpression] | None:
+        """What a load of `name` may stand for: the one value it is bound to (`definition`), or,
+        for a parameter its function never rebinds, what each same-file call gives it (its default
+        where a call leaves it out), and its default alone when nothing in the file calls the
+        function. None when that is not known."""
+        got = self.definition(name)
+        if isinstance(got, cst.BaseExpression):
+            return [got]
+        if got is not None:
+            return None
+        found = self.bindings(name.value, name)
+        if found is None or len(found[1]) != 1 or found[1][0].kind != "param":
+            return None
+        param = found[1][0].value
+        fn = self.enclosing(param, cst.FunctionDef)
+        if fn is None:
+            return None
+        given = self.param_values(fn, name.value)
+        if given is not None:
+            return given
+        if param.default is not None and not self.call_sites(fn):
+            return [param.default]
+        return None
 
     def _single(self, name: str, at: cst.CSTNode | Scope) -> cst.BaseExpression | None:
         """The value of `name` when its scope binds it exactly once, by a plain assignment."""

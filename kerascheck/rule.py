@@ -24,10 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import libcst as cst
 
+from kerascheck.facts import ProjectFacts
+from kerascheck.fate import Use
 from kerascheck.flow import tokens as name_words
 from kerascheck.names import Canon, Scope
 from kerascheck.picture import (
@@ -48,12 +50,9 @@ from kerascheck.picture import (
     literal_value,
 )
 
-if TYPE_CHECKING:
-    from kerascheck.facts import ProjectFacts
-
 __all__ = [
     "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Context", "Edit", "Fix", "Hit", "KerasClass", "LayerDef",
-    "MethodCallEvent", "ModelEvent", "Picture", "Rule", "Scope", "Site", "Value", "call_arg", "cst",
+    "MethodCallEvent", "ModelEvent", "Picture", "ProjectFacts", "Rule", "Use", "Scope", "Site", "Value", "call_arg", "cst",
     "literal_number", "literal_string", "literal_value", "name_words",
 ]
 
@@ -245,6 +244,15 @@ class Context:
         does not stop them)."""
         return self.picture.flow.uses(target)
 
+    def object_uses(self, made: cst.CSTNode) -> list[Use] | None:
+        """What happens to the object `made` makes, use by use in order, when it is bound to one
+        name (`layer = Dense(...)`): called, a method called (`layer.kernel.assign(...)`), an
+        attribute read (`layer.kernel.constraint`), or handed on elsewhere. None when not bound
+        to one name (kerascheck/fate.py)."""
+        from kerascheck.fate import object_uses
+
+        return object_uses(self.picture.flow, made)
+
     def call_sites(self, function: cst.FunctionDef) -> list[cst.Call]:
         """Same-file calls of a module-level function, or `self.<method>(...)` calls of a method."""
         return self.picture.flow.call_sites(function)
@@ -275,6 +283,12 @@ class Context:
         the `def`/`class` statement that is its only binding. None for parameters, loop
         targets, imports, names bound several ways, and names bound by `global` from afar."""
         return self.picture.flow.definition(name)
+
+    def values(self, name: cst.Name) -> list[cst.BaseExpression] | None:
+        """What a load of `name` may stand for: `[definition]`, or for a parameter the expressions
+        the same-file calls give it (its default where a call leaves it out; the default alone when
+        no call in the file calls the function). None when not known."""
+        return self.picture.flow.values(name)
 
     def function_named(self, name: str, at: cst.CSTNode) -> cst.FunctionDef | None:
         """The one `def name` that a load of `name` at `at` sees, else None."""

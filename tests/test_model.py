@@ -477,3 +477,130 @@ def test_parameter(source, is_param):
     node = marked(ctx)
     param = ctx.parameter(node)
     assert (param is not None and param.name.value == node.value) is is_param
+# ------------------------------------------------------------------ branches on parameters (KC001)
+
+
+def _bn_inputs(source: str) -> list[tuple[str, bool, str | None]]:
+    """(producer of each BatchNormalization application, conditional, the deciding call's code)."""
+    ctx = context(source)
+    out = []
+    for app in ctx.picture.applies:
+        if app.layer.short == "BatchNormalization":
+            drops = [p for p in ctx.picture.producers(app) if p.layer.short == "Dropout"]
+            for d in drops:
+                out.append((d.layer.short, d.conditional, ctx.code(d.decided) if d.decided is not None else None))
+    return out
+
+
+BLOCK = ("from keras import layers\n"
+         "def block(x, rate=0):\n    if rate:\n        x = layers.Dropout(rate)(x)\n"
+         "    return layers.BatchNormalization()(x)\n")
+BRANCHES = [
+    # No call: run on its own, the default 0 skips the branch: the Dropout is only maybe made.
+    (BLOCK, [("Dropout", True, None)]),
+    # A call that passes a known rate decides it, and is the deciding call.
+    (BLOCK + "def build(x):\n    return block(x, rate=0.3)\n", [("Dropout", False, "block(x, rate=0.3)")]),
+    # A call that passes its own unknown parameter: still undecided.
+    (BLOCK + "def build(x, r):\n    return block(x, r)\n", [("Dropout", True, None)]),
+    # Handed on through a caller: the deciding call is the one with the literal.
+    (BLOCK + "def stage(x, r):\n    return block(x, r)\ndef build(x):\n    return stage(x, 0.5)\n",
+     [("Dropout", False, "stage(x, 0.5)")]),
+    # A test computed from the parameter is as unknown; a default that takes the branch is taken.
+    (BLOCK.replace("if rate:", "if rate > 0 and not False:"), [("Dropout", True, None)]),
+    (BLOCK.replace("rate=0", "rate=0.5"), [("Dropout", False, None)]),
+    # A default that takes the branch, through a call that leaves it out: decided by that call.
+    (BLOCK.replace("rate=0", "rate=0.5") + "def build(x):\n    return block(x)\n",
+     [("Dropout", False, "block(x)")]),
+]
+
+
+@pytest.mark.parametrize("source, expected", BRANCHES, ids=[str(i) for i in range(len(BRANCHES))])
+def test_branches_on_parameters(source, expected):
+    assert _bn_inputs(source) == expected
+
+
+# ------------------------------------------------------------------ root KerasTensors (KC004)
+
+
+def test_raw_ops_keep_the_root_keras_tensor():
+    source = ("import keras\nimport tensorflow as tf\nx = keras.Input((4,))\nh = keras.layers.Dense(4)(x)\n"
+              "a = tf.reduce_sum(h, -1)\nb = tf.abs(a) * 2\nc = b[:, None]\nd = keras.layers.Dense(2)(c)\n")
+    ctx = context(source)
+    by_op = {e.canon.name.rsplit(".", 1)[-1]: e for e in ctx.picture.calls}
+    dense = find(ctx, "keras.layers.Dense(4)(h)".replace("(h)", "(x)"), cst.Call)
+    assert by_op["reduce_sum"].symbolic[0].origin() is dense
+    assert by_op["abs"].symbolic[0].origin() is dense  # through a TF op's result
+    [apply2] = [a for a in ctx.picture.applies if a.layer.arg("units", 0) is not None and ctx.code(a.layer.arg("units", 0)) == "2"]
+    assert apply2.inputs[0].origin() is dense  # through an operator and slicing
+
+
+MODEL_TENSORS = [
+    ("m.output", True), ("m.outputs", True), ("m.inputs", True), ("m.get_layer('d').output", True),
+    ("base(x)", True), ("base.output", True), ("preprocess_input(x)", True), ("loaded.output", True),
+    ("m.summary", False), ("unknown_model.output", False),
+]
+
+
+@pytest.mark.parametrize("expr, kt", MODEL_TENSORS)
+def test_keras_tensors_that_come_from_calls(expr, kt):
+    source = ("import tensorflow as tf\nfrom tensorflow import keras\n"
+              "from tensorflow.keras.applications.resnet50 import preprocess_input\n"
+              "x = keras.Input((32, 32, 3))\nm = keras.Model(x, keras.layers.Dense(2, name='d')(x))\n"
+              "base = keras.applications.ResNet50(include_top=False, weights=None)\n"
+              "loaded = keras.models.load_model('m.keras')\n"
+              f"probe = tf.identity({expr})\n")
+    ctx = context(source)
+    [event] = [e for e in ctx.picture.calls if e.canon.name == "tensorflow.identity"]
+    assert bool(event.symbolic) is kt
+
+
+# ------------------------------------------------------------------ values and uses (KC003)
+
+
+def test_values_of_a_parameter():
+    source = ("def make(n, c=NonNeg()):\n    return c  # <-\n"
+              "def called(n, c=None):\n    return c  # <-\n"
+              "def use():\n    called(1)\n    called(2, c=MaxNorm(2))\n")
+    ctx = context(source)
+    loads = [n for n in ctx.walk(ctx.picture.module) if isinstance(n, cst.Name) and n.value == "c"
+             and isinstance(ctx.parent(n), cst.Return)]
+    assert [ctx.code(v) for v in ctx.values(loads[0])] == ["NonNeg()"]  # no call: the default
+    assert [ctx.code(v) for v in ctx.values(loads[1])] == ["None", "MaxNorm(2)"]  # each call
+
+
+def test_object_uses_in_order():
+    source = ("layer = Dense(3)\nlayer.build((None, 2))\nx = layer.kernel.constraint\n"
+              "layer.kernel.assign(w)\ny = layer(z)\nkeep(layer)\nlayer = Dense(4)\nlayer.build(None)\n")
+    ctx = context(source)
+    made = find(ctx, "Dense(3)", cst.Call)
+    got = [(u.kind, u.path) for u in ctx.object_uses(made)]
+    assert got == [("method", ("build",)), ("attribute", ("kernel", "constraint")),
+                   ("method", ("kernel", "assign")), ("call", ()), ("escape", ())]
+    assert ctx.object_uses(find(ctx, "keep(layer)", cst.Call)) is None  # not bound to a name
+
+
+def test_a_conditional_kwargs_dict_gives_its_keys():
+    source = ("from keras import layers\nfrom keras.constraints import NonNeg\n"
+              "def f(n, convex):\n    c = {'kernel_constraint': NonNeg()} if convex else {}\n"
+              "    return layers.Dense(n, **c)\n"
+              "def g(n, flag):\n    c = {'kernel_constraint': NonNeg()} if flag else {'kernel_constraint': 'max_norm'}\n"
+              "    return layers.Dense(n, **c)\n")
+    known, conflicting = context(source).picture.layers
+    assert known.arg("kernel_constraint") is not None and not known.opaque
+    assert conflicting.opaque
+
+
+def test_add_weight_gives_a_weight_and_assign_is_recorded_on_it():
+    source = ("import keras\nclass L(keras.layers.Layer):\n    def build(self, shape):\n"
+              "        self.w = self.add_weight(shape=(4,))\n        self.w.assign(ones)\n")
+    pic = context(source).picture
+    [add] = [e for e in pic.methods if e.name == "add_weight"]
+    [assign] = [e for e in pic.methods if e.name == "assign"]
+    assert assign.receiver.kind == "weight" and assign.receiver.node is add.node
+
+
+def test_instances_of_local_classes():
+    source = ("import keras\nclass L(keras.layers.Layer):\n    pass\n"
+              "def build():\n    return L()(keras.Input((2,)))\n")
+    pic = context(source).picture
+    assert [i.canon.name for i in pic.instances] == ["<local>.L"]
