@@ -308,16 +308,22 @@ class _Notebook(_Document):
             end_number, end_line, _ = locate(cells, edit["end_line"])
             if number == 0 or end_number != number:
                 return None  # before every cell, or across cells
-            original = cells[index][2]
+            first, _, original, indent = cells[index]
+            shifts = []
             for joined in range(edit["line"], edit["end_line"] + 1):
-                # A line the checker saw rewritten (a magic made `pass`) is not the cell's own.
-                local = joined - cells[index][0]
-                if local >= len(original) or joined > len(checked) or checked[joined - 1] != original[local]:
+                # A line the checker saw rewritten (a magic made `pass`) is not the cell's own; a
+                # dedented cell (IPython strips the first line's indentation) gives its columns back.
+                local = joined - first
+                if local >= len(original) or joined > len(checked):
                     return None
+                shift = len(indent) if indent and original[local].startswith(indent) else 0
+                if checked[joined - 1] != original[local][shift:]:
+                    return None
+                shifts.append(shift)
             text = self.sources[number]
             starts = _starts(text)
-            begin = _offset(starts, text, line, edit["column"])
-            end = _offset(starts, text, end_line, edit["end_column"])
+            begin = _offset(starts, text, line, edit["column"] + shifts[0])
+            end = _offset(starts, text, end_line, edit["end_column"] + shifts[-1])
             if begin is None or end is None or end < begin:
                 return None
             content = edit["content"]

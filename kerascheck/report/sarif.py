@@ -69,6 +69,16 @@ def _fix(f, cwd: Path) -> dict:
     }
 
 
+def _related(i: int, r, f, cwd: Path) -> dict:
+    region = {"startLine": r.line, "startColumn": r.column,
+              "endLine": max(r.end_line, r.line), "endColumn": max(r.end_column, 1)}
+    location = {"id": i, "physicalLocation": {"artifactLocation": _location(r.path or f.path, cwd), "region": region},
+                "message": {"text": r.message}}
+    if r.cell is not None:
+        location["properties"] = {"cell": r.cell}
+    return location
+
+
 def log(result) -> dict:
     from kerascheck import registry
 
@@ -88,6 +98,8 @@ def log(result) -> dict:
                 FINGERPRINT: hashlib.sha256("\0".join(map(str, key)).encode("utf-8", "surrogatepass")).hexdigest()[:32],
             },
         }
+        if f.related:  # the other places of the same cause (the Dropout, where the KerasTensor was made, ...)
+            item["relatedLocations"] = [_related(i, r, f, cwd) for i, r in enumerate(f.related)]
         if f.code in index:
             item["ruleIndex"] = index[f.code]
         if f.fix and f.cell is None:  # a notebook's edits count lines in cells, not in the JSON file
