@@ -416,3 +416,22 @@ def test_a_file_changed_meanwhile_is_not_overwritten(tmp_path, monkeypatch):
     assert "changed while it was being fixed" in outcome.error
     assert path.read_text() == OLD + "# edited meanwhile\n"
     assert os.listdir(tmp_path) == ["m.py"]
+
+
+def test_kc009_momentum_fix_is_applied_by_the_engine(tmp_path):
+    path = tmp_path / "bn.py"
+    path.write_text("import keras\nfrom keras import layers\nbn = layers.BatchNormalization(momentum=0.1)\n")
+    result = invoke("check", "--no-cache", "--fix", "--unsafe-fixes", "--select", "KC009", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert path.read_text() == "import keras\nfrom keras import layers\nbn = layers.BatchNormalization(momentum=0.9)\n"
+
+
+def test_kc008_follows_the_keras_target(tmp_path):
+    """A project pinned to Keras 2 is silent, unless --target-keras 3 asks what Keras 3 breaks."""
+    (tmp_path / "requirements.txt").write_text("tensorflow==2.12.0\n")
+    (tmp_path / "train.py").write_text(OLD)
+    pinned = invoke("check", "--no-cache", "--select", "KC008,KC023", "train.py", cwd=tmp_path)
+    assert pinned.returncode == 0, pinned.stdout
+    forced = invoke("check", "--no-cache", "--select", "KC008,KC023", "--target-keras", "3", "--diff", "train.py",
+                    cwd=tmp_path)
+    assert forced.returncode == 1 and "+opt = keras.optimizers.Adam(learning_rate=0.01)" in forced.stdout
