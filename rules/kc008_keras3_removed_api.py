@@ -32,7 +32,8 @@ It stays silent where Keras 3 does not raise: `train_on_batch`, `reset_metrics`,
 `ImageDataGenerator` through `tf.keras`, `input_shape=` / `input_dim=` on a layer and
 `Embedding(input_length=)` (a warning only, N3.5), `kernel_initializer="normal"` (N3.6),
 `save("m.h5")` and `save(..., save_format="tf")` with a `.keras` path. It is silent in code
-that runs on Keras 2: files that import `tf_keras` or mention `TF_USE_LEGACY_KERAS`, and
+that expects the failure (in a `try` whose `except` catches it, under `if hasattr(opt, "lr")`)
+and in code that runs on Keras 2: files that import `tf_keras` or mention `TF_USE_LEGACY_KERAS`, and
 projects whose Keras target is 2 (unless `--target-keras 3`). Arguments that Keras accepts
 but ignores or renamed (`decay=`, `InputLayer(input_shape=)`, `lr=` on tf_keras) are
 KC023's, a warning.
@@ -259,11 +260,34 @@ def _label(flavor: str, path: str) -> str:
 def check(ctx: Context) -> Iterator[Hit]:
     if not _keras3(ctx, None) and ctx.keras_major("tf.keras") != "3":
         return
-    yield from _imports(ctx)
-    yield from _uses(ctx)
-    yield from _methods(ctx)
-    yield from _calls(ctx)
-    yield from _lr_reads(ctx)
+    for hit in (*_imports(ctx), *_uses(ctx), *_methods(ctx), *_calls(ctx), *_lr_reads(ctx)):
+        if not _guarded(ctx, hit.node):
+            yield hit
+
+
+CAUGHT = frozenset({"AttributeError", "ImportError", "ModuleNotFoundError", "TypeError", "ValueError", "Exception",
+                    "BaseException"})
+
+
+def _guarded(ctx: Context, node) -> bool:
+    """Code that expects the failure: in the body of a `try` whose handler catches it (or
+    anything), or under `if hasattr(x, "name")` for the name that is gone (Keras 2 / 3 code)."""
+    name = node.attr.value if isinstance(node, cst.Attribute) else None
+    for test in ctx.conditions(node):
+        if isinstance(test, (cst.Try, cst.TryStar)):
+            for handler in test.handlers:
+                kinds = handler.type
+                names = ({dotted_name(e.value).rsplit(".", 1)[-1] for e in kinds.elements}
+                         if isinstance(kinds, cst.Tuple) else {dotted_name(kinds).rsplit(".", 1)[-1]}) \
+                    if kinds is not None else {"BaseException"}
+                if names & CAUGHT:
+                    return True
+        elif name is not None:
+            for call in ctx.walk(test):
+                if (isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value == "hasattr"
+                        and len(call.args) == 2 and literal_string(call.args[1].value) == name):
+                    return True
+    return False
 
 
 # ------------------------------------------------------------------ imports and names
