@@ -47,14 +47,17 @@ from kerascheck.picture import (
     literal_string,
     literal_value,
 )
+from kerascheck.training import ANCHORS as TRAINING_ANCHORS
+from kerascheck.training import Compile, Loss, Metric, Model, Output, Training
 
 if TYPE_CHECKING:
     from kerascheck.facts import ProjectFacts
 
 __all__ = [
-    "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Context", "Edit", "Fix", "Hit", "KerasClass", "LayerDef",
-    "MethodCallEvent", "ModelEvent", "Picture", "Rule", "Scope", "Site", "Value", "call_arg", "cst",
-    "literal_number", "literal_string", "literal_value", "name_words",
+    "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Compile", "Context", "Edit", "Fix", "Hit",
+    "KerasClass", "LayerDef", "Loss", "Metric", "MethodCallEvent", "Model", "ModelEvent", "Output", "Picture", "Rule",
+    "Scope", "Site", "TRAINING_ANCHORS", "Training", "Value", "call_arg", "cst", "literal_number", "literal_string", "literal_value",
+    "name_words",
 ]
 
 SEVERITIES = ("error", "warning", "info")
@@ -184,6 +187,13 @@ class Context:
         self.path = path
         self.options = options
         self.facts = facts
+
+    @property
+    def training(self) -> Training:
+        """The training set-up (kerascheck/training.py): each model's outputs (last layer,
+        activation, units) and each `compile` call (the model, the loss of each output,
+        from_logits, metrics). Built on first use, shared by every rule of the file."""
+        return self.picture.training
 
     # -- names and scopes ------------------------------------------------------------------
 
