@@ -1207,7 +1207,8 @@ class _Interpreter:
         kt = bool(symbolic)
         if canon.flavor is not None and name.startswith(("keras.ops.", "keras.activations.", "keras.random.")):
             return Value("tensor", node=call, kt=kt, canon=canon)
-        if canon.flavor is not None and name.startswith(("keras.losses.", "keras.metrics.")) and canon.short[:1].isupper():
+        if name.startswith(("keras.losses.", "keras.metrics.", "tensorflow.losses.", "tensorflow.metrics.")) \
+                and canon.short[:1].isupper():
             return Value("object", node=call, canon=canon)  # `keras.losses.Huber()`: followed to `compile`
         if kt and canon.flavor is None and name.startswith("tensorflow."):
             # A TF op on a KerasTensor: legacy Keras wraps it into a layer and returns a

@@ -97,6 +97,9 @@ LOSS_NAMES.update({
     "msle": "mean_squared_logarithmic_error", "MSLE": "mean_squared_logarithmic_error",
     "logcosh": "log_cosh", "huber_loss": "huber",  # tf_keras only
 })
+# `tf.losses` and `tf.metrics` are `tf.keras.losses` and `tf.keras.metrics` in TF 2 (measured: the same classes).
+LOSS_MODULES = ("keras.losses.", "tensorflow.losses.")
+METRIC_MODULES = ("keras.metrics.", "tensorflow.metrics.")
 # Where `from_logits` goes by position in each loss class (Keras 3 and tf_keras agree).
 FROM_LOGITS_POSITION = {"BinaryCrossentropy": 0, "CategoricalCrossentropy": 0, "SparseCategoricalCrossentropy": 0,
                         "BinaryFocalCrossentropy": 3, "CategoricalFocalCrossentropy": 2}
@@ -453,12 +456,12 @@ class Training:
         if value.kind == "literal" and isinstance(value.lit, str):
             name = LOSS_NAMES.get(value.lit)
             return Loss(name, value.node, False) if name else None
-        if value.kind == "ref" and value.canon is not None and value.canon.name.startswith("keras.losses."):
+        if value.kind == "ref" and value.canon is not None and value.canon.name.startswith(LOSS_MODULES):
             short = value.canon.short
             if short in LOSS_CLASSES or short not in LOSS_NAMES:
                 return None  # a class handed over uncalled, or not a loss
             return Loss(LOSS_NAMES[short], value.node, False)
-        if value.kind == "object" and value.canon is not None and value.canon.name.startswith("keras.losses.") \
+        if value.kind == "object" and value.canon is not None and value.canon.name.startswith(LOSS_MODULES) \
                 and isinstance(value.node, cst.Call):
             short = value.canon.short
             if short not in LOSS_CLASSES:
@@ -496,7 +499,7 @@ class Training:
         if value.kind == "literal" and isinstance(value.lit, str):
             return Metric(value.lit, value.node)
         if value.kind in ("object", "ref") and value.canon is not None \
-                and value.canon.name.startswith(("keras.metrics.", "keras.losses.")):
+                and value.canon.name.startswith((*LOSS_MODULES, *METRIC_MODULES)):
             call = value.node if value.kind == "object" and isinstance(value.node, cst.Call) else None
             return Metric(value.canon.short, value.node, call)
         return Metric(None, value.node)

@@ -188,6 +188,9 @@ IMPORT_SPELLINGS = [
     "m.compile(loss=tf_keras.losses.BinaryCrossentropy(from_logits=True))\n",
     "from keras import losses, models, layers\nm = models.Sequential([layers.Dense(2)])\n"
     "m.compile(loss=losses.BinaryCrossentropy(from_logits=True))\n",
+    # `tf.losses` is `tf.keras.losses` in TF 2.
+    "import tensorflow as tf\nm = tf.keras.Sequential([tf.keras.layers.Dense(2)])\n"
+    "m.compile(loss=tf.losses.BinaryCrossentropy(from_logits=True))\n",
 ]
 
 
