@@ -29,18 +29,25 @@ from dataclasses import dataclass
 import libcst as cst
 
 from kerascheck.flow import NOT_CONSTANT
-from kerascheck.picture import Apply, CallEvent, KerasClass, LayerDef, MethodCallEvent, Picture, Snapshot, Value, call_arg
+from kerascheck.picture import (
+    Apply,
+    CallEvent,
+    KerasClass,
+    LayerDef,
+    MethodCallEvent,
+    Picture,
+    Snapshot,
+    Value,
+    call_arg,
+    literal_string,
+)
 
 MAX_DEPTH = 12  # layers followed back from an output through activation-only layers
-# What a rule on the training set-up needs parsed (`Rule.anchors`): the functions that compile,
-# build or grow a model, make its last layers or name a loss.
-ANCHORS = (
-    ".compile", ".add", "keras.Sequential", "keras.Model", "keras.Functional", "keras.losses.*",
-    "keras.layers.Dense", "keras.layers.Activation", "keras.layers.Softmax", "keras.layers.ReLU",
-    "keras.layers.Lambda", "keras.layers.TimeDistributed", "keras.layers.Conv1D", "keras.layers.Conv2D",
-    "keras.layers.Conv3D", "keras.activations.*", "keras.ops.softmax", "keras.ops.sigmoid",
-    "tensorflow.nn.softmax", "tensorflow.nn.sigmoid", "tensorflow.sigmoid", "tensorflow.math.sigmoid",
-)
+# What a rule on the training set-up needs parsed (`Rule.anchors`): the functions that compile or
+# build a model, or name a loss or a softmax (`Dense(1, activation="softmax")`). The helpers such a
+# function calls (the last layers, `model.add` in a helper) are parsed with it (parse.py's ties).
+ANCHORS = (".compile", "keras.Sequential", "keras.Model", "keras.Functional", "keras.losses.*", "tensorflow.losses.*",
+           "=oftmax")
 CUSTOM_TRAINING = frozenset({"train_step", "compute_loss"})  # a subclass that computes its own loss
 
 # ------------------------------------------------------------------ losses
@@ -477,7 +484,8 @@ class Training:
         expr = call_arg(call, "from_logits", FROM_LOGITS_POSITION[short])
         if expr is None:
             return False
-        value = self.pic.flow.constant(expr)
+        events = self._call_events().get(id(call), [])  # where the loss was made: its names
+        value = self._constant(expr, events[0].site.scope if events else None)
         return value if isinstance(value, bool) else None
 
     def _metrics(self, event: MethodCallEvent) -> tuple[Metric, ...] | None:
@@ -521,8 +529,11 @@ class Training:
         `Activation`/`Softmax` layer, a Lambda, an op call), each once, with its units."""
         seen: set[int] = set()
         for layer in self.pic.layers:
-            described = self._weight_layer(layer) if layer.name in WEIGHT_LAYERS else None
-            if described is not None and described.activation in SQUASHES and id(layer.node) not in seen:
+            if layer.name not in WEIGHT_LAYERS or id(layer.node) in seen \
+                    or self._weight_activation(layer) not in SQUASHES:
+                continue
+            described = self._weight_layer(layer)
+            if described is not None:
                 seen.add(id(layer.node))
                 yield described
         for app in self.pic.applies:
@@ -568,7 +579,7 @@ class Training:
             if described is None:
                 return None
             return Output(layer.node, layer, described.activation, described.activation_node, described.units,
-                          described.units_layer, (layer,), self._name(layer))
+                          described.units_layer, (layer,), _name(layer))
         activation = self._layer_activation(layer)
         if activation is None:
             return None
@@ -580,9 +591,10 @@ class Training:
         if activation is None:
             return None
         call = value.node
-        if activation in AXIS_ACTIVATIONS and not _last_axis(self.pic, call_arg(call, "axis", 1)):
-            return None
         events = self._call_events().get(id(call), [])
+        scope = events[0].site.scope if events else None
+        if activation in AXIS_ACTIVATIONS and not self._last_axis(call_arg(call, "axis", 1), scope):
+            return None
         before = None
         if len(events) == 1 and events[0].args:  # inlined more than once: which input is not known
             before = self._describe(events[0].args[0], depth + 1)
@@ -595,30 +607,48 @@ class Training:
             if before is None:
                 return None
             return Output(node, layer, before.activation, before.activation_node, before.units,
-                          before.units_layer, (*before.chain, step), self._name(layer) if layer else None)
+                          before.units_layer, (*before.chain, step), _name(layer))
         units = before.units if before is not None else None
         chain = (*before.chain, step) if before is not None else (step,)
         return Output(node, layer, activation, node, units, before.units_layer if before else None, chain,
-                      self._name(layer) if layer else None)
+                      _name(layer))
 
-    def _weight_layer(self, layer: LayerDef) -> Output | None:
-        units_key, units_pos, act_pos = WEIGHT_LAYERS[layer.name]
+    def _weight_activation(self, layer: LayerDef) -> str | None:
+        act_pos = WEIGHT_LAYERS[layer.name][2]
         given = layer.given("activation", act_pos)
         if given is None:
             return None  # **kwargs that may hold it
-        activation = self._activation(layer.arg("activation", act_pos), layer) if given else "linear"
+        return self._activation(layer.arg("activation", act_pos), layer) if given else "linear"
+
+    def _weight_layer(self, layer: LayerDef) -> Output | None:
+        units_key, units_pos, _ = WEIGHT_LAYERS[layer.name]
+        if layer.given("activation", WEIGHT_LAYERS[layer.name][2]) is None:
+            return None
+        activation = self._weight_activation(layer)
         units = None
         if units_key is not None and (units_key == "units" or self._channels_last(layer)):
-            value = self.pic.flow.constant(layer.arg(units_key, units_pos))
+            value = self._constant(layer.arg(units_key, units_pos), layer.site.scope)
             units = value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
         return Output(layer.node, layer, activation, layer.node if activation else None, units, layer, (layer,),
-                      self._name(layer))
+                      _name(layer))
 
     def _channels_last(self, layer: LayerDef) -> bool:
         given = layer.given("data_format")
         if given is None:
             return False
-        return not given or self.pic.flow.constant(layer.arg("data_format")) in ("channels_last", None)
+        return not given or self._constant(layer.arg("data_format"), layer.site.scope) in ("channels_last", None)
+
+    def _constant(self, expr: cst.BaseExpression | None, scope) -> object:
+        """A literal, or a name bound once (in its scope or an enclosing one) to a literal. By
+        single bindings, not reaching definitions: no parent index for files that need none."""
+        return self.pic.flow.constant(expr, scope or self.pic.names.root)
+
+    def _last_axis(self, expr: cst.BaseExpression | None, scope) -> bool:
+        """Does an `axis=` argument (None: absent) name the last axis?"""
+        if expr is None:
+            return True
+        value = self._constant(expr, scope)
+        return value == -1 and not isinstance(value, bool)
 
     def _layer_activation(self, layer: LayerDef) -> str | None:
         """The activation an activation-only layer applies; None when it is not one, or unknown."""
@@ -628,7 +658,7 @@ class Training:
         if short == "keras.layers.Softmax":
             if layer.opaque:
                 return None
-            return "softmax" if _last_axis(self.pic, layer.arg("axis", 0)) else None
+            return "softmax" if self._last_axis(layer.arg("axis", 0), layer.site.scope) else None
         if short == "keras.layers.ReLU":
             plain = all(a.keyword is not None and a.keyword.value == "name" for a in layer.node.args)
             return "relu" if plain and not layer.opaque else None
@@ -647,7 +677,7 @@ class Training:
                 return None
             canon = self.pic.resolve(body.func, function)
             activation = self._function_activation(canon.name) if canon is not None else None
-            if activation in AXIS_ACTIVATIONS and not _last_axis(self.pic, call_arg(body, "axis", 1)):
+            if activation in AXIS_ACTIVATIONS and not self._last_axis(call_arg(body, "axis", 1), layer.site.scope):
                 return None
             return activation
         if isinstance(function, (cst.Name, cst.Attribute)):
@@ -660,7 +690,7 @@ class Training:
         None, or a function of `keras.activations`, `tf.nn`, `keras.ops`; None when not known."""
         if expr is None or (isinstance(expr, cst.Name) and expr.value == "None"):
             return "linear"
-        value = self.pic.flow.constant(expr)
+        value = self._constant(expr, layer.site.scope)
         if value is None:
             return "linear"
         if isinstance(value, str):
@@ -679,12 +709,6 @@ class Training:
             if name.startswith(prefix) and name[len(prefix):] in ACTIVATIONS:
                 return name[len(prefix):]
         return None
-
-    def _name(self, layer: LayerDef | None) -> str | None:
-        if layer is None:
-            return None
-        value = self.pic.flow.constant(layer.arg("name"))
-        return value if isinstance(value, str) else None
 
     def _layer_at(self, expr: cst.BaseExpression | None) -> LayerDef | None:
         if not isinstance(expr, cst.Call):
@@ -729,9 +753,6 @@ def _dotted(expr: cst.BaseExpression) -> str:
     return expr.value if isinstance(expr, cst.Name) else "..."
 
 
-def _last_axis(pic: Picture, expr: cst.BaseExpression | None) -> bool:
-    """Does an `axis=` argument (None: absent) name the last axis?"""
-    if expr is None:
-        return True
-    value = pic.flow.constant(expr)
-    return value == -1 and not isinstance(value, bool)
+def _name(layer: LayerDef | None) -> str | None:
+    """The literal `name=` of a layer (what a loss dict is keyed by)."""
+    return literal_string(layer.arg("name")) if layer is not None else None

@@ -77,7 +77,10 @@ RULE = Rule(
     "The last layer, {last} (line {last_line}), has 1 unit, but `{loss}` needs one unit per class: {effect}; "
     "for two classes use 1 unit with `activation=\"sigmoid\"` and `binary_crossentropy`",
     severity="error",
-    needs=((b"compile", b"rossentropy"), (b"softmax",), (b"Softmax",)),
+    # A categorical loss compiled, or a softmax beside a literal 1-unit layer.
+    needs=((b"compile", b"ategorical_crossentropy"), (b"compile", b"ategoricalCrossentropy"),
+           *((b"oftmax", one) for one in (b"Dense(1", b"units=1", b"Conv1D(1", b"Conv2D(1", b"Conv3D(1",
+                                          b"filters=1"))),
     anchors=TRAINING_ANCHORS,
 )
 SOFTMAX_MESSAGE = (

@@ -61,7 +61,10 @@ RULE = Rule(
     "tracks it as BinaryAccuracy, exact matches after rounding at 0.5, which reads 0.000 even at a perfect "
     "fit (N7.2); track `mae` or `keras.metrics.RootMeanSquaredError()` instead",
     severity="warning",
-    needs=((b"compile", b"acc"),),
+    # `compile`, an accuracy string and a regression loss word, in every combination.
+    needs=tuple((b"compile", metric, loss) for metric in (b"'acc", b'"acc') for loss in (
+        b"mse", b"MSE", b"mae", b"MAE", b"ean_squared", b"ean_absolute", b"eanSquared", b"eanAbsolute", b"uber",
+        b"og_cosh", b"ogcosh", b"ogCosh", b"mape", b"MAPE", b"msle", b"MSLE")),
     anchors=TRAINING_ANCHORS,
 )
 
