@@ -301,6 +301,7 @@ class Training:
         self._calls: dict[int, list[CallEvent]] | None = None
         self._layers: dict[int, LayerDef] | None = None
         self._models: list[Model] | None = None
+        self._final: dict[int, list[Apply]] | None = None
         self._compiles: list[Compile] | None = None
         self._outputs: dict[int, Output | None] = {}
 
@@ -314,15 +315,23 @@ class Training:
             self._models = [*self._sequentials(), *self._functionals(), *self._subclasses()]
         return self._models
 
+    def _finals(self) -> dict[int, list[Apply]]:
+        """Each Sequential model's last applications as the file leaves it (the ones no other
+        layer of the model consumes), by model."""
+        if self._final is None:
+            groups: dict[int, list[Apply]] = {}
+            for app in self.pic.applies:
+                if app.model is not None:
+                    groups.setdefault(app.model, []).append(app)
+            self._final = {}
+            for oid, apps in groups.items():
+                consumed = {id(p) for a in apps for p in self.pic.producers(a)}
+                self._final[oid] = [a for a in apps if id(a) not in consumed]
+        return self._final
+
     def _sequentials(self) -> Iterator[Model]:
-        groups: dict[int, list[Apply]] = {}
-        for app in self.pic.applies:
-            if app.model is not None:
-                groups.setdefault(app.model, []).append(app)
-        for oid, apps in groups.items():
-            consumed = {id(p) for a in apps for p in self.pic.producers(a)}
-            last = [a for a in apps if id(a) not in consumed]
-            node = self.pic.sequentials.get(oid, apps[0].node)
+        for oid, last in self._finals().items():
+            node = self.pic.sequentials.get(oid, last[0].node)
             values = tuple(Value("tensor", node=a.node, app=a) for a in last)
             output = self.output(values[0]) if len(values) == 1 else None
             yield Model(node, "sequential", (output,), (output.name if output else None,), values)
@@ -390,6 +399,9 @@ class Training:
             if last is None:
                 return None
             output = self.output(last)
+            final = {id(a) for a in self._finals().get(value.oid, ())}
+            if {id(alt.app) for alt in last.alternatives()} != final:
+                output = None  # layers added after this call: `fit` trains what the model ends as
             return Model(value.node, "sequential", (output,), (output.name if output else None,), (last,))
         if value.kind == "model" and value.canon is not None and value.canon.name in ("keras.Model", "keras.Functional"):
             events = [e for e in self.pic.models if e.node is value.node]
