@@ -12,8 +12,9 @@ discovery. It defines:
 
 The module docstring is the rule's documentation (What it does / Why is this bad? / Example /
 Use instead). `check` is a pure generator: it reads the shared semantic model through `ctx`
-(`ctx.picture`: layers, applications, calls, models, classes; the helpers below: names,
-scopes, parents, constants, uses, call sites, training gates) and never walks the tree with
+(`ctx.picture`: layers, applications, calls, models, classes; `ctx.training`: the models'
+outputs and `compile` calls; the helpers below: names, scopes, parents, constants, uses, call
+sites, training gates) and never walks the tree with
 its own walker or resolves names itself. A hit may carry a `Fix`: text edits on the original
 source, never on the parsed (pruned) tree.
 

@@ -434,6 +434,18 @@ class Training:
             self._compiles = [self._compile(e) for e in self.pic.methods if e.name == "compile"]
         return self._compiles
 
+    def pairs(self) -> Iterator[tuple[Compile, Output, Loss]]:
+        """Every visible output with its known loss, over every `compile` call: the "last layer
+        vs loss" view. Each (call, output) once, also when a helper that compiles its argument
+        is called for the same model twice."""
+        seen: set[tuple[int, int]] = set()
+        for comp in self.compiles:
+            for output, loss in comp.pairs():
+                key = (id(comp.node), id(output.node))
+                if key not in seen:
+                    seen.add(key)
+                    yield comp, output, loss
+
     def _compile(self, event: MethodCallEvent) -> Compile:
         model = self.model_of(event.receiver, event.state)
         call = event.node

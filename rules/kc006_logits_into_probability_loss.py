@@ -31,7 +31,14 @@ accuracy 0.387 instead of 0.833 (sparse: 0.517); binary cross-entropy starts at
 3.93 instead of 0.89; a relu output gives a NaN loss from the first batch
 (rows of zeros are renormalised 0/0) and accuracy stays at chance. Keras warns
 about none of this: its "does not represent logits" warning is for the other
-direction (KC011).
+direction (KC011). A linear `Conv2D(1, 1)` segmentation head with binary
+cross-entropy starts at 5.95 instead of 0.70 (8.5x,
+tests/measurements/training_setup.py T6).
+
+A Sequential model that gets its softmax from `model.add` *after* `compile`
+is not flagged: `fit` trains the model as it ends (same losses as with the
+softmax from the start, Keras 3 and tf_keras, training_setup.py T4). `tf.losses`
+is `tf.keras.losses` in TF 2 (T5), so `tf.losses.CategoricalCrossentropy()` counts.
 
 ## Example
     model = keras.Sequential([
@@ -129,22 +136,16 @@ ACTS = {"linear": "outputs raw scores (no activation)", "relu": "ends in relu"}
 
 def findings(ctx: Context) -> Iterator[tuple]:
     """(compile, output, loss) for each pair this rule flags; shared with the confirm recipe."""
-    for comp in ctx.training.compiles:
-        for output, loss in comp.pairs():
-            if loss.name not in LOSSES or loss.from_logits is not False or output.activation not in UNSQUASHED:
-                continue
-            if output.units == 1 and loss.labels in ("categorical", "sparse"):
-                continue  # one unit with a categorical loss: KC007
-            yield comp, output, loss
+    for comp, output, loss in ctx.training.pairs():
+        if loss.name not in LOSSES or loss.from_logits is not False or output.activation not in UNSQUASHED:
+            continue
+        if output.units == 1 and loss.labels in ("categorical", "sparse"):
+            continue  # one unit with a categorical loss: KC007
+        yield comp, output, loss
 
 
 def check(ctx: Context) -> Iterator[Hit]:
-    reported: set[tuple[int, int]] = set()
     for comp, output, loss in findings(ctx):
-        key = (id(comp.where), id(output.node))
-        if key in reported:
-            continue
-        reported.add(key)
         effect = EFFECTS.get((loss.name, output.activation), "it trains on clipped raw scores, without a warning")
         squash = "sigmoid" if loss.labels == "binary" else "softmax"
         yield Hit(comp.where, fmt={"last": output.label, "act": ACTS[output.activation], "loss": loss.name,

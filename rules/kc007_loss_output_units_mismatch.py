@@ -25,6 +25,9 @@ agree on every row):
   normalises over the units, and one unit always normalises to 1, so the loss
   is exactly 0.0000 before and after 30 epochs and nothing learns (accuracy
   stays at the majority share, 0.700); Keras only emits a SyntaxWarning (N8.1).
+  The same for a linear, tanh or relu unit and with `from_logits=True`
+  (0.000000 before and after 20 epochs, Keras 3 and tf_keras; a relu unit
+  without `from_logits` gives NaN: tests/measurements/training_setup.py T1).
 - `Dense(1, sigmoid)` + `sparse_categorical_crossentropy` with 0/1 labels:
   the first batch raises `Received a label value of 1 which is outside the
   valid range of [0, 1)` (N8.2).
@@ -33,7 +36,10 @@ agree on every row):
   pre-softmax value, so the reported loss trains normally (0.8868 -> 0.3423,
   the same figures as a sigmoid) while every prediction is 1.0 and accuracy
   stays 0.300 (N8.3). Keras warns "You are using a softmax over axis -1 of a
-  tensor of shape (None, 1)".
+  tensor of shape (None, 1)". Every spelling gives 1.0000000 for every input:
+  `activation="softmax"`, `Activation("softmax")`, `Softmax()`,
+  `Lambda(tf.nn.softmax)`, `keras.ops.softmax` (training_setup.py T2), while
+  `Softmax(axis=1)` over (T, 1) attention scores varies as it should.
 
 ## Example
     model = keras.Sequential([layers.Dense(16, activation="relu"),
@@ -126,27 +132,21 @@ def findings(ctx: Context) -> Iterator[tuple]:
     """(kind, where, output, loss, compile) for each finding; shared with the confirm recipe.
     kind: "softmax" (a softmax over 1 unit) or the categorical loss's name."""
     at_compile: set[int] = set()
-    for comp in ctx.training.compiles:
-        for output, loss in comp.pairs():
-            if output.units != 1:
-                continue
-            if output.activation == "softmax":
-                at_compile.add(id(output.activation_node))
-                yield "softmax", comp.where, output, loss, comp
-            elif loss.name in CATEGORICAL:
-                yield loss.name, comp.where, output, loss, comp
+    for comp, output, loss in ctx.training.pairs():
+        if output.units != 1:
+            continue
+        if output.activation == "softmax":
+            at_compile.add(id(output.activation_node))
+            yield "softmax", comp.where, output, loss, comp
+        elif loss.name in CATEGORICAL:
+            yield loss.name, comp.where, output, loss, comp
     for output in ctx.training.squashes():
         if output.activation == "softmax" and output.units == 1 and id(output.activation_node) not in at_compile:
             yield "softmax", output.activation_node, output, None, None
 
 
 def check(ctx: Context) -> Iterator[Hit]:
-    reported: set[tuple[int, int]] = set()
     for kind, where, output, loss, comp in findings(ctx):
-        key = (id(where), id(output.node))
-        if key in reported:
-            continue
-        reported.add(key)
         data = {"kind": kind, "output": output, "loss": loss, "compile": comp}
         if kind == "softmax":
             at_layer = comp is None

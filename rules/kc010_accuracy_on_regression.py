@@ -23,7 +23,9 @@ prediction at 0.5 and counts exact matches with the target. On a continuous
 target that is meaningless. Measured with TF 2.21 / Keras 3.15
 (KERAS_FACTS_2 N7): at an exact least-squares fit (R^2 = 1.000, mse 0.0000)
 `'accuracy'` reads 0.000, for y = x @ w and for house-price-like y = x @ w + 50
-(N7.2). The number looks like a broken model, or, logged beside the loss,
+(N7.2); the same for a relu output, for `'acc'`, for mae, and in tf_keras
+(0.000 at R^2 1.000 in all eight combinations: tests/measurements/training_setup.py
+T3). The number looks like a broken model, or, logged beside the loss,
 hides how the regression is doing. Only with 0/1 targets is it meaningful
 (0.973 at R^2 0.631, N7.3), which a linear head rarely has.
 
@@ -93,24 +95,16 @@ INVALID = [
 
 def findings(ctx: Context) -> Iterator[tuple]:
     """(compile, output, loss, metric) for each finding; shared with the confirm recipe."""
-    for comp in ctx.training.compiles:
-        if not comp.metrics or comp.model is None or comp.model.outputs is None or len(comp.model.outputs) != 1:
+    for comp, output, loss in ctx.training.pairs():
+        if len(comp.model.outputs) != 1 or not comp.metrics:
             continue
         metric = next((m for m in comp.metrics if m.name in ACCURACY), None)
-        if metric is None:
-            continue
-        for output, loss in comp.pairs():
-            if loss.family == "regression" and output.activation in LINEAR and output.units == 1:
-                yield comp, output, loss, metric
+        if metric is not None and loss.family == "regression" and output.activation in LINEAR and output.units == 1:
+            yield comp, output, loss, metric
 
 
 def check(ctx: Context) -> Iterator[Hit]:
-    reported: set[tuple[int, int]] = set()
     for comp, output, loss, metric in findings(ctx):
-        key = (id(comp.where), id(output.node))
-        if key in reported:
-            continue
-        reported.add(key)
         yield Hit(comp.where, fmt={"metric": metric.name, "loss": loss.name, "last": output.label,
                                    "act": output.activation},
                   related={"last": output.node}, data={"compile": comp, "output": output, "loss": loss,

@@ -106,21 +106,15 @@ INVALID = [
 
 def findings(ctx: Context) -> Iterator[tuple]:
     """(compile, output, loss) for each finding; shared with the confirm recipe."""
-    for comp in ctx.training.compiles:
-        for output, loss in comp.pairs():
-            if loss.name not in LOSSES or loss.from_logits is not True or output.activation not in SQUASHES:
-                continue
-            if output.units == 1 and (output.activation == "softmax" or loss.labels in ("categorical", "sparse")):
-                continue  # a softmax over one unit, a categorical loss on one unit: KC007
-            yield comp, output, loss
+    for comp, output, loss in ctx.training.pairs():
+        if loss.name not in LOSSES or loss.from_logits is not True or output.activation not in SQUASHES:
+            continue
+        if output.units == 1 and (output.activation == "softmax" or loss.labels in ("categorical", "sparse")):
+            continue  # a softmax over one unit, a categorical loss on one unit: KC007
+        yield comp, output, loss
 
 
 def check(ctx: Context) -> Iterator[Hit]:
-    reported: set[tuple[int, int]] = set()
     for comp, output, loss in findings(ctx):
-        key = (id(comp.where), id(output.node))
-        if key in reported:
-            continue
-        reported.add(key)
         yield Hit(comp.where, fmt={"last": output.label, "act": output.activation, "loss": loss.name},
                   related={"last": output.node}, data={"compile": comp, "output": output, "loss": loss})

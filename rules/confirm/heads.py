@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from kerascheck.confirm.slice import Slicer
@@ -53,6 +54,28 @@ def head_job(ctx: Context, output: Output, loss_node: cst.CSTNode | None = None,
     loss = slicer.expr(loss_node, site) if loss_node is not None else None
     return slicer.job(steps=steps, act_step=act_step, activation=output.activation, units=output.units,
                       loss=loss, **fields)
+
+
+def pair_job(ctx: Context, comp, output: Output, loss) -> dict | str:
+    """The job for one (compile, output, loss) pair of the training view."""
+    return head_job(ctx, output, loss.node, comp.event.site, loss_name=loss.name, labels=loss.labels)
+
+
+def correct_pairs(ctx: Context, losses: frozenset, flagged) -> Iterator[dict]:
+    """Jobs for the right pairs beside the bad ones, the look-alikes of KC006 and KC011:
+    softmax/sigmoid with `from_logits=False`, a linear output with `from_logits=True` (not
+    one-unit categorical heads, KC007). `flagged`: the rule's (compile, output, loss) findings."""
+    left_out = {(id(c.node), id(o.node)) for c, o, _ in flagged}
+    for comp, output, loss in ctx.training.pairs():
+        if loss.name not in losses or (id(comp.node), id(output.node)) in left_out \
+                or (output.units == 1 and loss.labels != "binary"):
+            continue
+        squash = "sigmoid" if loss.labels == "binary" else "softmax"
+        if (output.activation == squash and loss.from_logits is False) or \
+                (output.activation == "linear" and loss.from_logits is True):
+            made = pair_job(ctx, comp, output, loss)
+            if isinstance(made, dict):
+                yield made
 
 
 # ------------------------------------------------------------------ child side
@@ -123,6 +146,16 @@ class Head:
 class _Op:
     def __init__(self, fn) -> None:
         self.fn = lambda t: fn(t)
+
+
+def classifier(job: dict, probe):
+    """The flagged head on blobs, with its loss: (namespace, head, loss, x, labels, targets)."""
+    ns = probe.namespace(job)
+    head = Head(job, probe, ns)
+    fn = loss_function(head.K, probe.eval(job["loss"], ns)) if job.get("loss") else None
+    x, labels = blobs(probe.np, head)
+    y = targets(probe.np, labels, head.units, job.get("labels"))
+    return ns, head, fn, x, labels, y
 
 
 def blobs(np, head: Head, seed: int = 0):

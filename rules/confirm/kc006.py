@@ -16,12 +16,11 @@ from kerascheck.rules.confirm.heads import (
     STEPS,
     Head,
     accuracy,
-    blobs,
-    head_job,
+    classifier,
+    correct_pairs,
     logits_loss,
-    loss_function,
     mean_loss,
-    targets,
+    pair_job,
     train,
 )
 from kerascheck.rules.kc006_logits_into_probability_loss import LOSSES, findings
@@ -29,41 +28,22 @@ from kerascheck.rules.kc006_logits_into_probability_loss import LOSSES, findings
 RATIO = 1.25  # N1: 6.67 / 1.34 = 5.0 (categorical), 3.93 / 0.89 = 4.4 (binary); a correct pair gives 1.00
 
 
-def _job(ctx: Context, comp, output, loss) -> dict | str:
-    return head_job(ctx, output, loss.node, comp.event.site, loss_name=loss.name, labels=loss.labels)
-
-
 def job(hit: Hit, ctx: Context, index=None) -> dict | str:
-    return _job(ctx, hit.data["compile"], hit.data["output"], hit.data["loss"])
+    return pair_job(ctx, hit.data["compile"], hit.data["output"], hit.data["loss"])
 
 
 def lookalikes(ctx: Context, index=None) -> Iterator[dict]:
     """The right pairs beside the bad ones: softmax/sigmoid with `from_logits=False`, a linear
     output with `from_logits=True` (not 1-unit categorical heads, KC007; not sigmoid with a
     categorical loss, which is another rule's mismatch)."""
-    flagged = {(id(c.where), id(o.node)) for c, o, _ in findings(ctx)}
-    for comp in ctx.training.compiles:
-        for output, loss in comp.pairs():
-            if loss.name not in LOSSES or (id(comp.where), id(output.node)) in flagged or output.units == 1 \
-                    and loss.labels != "binary":
-                continue
-            squash = "sigmoid" if loss.labels == "binary" else "softmax"
-            if (output.activation == squash and loss.from_logits is False) or \
-                    (output.activation == "linear" and loss.from_logits is True):
-                made = _job(ctx, comp, output, loss)
-                if isinstance(made, dict):
-                    yield made
+    return correct_pairs(ctx, LOSSES, findings(ctx))
 
 
 def confirm(job: dict, probe) -> object:
     np, tf = probe.np, probe.tf
-    ns = probe.namespace(job)
-    flagged = Head(job, probe, ns)
+    ns, flagged, declared_fn, x, labels, y = classifier(job, probe)
     K = flagged.K
-    declared_fn = loss_function(K, probe.eval(job["loss"], ns))
     proper_fn = logits_loss(K, job["loss_name"])
-    x, labels = blobs(np, flagged)
-    y = targets(np, labels, flagged.units, job["labels"])
     declared = mean_loss(tf, declared_fn, y, flagged.model(x))
     logits = Head(job, probe, ns, logits=True)  # the same initial weights (same seed), without the activation
     proper = mean_loss(tf, proper_fn, y, logits.model(x))

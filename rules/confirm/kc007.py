@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kerascheck.rule import Context, Hit
-from kerascheck.rules.confirm.heads import HIDDEN, STEPS, Head, blobs, head_job, loss_function, mean_loss, targets, train
+from kerascheck.rules.confirm.heads import (
+    HIDDEN,
+    STEPS,
+    classifier,
+    head_job,
+    mean_loss,
+    train,
+)
 
 ZERO = 1e-6  # N8.1: 0.0000 (CCE renormalises one unit to 1, then clips to 1 - 1e-7)
 ONE = 1e-6  # N8.3: softmax over one unit is exactly 1.0
@@ -47,9 +54,7 @@ def lookalikes(ctx: Context, index=None) -> Iterator[dict]:
 
 def confirm(job: dict, probe) -> object:
     np, tf = probe.np, probe.tf
-    ns = probe.namespace(job)
-    head = Head(job, probe, ns)
-    x, labels = blobs(np, head)
+    ns, head, fn, x, labels, y = classifier(job, probe)
     if job["mode"] == "softmax":
         p = np.asarray(head.model(x))
         off = float(np.max(np.abs(p - 1.0)))
@@ -57,8 +62,6 @@ def confirm(job: dict, probe) -> object:
                     f"predictions {float(p.min()):.7f} to {float(p.max()):.7f}, at most {off:.2e} from 1.0 "
                     f"({'<=' if off <= ONE else '>'} {ONE:g})")
         return probe.confirmed(evidence) if off <= ONE else probe.not_reproduced(evidence)
-    fn = loss_function(head.K, probe.eval(job["loss"], ns))
-    y = targets(np, labels, head.units, job["labels"])
     where = f"{job['loss_name']} on Dense({HIDDEN}, relu) -> {head.names()} ({head.units} unit(s)), 0/1 labels"
     try:
         before = mean_loss(tf, fn, y, head.model(x))

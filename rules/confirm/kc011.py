@@ -16,12 +16,11 @@ from kerascheck.rules.confirm.heads import (
     HIDDEN,
     STEPS,
     Head,
-    blobs,
-    head_job,
+    classifier,
+    correct_pairs,
     logits_loss,
-    loss_function,
     mean_loss,
-    targets,
+    pair_job,
     train,
 )
 from kerascheck.rules.kc011_double_squashing import LOSSES, findings
@@ -30,39 +29,20 @@ GAP = 0.01  # N1.6: 1.1625 vs 1.3405 (13 %), binary 0.8707 vs 0.8868 (2 %); a co
 W1 = "does not represent logits"
 
 
-def _job(ctx: Context, comp, output, loss) -> dict | str:
-    return head_job(ctx, output, loss.node, comp.event.site, loss_name=loss.name, labels=loss.labels)
-
-
 def job(hit: Hit, ctx: Context, index=None) -> dict | str:
-    return _job(ctx, hit.data["compile"], hit.data["output"], hit.data["loss"])
+    return pair_job(ctx, hit.data["compile"], hit.data["output"], hit.data["loss"])
 
 
 def lookalikes(ctx: Context, index=None) -> Iterator[dict]:
     """The right pairs beside the bad ones: logits with `from_logits=True`, softmax/sigmoid with
     `from_logits=False` (not one-unit categorical heads, KC007)."""
-    flagged = {(id(c.where), id(o.node)) for c, o, _ in findings(ctx)}
-    for comp in ctx.training.compiles:
-        for output, loss in comp.pairs():
-            if loss.name not in LOSSES or (id(comp.where), id(output.node)) in flagged or output.units == 1 \
-                    and loss.labels != "binary":
-                continue
-            squash = "sigmoid" if loss.labels == "binary" else "softmax"
-            if (output.activation == "linear" and loss.from_logits is True) or \
-                    (output.activation == squash and loss.from_logits is False):
-                made = _job(ctx, comp, output, loss)
-                if isinstance(made, dict):
-                    yield made
+    return correct_pairs(ctx, LOSSES, findings(ctx))
 
 
 def confirm(job: dict, probe) -> object:
-    np, tf = probe.np, probe.tf
-    ns = probe.namespace(job)
-    head = Head(job, probe, ns)
+    tf = probe.tf
+    ns, head, fn, x, labels, y = classifier(job, probe)
     K = head.K
-    fn = loss_function(K, probe.eval(job["loss"], ns))
-    x, labels = blobs(np, head)
-    y = targets(np, labels, head.units, job["labels"])
     xs, ys = tf.constant(x), tf.constant(y)
     hidden = mean_loss(tf, fn, ys, tf.identity(head.model(xs)))  # no logits to recover, as on JAX/PyTorch
     logits = Head(job, probe, ns, logits=True)  # the same initial weights, without the last activation
