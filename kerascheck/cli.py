@@ -6,9 +6,12 @@ rule code or internal error (one line on stderr; a traceback with --verbose).
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,13 +26,148 @@ def _codes(values: tuple[str, ...]) -> tuple[str, ...] | None:
     return tuple(c.strip() for v in values for c in v.split(",") if c.strip())
 
 
+@dataclass(frozen=True)
+class CheckRequest:
+    """`kerascheck check`'s arguments as click parsed them (one field per option, same names).
+
+    `overrides()` is what they set in `Settings` (None: not given, so the config file or the
+    default decides); the rest (output, baseline, confirm, ...) is the run's, not the linter's."""
+
+    paths: tuple[str, ...] = ()
+    select: tuple[str, ...] = ()  # as typed: each may hold several comma-separated codes
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    extend_exclude: tuple[str, ...] = ()
+    config_file: str | None = None
+    output_format: str = "text"
+    output_file: str | None = None
+    exit_zero: bool = False
+    statistics: bool = False
+    jobs: int | None = None
+    force_exclude: bool = False
+    no_respect_gitignore: bool = False
+    no_cache: bool = False
+    diff_ref: str | None = None
+    full_parse: bool = False
+    baseline_file: str | None = None
+    write_baseline: str | None = None
+    report_unused_noqa: bool = False
+    confirm: bool = False
+    confirm_timeout: float = 60.0
+    confirm_memory: int = 4096
+    verbose: bool = False
+    quiet: bool = False  # findings only: no summary line, no notes on stderr, no progress bar
+    silent: bool = False  # nothing on stdout or stderr but errors: the exit code tells
+    color: str = "auto"  # auto | always | never (the text report)
+    show_files: bool = False
+    stdin_filename: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.paths:  # with --stdin-filename and no path, the buffer is read from stdin (as ruff)
+            object.__setattr__(self, "paths", ("-",) if self.stdin_filename is not None else (".",))
+
+    @property
+    def stdin(self) -> bool:
+        """The one path is `-`: check standard input (reported as --stdin-filename, or `-`)."""
+        return self.paths == ("-",)
+
+    @property
+    def named_paths(self) -> tuple[str, ...]:
+        """The paths the run is about: for standard input, the file NAME stands for (its config,
+        its baseline entries)."""
+        return (self.stdin_filename,) if self.stdin and self.stdin_filename else self.paths
+
+    @property
+    def talk(self) -> bool:
+        """Whether notes (baseline counts, confirm timings) and progress bars may show."""
+        return not (self.quiet or self.silent)
+
+    def overrides(self) -> dict[str, Any]:
+        return {
+            "select": _codes(self.select),
+            "extend_select": _codes(self.extend_select),
+            "ignore": _codes(self.ignore),
+            "exclude": self.exclude or None,
+            "extend_exclude": self.extend_exclude or None,
+            "jobs": self.jobs,
+            "force_exclude": self.force_exclude or None,
+            "respect_gitignore": False if self.no_respect_gitignore else None,
+            "full_parse": self.full_parse or None,
+            "report_unused_noqa": self.report_unused_noqa or None,
+        }
+
+
 def _fail(message: str) -> None:
-    click.echo(f"kerascheck: error: {message}", err=True)
-    sys.exit(EXIT_ERROR)
+    _note(f"kerascheck: error: {message}")
+    _exit(EXIT_ERROR)
+
+
+def _note(message: str) -> None:
+    """One line on stderr; a closed stderr only silences it."""
+    try:
+        click.echo(message, err=True)
+    except BrokenPipeError:
+        _streams_closed()
+
+
+def _exit(code: int) -> None:
+    """Exit with `code` once stdout is flushed; a reader that went away does not change it."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_closed()
+    sys.exit(code)
+
+
+def _stdout_closed() -> None:
+    """The reader of stdout is gone (`| head`): point stdout at /dev/null, so that nothing more
+    fails, the interpreter's last flush included (it would print `Exception ignored ...`)."""
+    _to_devnull(sys.stdout)
+
+
+def _streams_closed() -> None:
+    _to_devnull(sys.stdout)
+    _to_devnull(sys.stderr)
+
+
+def _to_devnull(stream) -> None:
+    try:
+        fd = stream.fileno()
+    except (AttributeError, ValueError, OSError):  # not a real file (click's test runner): nothing to do
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+class _Option(click.Option):
+    """An option some of whose names work but are not shown (`--format`, which ruff dropped for
+    `--output-format`): `--help` and error messages name only the others."""
+
+    def __init__(self, *args, hidden_names: tuple[str, ...] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.hidden_names = tuple(hidden_names)
+
+    def _shown(self, method, ctx):
+        opts = self.opts
+        self.opts = [o for o in opts if o not in self.hidden_names]
+        try:
+            return method(ctx)
+        finally:
+            self.opts = opts
+
+    def get_help_record(self, ctx):
+        return self._shown(super().get_help_record, ctx)
+
+    def get_error_hint(self, ctx):
+        return self._shown(super().get_error_hint, ctx)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="kerascheck")
+@click.version_option(__version__, "--version", "-V", prog_name="kerascheck")
 def main() -> None:
     """kerascheck: a linter for Keras model code."""
 
@@ -37,12 +175,15 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--select", multiple=True, metavar="CODES", help="Rule codes or prefixes to enable (comma-separated).")
+@click.option("--extend-select", multiple=True, metavar="CODES",
+              help="Rule codes or prefixes to enable on top of the selection (`--select` or the config's).")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Rule codes or prefixes to disable (comma-separated).")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Replace the configured exclude globs.")
 @click.option("--extend-exclude", multiple=True, metavar="GLOB", help="Exclude these globs as well.")
 @click.option("--config", "config_file", type=click.Path(), help="Use this config file (pyproject.toml or kerascheck.toml).")
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
-              show_default=True)
+@click.option("--output-format", "--format", "output_format", cls=_Option, hidden_names=("--format",),
+              type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True,
+              help="Output format.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of each finding.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
@@ -59,7 +200,7 @@ def main() -> None:
               help="Record the current findings in FILE and exit 0.")
 @click.option("--report-unused-noqa", is_flag=True, help="Report `# noqa: KCnnn` comments that suppress nothing (KC100).")
 @click.option("--confirm", is_flag=True,
-              help="After linting, build each finding's code with TensorFlow (pip install kerascheck[confirm]) "
+              help="After linting, build each finding's code with TensorFlow (pip install tensorflow) "
                    "and measure whether the problem really happens: confirmed, not reproduced or could not "
                    "build. Runs the file's imports and the definitions the finding needs, never module-level "
                    "code. A finding that is `not reproduced` does not count toward exit 1; `confirmed` and "
@@ -69,34 +210,41 @@ def main() -> None:
 @click.option("--confirm-memory", type=click.IntRange(min=512), default=4096, show_default=True, metavar="MB",
               help="Memory cap (data segment) of the confirm process.")
 @click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")
-def check(paths, select, ignore, exclude, extend_exclude, config_file, output_format, exit_zero,
-          statistics, jobs, force_exclude, no_respect_gitignore, no_cache, full_parse, verbose,
-          output_file, baseline_file, write_baseline, report_unused_noqa, diff_ref=None,
-          confirm=False, confirm_timeout=60.0, confirm_memory=4096) -> None:
+@click.option("--quiet", "-q", is_flag=True, help="Print the findings only: no summary line, notes or progress bar.")
+@click.option("--silent", "-s", is_flag=True,
+              help="Print nothing but errors; the exit code tells the result (--output-file is still written).")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Colour the text report: auto means on a terminal, unless NO_COLOR is set.")
+@click.option("--show-files", is_flag=True, help="Print the files that would be checked, one a line, and exit 0.")
+@click.option("--stdin-filename", metavar="NAME",
+              help="Check standard input (path `-`, or no path) as the file NAME: reported under NAME, with "
+                   "the config, per-file ignores and --force-exclude that apply to NAME.")
+@click.version_option(__version__, "--version", "-V", prog_name="kerascheck")
+def check(**options) -> None:
     """Lint Python files under PATHS (default: the current directory).
 
     Exit status: 0 no findings, 1 findings, 2 usage or internal error. With --confirm,
     findings measured as `not reproduced` do not count toward 1 (`confirmed` and `could not
     build` do).
     """
-    if baseline_file and write_baseline:
-        _fail("--baseline and --write-baseline cannot be used together")
-    ci = {"output_file": output_file, "baseline_file": baseline_file, "write_baseline": write_baseline,
-          "report_unused_noqa": report_unused_noqa}
-    ci.update(no_cache=no_cache, diff_ref=diff_ref)
-    if confirm:
+    request = CheckRequest(**options)
+    _refuse_conflicts(request)
+    if request.confirm:
         from kerascheck.confirm.runner import ConfirmUnavailable, require_tensorflow
 
         try:
             require_tensorflow()
         except ConfirmUnavailable as exc:
             _fail(str(exc))
-        ci.update(confirm=(confirm_timeout, confirm_memory))
     try:
-        code = _check(paths or (".",), select, ignore, exclude, extend_exclude, config_file,
-                      output_format, statistics, jobs, force_exclude, no_respect_gitignore, full_parse, **ci)
+        code = _check(request)
     except SystemExit:
         raise
+    except BrokenPipeError:
+        # stdout or stderr closed before the report was complete; the result is unknown, and
+        # like click (and Python killed by SIGPIPE) that is a quiet non-zero exit, not an error.
+        _streams_closed()
+        sys.exit(EXIT_FINDINGS)
     except Exception as exc:
         from kerascheck.baseline import BaselineError
         from kerascheck.config import ConfigError
@@ -104,77 +252,150 @@ def check(paths, select, ignore, exclude, extend_exclude, config_file, output_fo
         from kerascheck.gitdiff import GitError
         from kerascheck.registry import RegistryError
 
-        if verbose:
+        if request.verbose:
             traceback.print_exc()
         if isinstance(exc, (ConfigError, RegistryError, PathError, BaselineError, GitError)):
             _fail(str(exc))
         _fail(f"internal error: {type(exc).__name__}: {exc}")
-    sys.exit(EXIT_CLEAN if exit_zero else code)
+    _exit(EXIT_CLEAN if request.exit_zero else code)
 
 
-def _check(paths, select, ignore, exclude, extend_exclude, config_file, output_format, statistics,
-           jobs, force_exclude, no_respect_gitignore, full_parse, output_file=None, baseline_file=None,
-           write_baseline=None, report_unused_noqa=False, no_cache=False, diff_ref=None, confirm=None) -> int:
-    from kerascheck import config, engine, registry, report
-    from kerascheck.discover import discover
+def _refuse_conflicts(request: CheckRequest) -> None:
+    """Options that cannot work together are a usage error, never silently ignored."""
+    if request.baseline_file and request.write_baseline:
+        _fail("--baseline and --write-baseline cannot be used together")
+    if request.statistics and request.output_format == "sarif":
+        _fail("--statistics does not apply to --output-format sarif (a SARIF log holds every result); "
+              "use --output-format text, json or github")
+    if "-" in request.paths and len(request.paths) > 1:
+        _fail("`-` (standard input) cannot be checked together with other paths")
+    if request.stdin_filename is not None and not request.stdin:
+        _fail(f"--stdin-filename names standard input: give `-` or no path, not {' '.join(request.paths)}")
+    if request.stdin:
+        for flag, given in (("--show-files", request.show_files), ("--write-baseline", request.write_baseline),
+                            ("--diff", request.diff_ref), ("--confirm", request.confirm)):
+            if given:
+                _fail(f"{flag} cannot be used with standard input (`-`)")
 
-    overrides = {
-        "select": _codes(select),
-        "ignore": _codes(ignore),
-        "exclude": tuple(exclude) or None,
-        "extend_exclude": tuple(extend_exclude) or None,
-        "jobs": jobs,
-        "force_exclude": force_exclude or None,
-        "respect_gitignore": False if no_respect_gitignore else None,
-        "full_parse": full_parse or None,
-        "report_unused_noqa": report_unused_noqa or None,
-    }
-    settings = config.resolve(paths, config_file, overrides, registry.option_defaults())
-    for codes in (settings.select or (), settings.ignore, *(c for _, c in settings.per_file_ignores)):
-        registry.validate(codes)
-    enabled = registry.enabled(settings.select, settings.ignore)
+
+def _check(request: CheckRequest) -> int:
+    from kerascheck import config, engine, registry
+
+    overrides = request.overrides()
+    for flag, codes in (("--select", overrides["select"]), ("--extend-select", overrides["extend_select"]),
+                        ("--ignore", overrides["ignore"])):
+        if codes is not None:
+            try:
+                registry.validate(codes)
+            except registry.RegistryError as exc:
+                raise registry.RegistryError(f"{exc} (in {flag})") from None
+    settings = config.resolve(request.named_paths, request.config_file, overrides, registry.option_defaults(),
+                              registry.validate)
+    enabled = registry.enabled(settings.select, settings.ignore, settings.extend_select)
     plan = engine.Plan.make(settings, registry.load(), enabled)
-    if confirm is not None:  # (timeout, memory): measured afresh, so the cache is bypassed
-        no_cache = True
-    targets = discover(paths, settings)
-    if diff_ref is not None:
-        from kerascheck.gitdiff import only_changed
-
-        targets = only_changed(targets, diff_ref, Path(paths[0]))
-    result = _run(engine, targets, plan, settings, no_cache, output_format)
-    if write_baseline:
+    if request.stdin:
+        result = _check_stdin(engine, plan, request)
+    else:
+        targets = _targets(request, settings)
+        if request.show_files:
+            for target in targets:
+                click.echo(target.display)
+            return EXIT_CLEAN
+        # Confirm mode measures afresh, so it bypasses the cache.
+        result = _run(engine, targets, plan, settings, request)
+    if request.write_baseline:
         from kerascheck import baseline
 
-        n = baseline.write(Path(write_baseline), result.findings)
-        click.echo(f"kerascheck: recorded {n} finding{'s' if n != 1 else ''} in {write_baseline}", err=True)
+        n = baseline.write(Path(request.write_baseline), result.findings)
+        _info(request, f"kerascheck: recorded {n} {_plural(n, 'finding')} in {request.write_baseline}")
         return EXIT_CLEAN
-    if baseline_file:
-        from kerascheck import baseline
-
-        applied = baseline.apply(result, Path(baseline_file), enabled, paths)
-        result = applied.result
-        note = f"kerascheck: baseline {baseline_file}: {applied.hidden} known finding{'s' if applied.hidden != 1 else ''} hidden"
-        if applied.stale:
-            note += (f"; {applied.stale} stale entr{'ies' if applied.stale != 1 else 'y'} (fixed or changed; "
-                     f"refresh with --write-baseline)")
-        click.echo(note, err=True)
-    if confirm is not None:  # after the baseline: hidden findings are not built
-        _confirm(result, plan, *confirm, output_format)
-    try:
-        with report.output(output_file) as stream:
-            report.get(output_format).render(result, stream, statistics=statistics)
-    except OSError as exc:
-        if output_file is None:
-            raise
-        _fail(f"cannot write {output_file}: {exc.strerror or exc}")
-    if confirm is not None:
+    if request.baseline_file:
+        result = _apply_baseline(result, request, enabled)
+    if request.confirm:  # after the baseline: hidden findings are not built
+        _confirm(result, plan, request)
         from kerascheck.confirm import counts_as_problem
 
-        return EXIT_FINDINGS if any(counts_as_problem(f.confirm) for f in result.findings) else EXIT_CLEAN
-    return EXIT_FINDINGS if result.findings else EXIT_CLEAN
+        code = EXIT_FINDINGS if any(counts_as_problem(f.confirm) for f in result.findings) else EXIT_CLEAN
+    else:
+        code = EXIT_FINDINGS if result.findings else EXIT_CLEAN
+    _report(result, request)
+    return code
 
 
-def _confirm(result, plan, timeout: float, memory_mb: int, output_format: str) -> None:
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
+def _info(request: CheckRequest, message: str) -> None:
+    """A note on stderr (counts, timings), unless --quiet or --silent."""
+    if request.talk:
+        _note(message)
+
+
+def _check_stdin(engine, plan, request: CheckRequest):
+    """Standard input, checked in memory as the file --stdin-filename names (`-` without it)."""
+    import time
+
+    from kerascheck.discover import force_excluded
+
+    started = time.perf_counter()
+    name = request.stdin_filename or "-"
+    data = sys.stdin.buffer.read()
+    if request.stdin_filename and force_excluded(Path(name), plan.settings):
+        files = []  # as ruff: an excluded NAME is not checked, even from stdin
+    else:
+        # Bytes that are not UTF-8 reach the engine as such (surrogateescape), which reports KC000.
+        found = engine.check_text(data.decode("utf-8", "surrogateescape"), path=name, plan=plan)
+        files = [engine.FileResult(name, tuple(found), parsed=True)]
+    return engine.RunResult(files, time.perf_counter() - started)
+
+
+def _targets(request: CheckRequest, settings) -> list:
+    from kerascheck.discover import discover
+
+    targets = discover(request.paths, settings)
+    if request.diff_ref is not None:
+        from kerascheck.gitdiff import only_changed
+
+        targets = only_changed(targets, request.diff_ref, Path(request.paths[0]))
+    return targets
+
+
+def _apply_baseline(result, request: CheckRequest, enabled: set[str]):
+    from kerascheck import baseline
+
+    applied = baseline.apply(result, Path(request.baseline_file), enabled, request.named_paths)
+    hidden, stale = applied.hidden, applied.stale
+    note = f"kerascheck: baseline {request.baseline_file}: {hidden} known {_plural(hidden, 'finding')} hidden"
+    if stale:
+        note += (f"; {stale} stale entr{'ies' if stale != 1 else 'y'} (fixed or changed; "
+                 f"refresh with --write-baseline)")
+    _info(request, note)
+    return applied.result
+
+
+def _report(result, request: CheckRequest) -> None:
+    from kerascheck import report
+
+    if request.silent and request.output_file is None:
+        return
+    try:
+        with report.output(request.output_file) as stream:
+            report.get(request.output_format).render(result, stream, statistics=request.statistics,
+                                                     summary=not (request.quiet or request.silent),
+                                                     color=request.color)
+            stream.flush()  # a closed pipe shows here, where it is handled, not at interpreter exit
+    except BrokenPipeError:
+        if request.output_file is not None:
+            raise
+        _stdout_closed()  # `| head`: the reader has what it wanted; the exit code still tells the result
+    except OSError as exc:
+        if request.output_file is None:
+            raise
+        _fail(f"cannot write {request.output_file}: {exc.strerror or exc}")
+
+
+def _confirm(result, plan, request: CheckRequest) -> None:
     """Fill each finding's `confirm` verdict (one TensorFlow child process for the whole run)."""
     import dataclasses
 
@@ -184,29 +405,29 @@ def _confirm(result, plan, timeout: float, memory_mb: int, output_format: str) -
     findings = [f for r in result.files for f in r.findings]
     jobs = build_jobs(findings, plan)  # each file read again: confirm gets the finding and the text
     try:
-        done, stats = confirm_findings(findings, jobs, timeout, memory_mb, progress=output_format == "text")
+        done, stats = confirm_findings(findings, jobs, request.confirm_timeout, request.confirm_memory,
+                                       progress=request.output_format == "text" and request.talk)
     except ConfirmUnavailable as exc:
         _fail(str(exc))
     verdicts = iter(done)
     result.files = [dataclasses.replace(r, findings=tuple(next(verdicts) for _ in r.findings))
                     for r in result.files]
     counts = ", ".join(f"{n} {v}" for v, n in sorted(stats.verdicts.items())) or "nothing to confirm"
-    click.echo(f"kerascheck: confirm: {counts} in {stats.seconds:.1f} s "
-               f"(TensorFlow start-up {stats.startup_seconds:.1f} s x{stats.startups})", err=True)
+    _info(request, f"kerascheck: confirm: {counts} in {stats.seconds:.1f} s "
+          f"(TensorFlow start-up {stats.startup_seconds:.1f} s x{stats.startups})")
 
 
-def _run(engine, targets, plan, settings, no_cache: bool, output_format: str):
-    """The engine run, with the result cache and (on a terminal) a progress bar."""
-    import os
-
+def _run(engine, targets, plan, settings, request: CheckRequest):
+    """The engine run, with the result cache (unless --no-cache or --confirm) and, on a terminal, a
+    progress bar."""
     from kerascheck import progress
 
     cache = None
-    if not no_cache:
+    if not (request.no_cache or request.confirm):
         from kerascheck.cache import Cache
 
         cache = Cache(settings.root, plan)
-    bar = progress.make(len(targets), output_format)
+    bar = progress.make(len(targets), request.output_format, request.color) if request.talk else None
     try:
         result = engine.run(targets, plan, cache=cache, progress=bar)
     finally:
@@ -215,8 +436,8 @@ def _run(engine, targets, plan, settings, no_cache: bool, output_format: str):
     if cache is not None:
         cache.save()
     if os.environ.get("KERASCHECK_DEBUG_STATS"):  # hidden: the cache tests read it
-        click.echo(f"kerascheck: debug: files={len(result.files)} parsed={result.parsed} "
-                   f"cached={result.cached} skipped={result.skipped} statements={result.statements}", err=True)
+        _note(f"kerascheck: debug: files={len(result.files)} parsed={result.parsed} "
+              f"cached={result.cached} skipped={result.skipped} statements={result.statements}")
     return result
 
 
@@ -231,16 +452,15 @@ def rule(code, show_all) -> None:
         if show_all or code is None:
             for r in registry.all_rules():
                 click.echo(f"{r.code}  {r.name:<32} {r.summary}")
-            return
-        r = registry.by_code(code)
+        else:
+            import inspect
+
+            r = registry.by_code(code)
+            click.echo(f"# {r.name} ({r.code})\n")
+            click.echo(f"Severity: {r.severity}\n")
+            click.echo(inspect.cleandoc(r.doc))
     except registry.RegistryError as exc:
         _fail(str(exc))
-    click.echo(f"# {r.name} ({r.code})\n")
-    click.echo(f"Severity: {r.severity}\n")
-    click.echo(_dedent_doc(r.doc))
-
-
-def _dedent_doc(doc: str) -> str:
-    import inspect
-
-    return inspect.cleandoc(doc)
+    except BrokenPipeError:
+        _stdout_closed()
+    _exit(EXIT_CLEAN)

@@ -48,11 +48,11 @@ class Plan:
              facts: ProjectFacts = DEFAULT_FACTS) -> Plan:
         from kerascheck.registry import expand
 
+        from kerascheck.discover import gitignore_spec
+
         known = tuple(r.code for r in (KC000, KC100, *rules))
-        if settings.per_file_ignores:
-            import pathspec
         per_file = tuple(
-            (pathspec.PathSpec.from_lines("gitwildmatch", [pattern]), frozenset(expand(codes, known)))
+            (gitignore_spec([pattern]), frozenset(expand(codes, known)))
             for pattern, codes in settings.per_file_ignores
         )
         chosen = tuple(r for r in rules if r.code in enabled)
@@ -337,12 +337,13 @@ def check_text(text: str, path: str | os.PathLike = "<stdin>", settings: Setting
 
     if plan is None:
         settings = settings or Settings()
-        enabled = registry.enabled(settings.select, settings.ignore)
+        enabled = registry.enabled(settings.select, settings.ignore, settings.extend_select)
         plan = Plan.make(settings, registry.load(), enabled, facts or DEFAULT_FACTS)
     elif facts is not None:
         plan = replace(plan, facts=facts)
     display = os.fspath(path)
-    real = Path(display) if display not in ("<stdin>", "-") else None
+    # Absolute, so that per-file ignores (relative to the config's folder) match from any directory.
+    real = Path(display).absolute() if display not in ("<stdin>", "-") else None
     with recursion_room():
         prepared = prepare_data(display, real, text.encode("utf-8", "surrogatepass"), plan)
         result = prepared if isinstance(prepared, FileResult) else \

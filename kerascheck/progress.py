@@ -17,9 +17,9 @@ REFRESH = 0.1  # seconds between redraws
 
 
 class Bar:
-    def __init__(self, total: int, stream=None, delay: float | None = None) -> None:
+    def __init__(self, total: int, delay: float | None = None, plain: bool = False) -> None:
         self.total = total
-        self.stream = stream or sys.stderr
+        self.plain = plain  # no colour or bold (NO_COLOR, --color never); the bar still moves
         self.delay = DELAY if delay is None else delay
         self.started = time.monotonic()
         self.last = 0.0
@@ -43,7 +43,11 @@ class Bar:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        console = Console(file=self.stream, stderr=self.stream is sys.stderr)
+        class _Console(Console):
+            def on_broken_pipe(self) -> None:
+                self.quiet = True  # stderr closed: the bar just stops (rich's default would exit)
+
+        console = _Console(file=sys.stderr, stderr=True, color_system=None if self.plain else "auto")
         self._progress = Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
                                   TextColumn("files"), TimeElapsedColumn(), console=console,
                                   transient=True, auto_refresh=False)
@@ -56,8 +60,8 @@ class Bar:
             self._progress = None
 
 
-def make(total: int, output_format: str) -> Bar | None:
-    """A bar for this run, or None when it must not show."""
+def make(total: int, output_format: str, color: str = "auto") -> Bar | None:
+    """A bar for this run, or None when it must not show. `color` is --color's value."""
     if output_format != "text" or total < 2:
         return None
     try:
@@ -67,8 +71,10 @@ def make(total: int, output_format: str) -> Bar | None:
         return None
     if os.environ.get("TERM") == "dumb":
         return None
+    from kerascheck.report.text import plain
+
     delay = os.environ.get("KERASCHECK_PROGRESS_DELAY")  # hidden; the tests use 0
     try:
-        return Bar(total, delay=float(delay) if delay else None)
+        return Bar(total, delay=float(delay) if delay else None, plain=plain(color))
     except ValueError:
-        return Bar(total)
+        return Bar(total, plain=plain(color))

@@ -41,7 +41,7 @@ from typing import Any
 CONFIRMED, NOT_REPRODUCED, COULD_NOT_BUILD = "confirmed", "not reproduced", "could not build"
 DEFAULT_TIMEOUT = 60.0  # seconds per finding
 DEFAULT_MEMORY_MB = 4096  # RLIMIT_DATA of the child (TensorFlow itself needs ~0.7 GB)
-INSTALL_HINT = "pip install kerascheck[confirm]"
+INSTALL_HINT = "pip install tensorflow"  # what the `confirm` extra holds; kerascheck is not on PyPI yet
 
 
 class CouldNotBuild(Exception):
