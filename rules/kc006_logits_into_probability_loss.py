@@ -68,9 +68,10 @@ with one class per unit (one position per class for Conv heads), and computes th
 (constructed from its own source) on the untrained outputs next to the cross-entropy of the
 same network's logits (`from_logits=True` on the pre-activation values). `confirmed` when the
 flagged loss is NaN or more than 1.25x the logits loss; the evidence adds the accuracy after
-20 full-batch Adam steps of each set-up from the same initial weights. Measured on the
-fixtures: 4.3x to 9x (or NaN) on every finding, 1.00x on the clean look-alikes (softmax or
-sigmoid heads, `from_logits=True` on linear heads).
+6 full-batch Adam steps of each set-up from the same initial weights. Measured on the
+fixtures: 1.6x to 8.8x on every finding (accuracy after 6 steps 0.01-0.99 as declared vs
+0.48-0.997 with logits), 1.00x on every clean look-alike (softmax or sigmoid heads in every
+spelling, `from_logits=True` on linear heads). Median 2 s per finding on 2 busy cores.
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ For more than two classes: `Dense(num_classes, activation="softmax")` with
 own source) on synthetic Gaussian blobs with 0/1 labels, and measures, as the finding says:
 for a softmax over one unit, the predictions on 300 random inputs (`confirmed` when every one
 is 1.0 within 1e-6); for a categorical loss (constructed from its own source), the loss before
-and after 20 full-batch Adam steps (`confirmed` when both are below 1e-6), or the error a
+and after 6 full-batch Adam steps (`confirmed` when both are below 1e-6), or the error a
 sparse loss raises on label 1 (`confirmed` when it says the label is out of range). Measured
 on the fixtures: every softmax output 1.0000000, loss 0.000000 before and after, the
 out-of-range error; the clean look-alikes (`Dense(1, sigmoid)` + binary cross-entropy,

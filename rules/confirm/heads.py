@@ -21,7 +21,7 @@ from kerascheck.rule import Context, LayerDef, Output, cst
 
 SAMPLES = 300
 HIDDEN = 16
-STEPS = 10  # full-batch Adam steps for the training comparisons (eager: no tracing)
+STEPS = 6  # full-batch Adam steps for the training comparisons (eager: no tracing)
 LEARNING_RATE = 0.05  # as in the KERAS_FACTS_2 N1/N8 measurements
 POSITIONS = {"Conv1D": (8,), "Conv2D": (6, 6), "Conv3D": (4, 4, 4)}  # input positions for Conv heads
 LOGITS_LOSS = {"categorical_crossentropy": "CategoricalCrossentropy",  # the loss of the network's logits
