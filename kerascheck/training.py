@@ -436,12 +436,12 @@ class Training:
 
     def pairs(self) -> Iterator[tuple[Compile, Output, Loss]]:
         """Every visible output with its known loss, over every `compile` call: the "last layer
-        vs loss" view. Each (call, output) once, also when a helper that compiles its argument
-        is called for the same model twice."""
-        seen: set[tuple[int, int]] = set()
+        vs loss" view. Each (call, output, loss) once, also when a helper that compiles its
+        argument is called for the same model twice."""
+        seen: set[tuple[int, int, int]] = set()
         for comp in self.compiles:
             for output, loss in comp.pairs():
-                key = (id(comp.node), id(output.node))
+                key = (id(comp.node), id(output.node), id(loss.node))
                 if key not in seen:
                     seen.add(key)
                     yield comp, output, loss

@@ -232,6 +232,13 @@ def test_dict_outputs_are_keyed_by_their_keys():
                                  ["mean_squared_error/F", "categorical_crossentropy/F"], True, [])]
 
 
+def test_one_tensor_under_two_output_keys_gets_both_losses():
+    source = (K3 + "i = keras.Input((3,))\no = layers.Dense(1, name='a')(i)\nm = keras.Model(i, {'a': o, 'b': o})\n"
+              "m.compile(loss={'a': 'mse', 'b': 'binary_crossentropy'})\n")
+    got = [(_output(o), _loss(x)) for _, o, x in context(source).training.pairs()]
+    assert got == [("Dense:linear:1", "mean_squared_error/F"), ("Dense:linear:1", "binary_crossentropy/F")]
+
+
 METRICS = [
     ("metrics=['accuracy', 'mae']", ["accuracy", "mae"]),
     ("metrics=[keras.metrics.BinaryAccuracy(threshold=0.3), keras.metrics.mae]", ["BinaryAccuracy", "mae"]),
