@@ -203,8 +203,9 @@ def main() -> None:
               help="After linting, build each finding's code with TensorFlow (pip install tensorflow) "
                    "and measure whether the problem really happens: confirmed, not reproduced or could not "
                    "build. Runs the file's imports and the definitions the finding needs, never module-level "
-                   "code. A finding that is `not reproduced` does not count toward exit 1; `confirmed` and "
-                   "`could not build` do.")
+                   "code. Exit code: a finding that is `not reproduced` does not count toward exit 1; "
+                   "`confirmed` and `could not build` do (a finding that could not be built is never hidden). "
+                   "Ends with a table of verdicts and time per rule on stderr.")
 @click.option("--confirm-timeout", type=click.FloatRange(min=1), default=60, show_default=True, metavar="SECONDS",
               help="Time limit per confirmed finding.")
 @click.option("--confirm-memory", type=click.IntRange(min=512), default=4096, show_default=True, metavar="MB",
@@ -224,8 +225,8 @@ def check(**options) -> None:
     """Lint Python files under PATHS (default: the current directory).
 
     Exit status: 0 no findings, 1 findings, 2 usage or internal error. With --confirm,
-    findings measured as `not reproduced` do not count toward 1 (`confirmed` and `could not
-    build` do).
+    findings measured as `not reproduced` do not count toward 1; `confirmed` and `could not
+    build` do: a finding that could not be built is never hidden.
     """
     request = CheckRequest(**options)
     _refuse_conflicts(request)
@@ -311,14 +312,17 @@ def _check(request: CheckRequest) -> int:
         return EXIT_CLEAN
     if request.baseline_file:
         result = _apply_baseline(result, request, enabled)
+    confirmed = None
     if request.confirm:  # after the baseline: hidden findings are not built
-        _confirm(result, plan, request)
+        confirmed = _confirm(result, plan, request)
         from kerascheck.confirm import counts_as_problem
 
         code = EXIT_FINDINGS if any(counts_as_problem(f.confirm) for f in result.findings) else EXIT_CLEAN
     else:
         code = EXIT_FINDINGS if result.findings else EXIT_CLEAN
     _report(result, request)
+    if confirmed is not None:
+        _info(request, confirmed)  # the per-rule table ends the run (not with --quiet)
     return code
 
 
@@ -395,8 +399,9 @@ def _report(result, request: CheckRequest) -> None:
         _fail(f"cannot write {request.output_file}: {exc.strerror or exc}")
 
 
-def _confirm(result, plan, request: CheckRequest) -> None:
-    """Fill each finding's `confirm` verdict (one TensorFlow child process for the whole run)."""
+def _confirm(result, plan, request: CheckRequest) -> str:
+    """Fill each finding's `confirm` verdict (one TensorFlow child process per Keras version);
+    returns the summary table for the end of the run."""
     import dataclasses
 
     from kerascheck.confirm.jobs import build_jobs
@@ -412,9 +417,9 @@ def _confirm(result, plan, request: CheckRequest) -> None:
     verdicts = iter(done)
     result.files = [dataclasses.replace(r, findings=tuple(next(verdicts) for _ in r.findings))
                     for r in result.files]
-    counts = ", ".join(f"{n} {v}" for v, n in sorted(stats.verdicts.items())) or "nothing to confirm"
-    _info(request, f"kerascheck: confirm: {counts} in {stats.seconds:.1f} s "
-          f"(TensorFlow start-up {stats.startup_seconds:.1f} s x{stats.startups})")
+    from kerascheck.confirm.summary import table
+
+    return table(done, stats)
 
 
 def _run(engine, targets, plan, settings, request: CheckRequest):
@@ -450,8 +455,10 @@ def rule(code, show_all) -> None:
 
     try:
         if show_all or code is None:
-            for r in registry.all_rules():
-                click.echo(f"{r.code}  {r.name:<32} {r.summary}")
+            from kerascheck.confirm.jobs import has_recipe
+
+            for r in registry.all_rules():  # `confirm`: --confirm has a recipe for the rule
+                click.echo(f"{r.code}  {r.name:<32} {'confirm' if has_recipe(r.code) else '-':<8} {r.summary}")
         else:
             import inspect
 
@@ -464,3 +471,20 @@ def rule(code, show_all) -> None:
     except BrokenPipeError:
         _stdout_closed()
     _exit(EXIT_CLEAN)
+
+
+@main.command()
+def server() -> None:
+    """Run the language server (LSP over stdio) for editors; it needs pygls (the `server` extra).
+
+    Exit status: 0 after the client's `shutdown` and `exit`, 1 without `shutdown`, 2 when
+    pygls is not installed.
+    """
+    try:
+        import lsprotocol  # noqa: F401
+        import pygls  # noqa: F401
+    except ImportError:
+        _fail("`kerascheck server` needs pygls (the `server` extra): pip install pygls")
+    from kerascheck.server import serve
+
+    sys.exit(serve())

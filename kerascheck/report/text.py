@@ -56,10 +56,12 @@ def render(result, stream, *, statistics: bool = False, summary: bool = True, co
                 (f.code, SEVERITY_STYLE.get(f.severity, "bold")), " ", f.message))
             if f.frame:
                 _frame(console, f)
-            if f.confirm:
+            if f.confirm:  # under its finding, before the blank line that separates findings
                 c = f.confirm
                 console.print(Text.assemble("  confirm: ", (str(c.get("verdict")), "bold"),
                                             f" ({c.get('seconds', 0):.1f} s): {c.get('evidence')}"))
+            if f.frame:
+                console.print()
     if summary:
         console.print(Text(summary_line(result), style="dim" if not findings else ""))
 
@@ -75,7 +77,6 @@ def _frame(console: Console, f) -> None:
             length = max(1, len(line[f.column - 1 : stop - 1].expandtabs(4)))
             console.print(Text.assemble((" " * width + " | ", "blue"), " " * len(prefix),
                                         ("^" * length, SEVERITY_STYLE.get(f.severity, "bold"))))
-    console.print()
 
 
 def _count(n: int, word: str) -> str:
