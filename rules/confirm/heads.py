@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kerascheck.confirm.slice import Slicer
+from kerascheck.confirm.target import keras_target
 from kerascheck.rule import Context, LayerDef, Output, cst
 
 SAMPLES = 300
@@ -36,7 +37,7 @@ def head_job(ctx: Context, output: Output, loss_node: cst.CSTNode | None = None,
              **fields: Any) -> dict | str:
     """The job that rebuilds `output`'s steps (and the loss at `loss_node`, evaluated where the
     `compile` call at `site` runs)."""
-    slicer = Slicer(ctx.picture, ctx.text)
+    slicer = Slicer(ctx.picture, ctx.text, ctx)
     steps, act_step = [], None
     for i, step in enumerate(output.chain):
         if isinstance(step, LayerDef):
@@ -52,8 +53,9 @@ def head_job(ctx: Context, output: Output, loss_node: cst.CSTNode | None = None,
     if output.activation == "linear":
         act_step = None
     loss = slicer.expr(loss_node, site) if loss_node is not None else None
+    flavors = [step.canon.flavor for step in output.chain if isinstance(step, LayerDef)]
     return slicer.job(steps=steps, act_step=act_step, activation=output.activation, units=output.units,
-                      loss=loss, **fields)
+                      loss=loss, **fields, **keras_target(ctx, flavors))
 
 
 def pair_job(ctx: Context, comp, output: Output, loss) -> dict | str:
