@@ -44,10 +44,12 @@ from kerascheck.picture import (
 
 MAX_DEPTH = 12  # layers followed back from an output through activation-only layers
 # What a rule on the training set-up needs parsed (`Rule.anchors`): the functions that compile or
-# build a model, or name a loss or a softmax (`Dense(1, activation="softmax")`). The helpers such a
-# function calls (the last layers, `model.add` in a helper) are parsed with it (parse.py's ties).
-ANCHORS = (".compile", "keras.Sequential", "keras.Model", "keras.Functional", "keras.losses.*", "tensorflow.losses.*",
-           "=oftmax")
+# build a model, and those that make a softmax layer (`Dense(1, activation="softmax")`, KC007
+# without a compile). The helpers such a function calls (its last layers, a `model.add` helper, a
+# loss factory) are parsed with it (parse.py's ties), so losses need no anchor of their own.
+ANCHORS = (".compile", "keras.Sequential", "keras.Model", "keras.Functional", "keras.layers.Softmax",
+           "keras.activations.softmax", "keras.ops.softmax", "keras.backend.softmax", "tensorflow.nn.softmax",
+           "tensorflow.math.softmax", '="softmax"', "='softmax'")
 CUSTOM_TRAINING = frozenset({"train_step", "compute_loss"})  # a subclass that computes its own loss
 
 # ------------------------------------------------------------------ losses
