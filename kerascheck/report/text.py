@@ -77,6 +77,23 @@ def _frame(console: Console, f) -> None:
             length = max(1, len(line[f.column - 1 : stop - 1].expandtabs(4)))
             console.print(Text.assemble((" " * width + " | ", "blue"), " " * len(prefix),
                                         ("^" * length, SEVERITY_STYLE.get(f.severity, "bold"))))
+    _related(console, f, width)
+
+
+def _related(console: Console, f, width: int) -> None:
+    """The finding's related places in its own file, each line with its label underlined."""
+    shown = [r for r in f.related if r.path is None and r.text]
+    if not shown:
+        return
+    width = max(width, *(len(str(r.line)) for r in shown))
+    for r in shown:
+        where = f"cell {r.cell}:" if r.cell is not None and r.cell != f.cell else ""
+        console.print(Text.assemble((f"{where}{r.line:>{width}} | ", "blue"), r.text.expandtabs(4)))
+        prefix = r.text[: r.column - 1].expandtabs(4)
+        stop = r.end_column if r.end_line == r.line else len(r.text) + 1
+        length = max(1, len(r.text[r.column - 1 : stop - 1].expandtabs(4)))
+        console.print(Text.assemble((" " * (len(where) + width) + " | ", "blue"), " " * len(prefix),
+                                    ("-" * length, "cyan"), " ", r.message))
 
 
 def _count(n: int, word: str) -> str:
