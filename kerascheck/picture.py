@@ -90,7 +90,9 @@ class LayerDef:
     """A Keras layer constructed in the file: `layers.Dropout(0.5)`.
 
     `extra` holds the keyword arguments a known dict gave through `**kwargs`;
-    `opaque` is True when `*args`/`**kwargs` whose contents are unknown were passed.
+    `opaque` is True when `*args`/`**kwargs` whose contents are unknown were passed;
+    `values` are the arguments' abstract values where the construction ran (a parameter of an
+    inlined helper is the value its call site gave), by position or keyword.
     """
 
     canon: Canon
@@ -98,6 +100,7 @@ class LayerDef:
     site: Site
     extra: tuple[tuple[str, cst.BaseExpression], ...] = ()
     opaque: bool = False
+    values: tuple[tuple[int | str, Value], ...] = ()
 
     @property
     def name(self) -> str:
@@ -121,6 +124,14 @@ class LayerDef:
                 return expr
         return None
 
+    def value(self, keyword: str, position: int | None = None) -> Value | None:
+        """The abstract value given for a parameter, by keyword or position (None when absent,
+        or when `*args` make positions unknown)."""
+        for key, value in self.values:
+            if key == keyword or (key == position and position is not None):
+                return value
+        return None
+
     def given(self, keyword: str, position: int | None = None) -> bool | None:
         """Is the parameter given? None when unknown `*args`/`**kwargs` may give it."""
         if self.arg(keyword, position) is not None:
@@ -140,6 +151,8 @@ class Apply:
     adjacent: bool = False  # the producer is the previous element of the same list
     call: cst.Call | None = None  # the application call, when there is one
     repeat: bool = False  # the same layer object was already added to this Sequential model
+    first: bool = False  # the first layer of a Sequential model: nothing was added before it
+    looped: bool = False  # made in a loop the interpreter did not unroll exactly (`range(n)`, `while`)
 
     def kwarg(self, keyword: str) -> cst.BaseExpression | None:
         return call_arg(self.call, keyword, None) if self.call is not None else None
@@ -156,7 +169,7 @@ class Value:
     kind: str
     node: cst.CSTNode | None = None  # where it was created
     canon: Canon | None = None  # ref: the resolved name; const: the function that made it
-    layer: LayerDef | None = None
+    layer: LayerDef | None = None  # layer: the layer; tensor: the `keras.Input(...)` that made it
     app: Apply | None = None  # tensor: the application that produced it
     items: tuple[Value, ...] = ()  # seq (exact items), dict (values) and union (alternatives)
     kt: bool = False  # a symbolic KerasTensor
@@ -193,6 +206,7 @@ class Value:
 
 
 UNKNOWN = Value("unknown")
+_START = Value("unknown")  # what the first layer of a Sequential model consumes
 
 
 def union(values) -> Value:
@@ -300,10 +314,20 @@ class Picture:
     lambdas: list[LayerDef] = field(default_factory=list)  # Lambda layers
     text: str | None = None  # the source text, when known
     references: set[str] = field(default_factory=set)  # canonical names of every resolved name read
+    _shapes: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.flow is None:
             self.flow = Flow(self.module, self.names)
+
+    @property
+    def shapes(self):
+        """The static shapes of the applications (kerascheck/shapes.py), computed on first use."""
+        if self._shapes is None:
+            from kerascheck.shapes import Shapes
+
+            self._shapes = Shapes(self)
+        return self._shapes
 
     def resolve(self, expr: cst.BaseExpression, at: cst.CSTNode | Scope | None = None) -> Canon | None:
         if isinstance(at, Scope):
@@ -432,6 +456,7 @@ class _Interpreter:
         self.self_attrs: dict[str, Value] | None = None
         self.global_heap: dict[int, object] = {}
         self.returns: list[Value] | None = None
+        self.inexact = 0  # depth of loops whose iterations are not followed one by one
 
     # -- entry ---------------------------------------------------------------
 
@@ -645,7 +670,11 @@ class _Interpreter:
         elif isinstance(stmt, cst.While):
             if self.expr(stmt.test, env, site).truth() is False:
                 return
-            self._branches(env, site, [stmt.body, None])
+            self.inexact += 1
+            try:
+                self._branches(env, site, [stmt.body, None])
+            finally:
+                self.inexact -= 1
         elif isinstance(stmt, (cst.Try, cst.TryStar)):
             self._guarded(stmt.body, env, site)
             branches = [h.body for h in stmt.handlers]
@@ -706,12 +735,16 @@ class _Interpreter:
         elif _is_range_call(stmt.iter):
             count = _range_count(stmt.iter)
             repeat = 2 if count is not None and count >= 2 else 1
-        for i in range(len(items) if items is not None else repeat):
-            self.assign(stmt.target, items[i] if items is not None else UNKNOWN, env, site)
-            try:
-                self.suite(stmt.body, env, site)
-            except _Return:
-                break
+        self.inexact += items is None
+        try:
+            for i in range(len(items) if items is not None else repeat):
+                self.assign(stmt.target, items[i] if items is not None else UNKNOWN, env, site)
+                try:
+                    self.suite(stmt.body, env, site)
+                except _Return:
+                    break
+        finally:
+            self.inexact -= items is None
         if stmt.orelse is not None:
             self._guarded(stmt.orelse.body, env, site)
 
@@ -883,6 +916,7 @@ class _Interpreter:
             items = None
         inner = _Env(dict(env.vars), env.heap)  # the comprehension's own scope
         results = []
+        self.inexact += items is None
         for item in items if items is not None else [UNKNOWN]:
             self.assign(comp.target, item, inner, site)
             for cond in comp.ifs:
@@ -895,6 +929,7 @@ class _Interpreter:
                     self.expr(cond.test, inner, site)
                 more = more.inner_for_in
             results.append(self.expr(node.elt, inner, site))
+        self.inexact -= items is None
         exact = (items is not None and isinstance(node, cst.ListComp) and not comp.ifs
                  and comp.inner_for_in is None)
         return self._new_seq(results, env, node) if exact else UNKNOWN
@@ -1044,7 +1079,7 @@ class _Interpreter:
             args, kwargs = self._args(call, env, site)
             inputs = args[:1] if args else tuple(v for k, v in kwargs if k == "inputs")
             via = "subclass" if site.cls is not None else "functional"
-            app = Apply(callee.layer, inputs, call, via, site, call=call)
+            app = Apply(callee.layer, inputs, call, via, site, call=call, looped=self.inexact > 0)
             self.pic.applies.append(app)
             kt = bool(self._symbolic([*args, *(v for _, v in kwargs)], env))
             return Value("tensor", node=call, app=app, kt=kt)
@@ -1089,9 +1124,11 @@ class _Interpreter:
         if canon.flavor is not None:
             if name == "keras.Sequential":
                 return self._sequential(canon, call, env, site)
-            if name == "keras.Input":
-                self._args(call, env, site)
-                return Value("tensor", node=call, kt=True, canon=canon)
+            if name in ("keras.Input", "keras.InputLayer"):
+                # An `InputLayer(...)` stands for its tensor: it is what a Sequential list starts with.
+                args, kwargs = self._args(call, env, site)
+                source = LayerDef(canon, call, site, values=_values(call, args, kwargs))
+                return Value("tensor", node=call, kt=True, canon=canon, layer=source)
             if name in ("keras.Model", "keras.Functional"):
                 args, kwargs = self._args(call, env, site)
                 kw = dict(kwargs)
@@ -1103,8 +1140,8 @@ class _Interpreter:
                 extra, opaque = (), False
                 if any(a.star for a in call.args):
                     extra, opaque = self._layer_kwargs(call, env, site)
-                self._args(call, env, site)
-                layer = LayerDef(canon, call, site, extra, opaque)
+                args, kwargs = self._args(call, env, site)
+                layer = LayerDef(canon, call, site, extra, opaque, _values(call, args, kwargs))
                 self.pic.layers.append(layer)
                 if canon.short == "Lambda":
                     self.pic.lambdas.append(layer)
@@ -1129,8 +1166,9 @@ class _Interpreter:
 
     def _sequential(self, canon: Canon, call: cst.Call, env: _Env, site: Site) -> Value:
         args, kwargs = self._args(call, env, site)
+        self.pic.calls.append(CallEvent(canon, call, args, kwargs, site))
         oid = next(self.oids)
-        env.heap[oid] = _SeqState(UNKNOWN, None, frozenset())
+        env.heap[oid] = _SeqState(_START, None, frozenset())
         model = Value("model", node=call, canon=canon, oid=oid)
         layers = dict(kwargs).get("layers", args[0] if args else None)
         if layers is not None:
@@ -1148,7 +1186,8 @@ class _Interpreter:
         if item.kind == "layer" and item.layer is not None:
             adjacent = state.last_layer is not None and via == "sequential"
             repeat = id(item.layer) in state.added
-            app = Apply(item.layer, (state.last,), node, via, site, adjacent=adjacent, repeat=repeat)
+            app = Apply(item.layer, (state.last,), node, via, site, adjacent=adjacent, repeat=repeat,
+                        first=state.last is _START, looped=self.inexact > 0)
             self.pic.applies.append(app)
             env.heap[oid] = _SeqState(Value("tensor", node=node, app=app), item.layer,
                                       state.added | {id(item.layer)})
@@ -1234,6 +1273,12 @@ def _flatten_targets(target) -> Iterator[cst.BaseExpression]:
             yield from _flatten_targets(el.value)
     else:
         yield target
+
+
+def _values(call: cst.Call, args, kwargs) -> tuple[tuple[int | str, Value], ...]:
+    """A call's argument values by position and keyword; positions only when no `*args` hides them."""
+    positional = () if any(a.star == "*" for a in call.args) else tuple(enumerate(args))
+    return (*positional, *kwargs)
 
 
 def _relabel(value: Value, label: str) -> Value:

@@ -47,13 +47,15 @@ from kerascheck.picture import (
     literal_string,
     literal_value,
 )
+from kerascheck.shapes import INPUT_RANK, Shape, Shapes
 
 if TYPE_CHECKING:
     from kerascheck.facts import ProjectFacts
 
 __all__ = [
-    "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Context", "Edit", "Fix", "Hit", "KerasClass", "LayerDef",
-    "MethodCallEvent", "ModelEvent", "Picture", "Rule", "Scope", "Site", "Value", "call_arg", "cst",
+    "INPUT_RANK", "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Context", "Edit", "Fix", "Hit",
+    "KerasClass", "LayerDef", "MethodCallEvent", "ModelEvent", "Picture", "Rule", "Scope", "Shape", "Shapes", "Site",
+    "Value", "call_arg", "cst",
     "literal_number", "literal_string", "literal_value", "name_words",
 ]
 
@@ -184,6 +186,13 @@ class Context:
         self.path = path
         self.options = options
         self.facts = facts
+
+    @property
+    def shapes(self) -> Shapes:
+        """The static tensor shapes of the picture's layer applications (kerascheck/shapes.py):
+        `output(app)`, `input(app)`, `of(value)`, `declared(layer)`, `source(input_def)`,
+        `arg(layer, keyword, position, default)`, `consumers(app)`, `collapsed(app)`, `trail(app)`."""
+        return self.picture.shapes
 
     # -- names and scopes ------------------------------------------------------------------
 
