@@ -36,7 +36,7 @@ import libcst as cst
 
 from kerascheck.flow import NOT_CONSTANT
 from kerascheck.names import walk
-from kerascheck.picture import Apply, LayerDef, Picture, Value
+from kerascheck.picture import Apply, LayerDef, Picture, Site, Value
 
 Shape = tuple  # tuple[int | None, ...], batch dimension first
 
@@ -197,6 +197,27 @@ def _python(value: Value | None) -> Any:
     return NOT_CONSTANT
 
 
+def _parameters_only(expr: cst.BaseExpression, site: Site) -> bool:
+    """Is every name in `expr` a parameter of the helper the code was inlined in, never rebound
+    there (so the interpreter's value for it is what the call site gave)?"""
+    fn = site.function
+    if not isinstance(fn, cst.FunctionDef) or site.caller is None:
+        return False
+    scope = site.scope
+    params = {p.name.value for p in (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params)}
+    found = False
+    for node in walk(expr):
+        if isinstance(node, cst.Name):
+            if node.value in ("True", "False", "None"):
+                continue
+            if node.value not in params or scope is None or len(scope.bindings.get(node.value, ())) != 1:
+                return False
+            found = True
+        elif isinstance(node, (cst.Call, cst.Attribute, cst.Subscript, cst.Lambda)):
+            return False
+    return found
+
+
 class Shapes:
     """The static shapes of one file's layer applications (see the module docstring)."""
 
@@ -268,11 +289,18 @@ class Shapes:
         expr = layer.arg(keyword, position)
         if expr is None:
             return default if layer.given(keyword, position) is False else NOT_CONSTANT
-        value = self.pic.flow.constant(expr)
-        if value is not NOT_CONSTANT:
-            return value
-        if self._parameters_only(expr, layer):
-            return _python(layer.value(keyword, position))
+        return self.literal(expr, layer.value(keyword, position), layer.site)
+
+    def literal(self, expr: cst.BaseExpression, value: Value | None, site: Site) -> Any:
+        """The Python value of an argument expression: a literal or same-file constant
+        (`ctx.constant`), else, when every name in it is a parameter of the inlined helper it is
+        in (never rebound there), the interpreter's `value` for it (what the call site gave);
+        NOT_CONSTANT otherwise."""
+        known = self.pic.flow.constant(expr)
+        if known is not NOT_CONSTANT:
+            return known
+        if _parameters_only(expr, site):
+            return _python(value)
         return NOT_CONSTANT
 
     def channels_first(self, layer: LayerDef) -> bool | None:
@@ -390,26 +418,6 @@ class Shapes:
         return chain
 
     # -- propagation ---------------------------------------------------------------------------
-
-    def _parameters_only(self, expr: cst.BaseExpression, layer: LayerDef) -> bool:
-        """Is every name in `expr` a parameter of the helper that made the layer, never rebound
-        there (so the interpreter's value for it is what the call site gave)?"""
-        fn = layer.site.function
-        if not isinstance(fn, cst.FunctionDef) or layer.site.caller is None:
-            return False
-        scope = layer.site.scope
-        params = {p.name.value for p in (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params)}
-        found = False
-        for node in walk(expr):
-            if isinstance(node, cst.Name):
-                if node.value in ("True", "False", "None"):
-                    continue
-                if node.value not in params or scope is None or len(scope.bindings.get(node.value, ())) != 1:
-                    return False
-                found = True
-            elif isinstance(node, (cst.Call, cst.Attribute, cst.Subscript, cst.Lambda)):
-                return False
-        return found
 
     def _output(self, app: Apply) -> Shape | None:
         layer = app.layer
