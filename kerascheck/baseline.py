@@ -18,6 +18,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
+from kerascheck.atomic import output
+
 FORMAT_VERSION = 1
 
 Key = tuple[str, str, str, int]  # path, code, snippet hash, occurrence
@@ -62,8 +64,6 @@ def write(path: Path, findings: Iterable) -> int:
         for f, key in keyed(findings, path.parent)
     ]
     data = {"kerascheck-baseline": FORMAT_VERSION, "findings": entries}
-    from kerascheck.report import output
-
     try:
         with output(str(path)) as stream:
             json.dump(data, stream, indent=2, ensure_ascii=False)

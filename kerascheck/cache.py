@@ -66,7 +66,7 @@ def _code_fingerprint() -> str:
 
 
 # Settings that only choose which files are checked, not what a file's check finds.
-_DISCOVERY_ONLY = frozenset({"root", "config_path", "jobs", "exclude", "extend_exclude",
+_DISCOVERY_ONLY = frozenset({"root", "jobs", "exclude", "extend_exclude",
                              "force_exclude", "respect_gitignore"})
 
 

@@ -6,9 +6,12 @@ rule code or internal error (one line on stderr; a traceback with --verbose).
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,9 +26,98 @@ def _codes(values: tuple[str, ...]) -> tuple[str, ...] | None:
     return tuple(c.strip() for v in values for c in v.split(",") if c.strip())
 
 
+@dataclass(frozen=True)
+class CheckRequest:
+    """`kerascheck check`'s arguments as click parsed them (one field per option, same names).
+
+    `overrides()` is what they set in `Settings` (None: not given, so the config file or the
+    default decides); the rest (output, baseline, confirm, ...) is the run's, not the linter's."""
+
+    paths: tuple[str, ...] = ()
+    select: tuple[str, ...] = ()  # as typed: each may hold several comma-separated codes
+    ignore: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    extend_exclude: tuple[str, ...] = ()
+    config_file: str | None = None
+    output_format: str = "text"
+    output_file: str | None = None
+    exit_zero: bool = False
+    statistics: bool = False
+    jobs: int | None = None
+    force_exclude: bool = False
+    no_respect_gitignore: bool = False
+    no_cache: bool = False
+    diff_ref: str | None = None
+    full_parse: bool = False
+    baseline_file: str | None = None
+    write_baseline: str | None = None
+    report_unused_noqa: bool = False
+    confirm: bool = False
+    confirm_timeout: float = 60.0
+    confirm_memory: int = 4096
+    verbose: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.paths:
+            object.__setattr__(self, "paths", (".",))
+
+    def overrides(self) -> dict[str, Any]:
+        return {
+            "select": _codes(self.select),
+            "ignore": _codes(self.ignore),
+            "exclude": self.exclude or None,
+            "extend_exclude": self.extend_exclude or None,
+            "jobs": self.jobs,
+            "force_exclude": self.force_exclude or None,
+            "respect_gitignore": False if self.no_respect_gitignore else None,
+            "full_parse": self.full_parse or None,
+            "report_unused_noqa": self.report_unused_noqa or None,
+        }
+
+
 def _fail(message: str) -> None:
-    click.echo(f"kerascheck: error: {message}", err=True)
-    sys.exit(EXIT_ERROR)
+    _note(f"kerascheck: error: {message}")
+    _exit(EXIT_ERROR)
+
+
+def _note(message: str) -> None:
+    """One line on stderr; a closed stderr only silences it."""
+    try:
+        click.echo(message, err=True)
+    except BrokenPipeError:
+        _streams_closed()
+
+
+def _exit(code: int) -> None:
+    """Exit with `code` once stdout is flushed; a reader that went away does not change it."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_closed()
+    sys.exit(code)
+
+
+def _stdout_closed() -> None:
+    """The reader of stdout is gone (`| head`): point stdout at /dev/null, so that nothing more
+    fails, the interpreter's last flush included (it would print `Exception ignored ...`)."""
+    _to_devnull(sys.stdout)
+
+
+def _streams_closed() -> None:
+    _to_devnull(sys.stdout)
+    _to_devnull(sys.stderr)
+
+
+def _to_devnull(stream) -> None:
+    try:
+        fd = stream.fileno()
+    except (AttributeError, ValueError, OSError):  # not a real file (click's test runner): nothing to do
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,34 +161,32 @@ def main() -> None:
 @click.option("--confirm-memory", type=click.IntRange(min=512), default=4096, show_default=True, metavar="MB",
               help="Memory cap (data segment) of the confirm process.")
 @click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")
-def check(paths, select, ignore, exclude, extend_exclude, config_file, output_format, exit_zero,
-          statistics, jobs, force_exclude, no_respect_gitignore, no_cache, full_parse, verbose,
-          output_file, baseline_file, write_baseline, report_unused_noqa, diff_ref=None,
-          confirm=False, confirm_timeout=60.0, confirm_memory=4096) -> None:
+def check(**options) -> None:
     """Lint Python files under PATHS (default: the current directory).
 
     Exit status: 0 no findings, 1 findings, 2 usage or internal error. With --confirm,
     findings measured as `not reproduced` do not count toward 1 (`confirmed` and `could not
     build` do).
     """
-    if baseline_file and write_baseline:
+    request = CheckRequest(**options)
+    if request.baseline_file and request.write_baseline:
         _fail("--baseline and --write-baseline cannot be used together")
-    ci = {"output_file": output_file, "baseline_file": baseline_file, "write_baseline": write_baseline,
-          "report_unused_noqa": report_unused_noqa}
-    ci.update(no_cache=no_cache, diff_ref=diff_ref)
-    if confirm:
+    if request.confirm:
         from kerascheck.confirm.runner import ConfirmUnavailable, require_tensorflow
 
         try:
             require_tensorflow()
         except ConfirmUnavailable as exc:
             _fail(str(exc))
-        ci.update(confirm=(confirm_timeout, confirm_memory))
     try:
-        code = _check(paths or (".",), select, ignore, exclude, extend_exclude, config_file,
-                      output_format, statistics, jobs, force_exclude, no_respect_gitignore, full_parse, **ci)
+        code = _check(request)
     except SystemExit:
         raise
+    except BrokenPipeError:
+        # stdout or stderr closed before the report was complete; the result is unknown, and
+        # like click (and Python killed by SIGPIPE) that is a quiet non-zero exit, not an error.
+        _streams_closed()
+        sys.exit(EXIT_FINDINGS)
     except Exception as exc:
         from kerascheck.baseline import BaselineError
         from kerascheck.config import ConfigError
@@ -104,74 +194,89 @@ def check(paths, select, ignore, exclude, extend_exclude, config_file, output_fo
         from kerascheck.gitdiff import GitError
         from kerascheck.registry import RegistryError
 
-        if verbose:
+        if request.verbose:
             traceback.print_exc()
         if isinstance(exc, (ConfigError, RegistryError, PathError, BaselineError, GitError)):
             _fail(str(exc))
         _fail(f"internal error: {type(exc).__name__}: {exc}")
-    sys.exit(EXIT_CLEAN if exit_zero else code)
+    _exit(EXIT_CLEAN if request.exit_zero else code)
 
 
-def _check(paths, select, ignore, exclude, extend_exclude, config_file, output_format, statistics,
-           jobs, force_exclude, no_respect_gitignore, full_parse, output_file=None, baseline_file=None,
-           write_baseline=None, report_unused_noqa=False, no_cache=False, diff_ref=None, confirm=None) -> int:
-    from kerascheck import config, engine, registry, report
-    from kerascheck.discover import discover
+def _check(request: CheckRequest) -> int:
+    from kerascheck import config, engine, registry
 
-    overrides = {
-        "select": _codes(select),
-        "ignore": _codes(ignore),
-        "exclude": tuple(exclude) or None,
-        "extend_exclude": tuple(extend_exclude) or None,
-        "jobs": jobs,
-        "force_exclude": force_exclude or None,
-        "respect_gitignore": False if no_respect_gitignore else None,
-        "full_parse": full_parse or None,
-        "report_unused_noqa": report_unused_noqa or None,
-    }
-    settings = config.resolve(paths, config_file, overrides, registry.option_defaults())
-    for codes in (settings.select or (), settings.ignore, *(c for _, c in settings.per_file_ignores)):
-        registry.validate(codes)
+    overrides = request.overrides()
+    for flag, codes in (("--select", overrides["select"]), ("--ignore", overrides["ignore"])):
+        if codes is not None:
+            try:
+                registry.validate(codes)
+            except registry.RegistryError as exc:
+                raise registry.RegistryError(f"{exc} (in {flag})") from None
+    settings = config.resolve(request.paths, request.config_file, overrides, registry.option_defaults(),
+                              registry.validate)
     enabled = registry.enabled(settings.select, settings.ignore)
     plan = engine.Plan.make(settings, registry.load(), enabled)
-    if confirm is not None:  # (timeout, memory): measured afresh, so the cache is bypassed
-        no_cache = True
-    targets = discover(paths, settings)
-    if diff_ref is not None:
-        from kerascheck.gitdiff import only_changed
-
-        targets = only_changed(targets, diff_ref, Path(paths[0]))
-    result = _run(engine, targets, plan, settings, no_cache, output_format)
-    if write_baseline:
+    targets = _targets(request, settings)
+    # Confirm mode measures afresh, so it bypasses the cache.
+    result = _run(engine, targets, plan, settings, request.no_cache or request.confirm, request.output_format)
+    if request.write_baseline:
         from kerascheck import baseline
 
-        n = baseline.write(Path(write_baseline), result.findings)
-        click.echo(f"kerascheck: recorded {n} finding{'s' if n != 1 else ''} in {write_baseline}", err=True)
+        n = baseline.write(Path(request.write_baseline), result.findings)
+        _note(f"kerascheck: recorded {n} finding{'s' if n != 1 else ''} in {request.write_baseline}")
         return EXIT_CLEAN
-    if baseline_file:
-        from kerascheck import baseline
-
-        applied = baseline.apply(result, Path(baseline_file), enabled, paths)
-        result = applied.result
-        note = f"kerascheck: baseline {baseline_file}: {applied.hidden} known finding{'s' if applied.hidden != 1 else ''} hidden"
-        if applied.stale:
-            note += (f"; {applied.stale} stale entr{'ies' if applied.stale != 1 else 'y'} (fixed or changed; "
-                     f"refresh with --write-baseline)")
-        click.echo(note, err=True)
-    if confirm is not None:  # after the baseline: hidden findings are not built
-        _confirm(result, plan, *confirm, output_format)
-    try:
-        with report.output(output_file) as stream:
-            report.get(output_format).render(result, stream, statistics=statistics)
-    except OSError as exc:
-        if output_file is None:
-            raise
-        _fail(f"cannot write {output_file}: {exc.strerror or exc}")
-    if confirm is not None:
+    if request.baseline_file:
+        result = _apply_baseline(result, request, enabled)
+    if request.confirm:  # after the baseline: hidden findings are not built
+        _confirm(result, plan, request.confirm_timeout, request.confirm_memory, request.output_format)
         from kerascheck.confirm import counts_as_problem
 
-        return EXIT_FINDINGS if any(counts_as_problem(f.confirm) for f in result.findings) else EXIT_CLEAN
-    return EXIT_FINDINGS if result.findings else EXIT_CLEAN
+        code = EXIT_FINDINGS if any(counts_as_problem(f.confirm) for f in result.findings) else EXIT_CLEAN
+    else:
+        code = EXIT_FINDINGS if result.findings else EXIT_CLEAN
+    _report(result, request)
+    return code
+
+
+def _targets(request: CheckRequest, settings) -> list:
+    from kerascheck.discover import discover
+
+    targets = discover(request.paths, settings)
+    if request.diff_ref is not None:
+        from kerascheck.gitdiff import only_changed
+
+        targets = only_changed(targets, request.diff_ref, Path(request.paths[0]))
+    return targets
+
+
+def _apply_baseline(result, request: CheckRequest, enabled: set[str]):
+    from kerascheck import baseline
+
+    applied = baseline.apply(result, Path(request.baseline_file), enabled, request.paths)
+    hidden, stale = applied.hidden, applied.stale
+    note = f"kerascheck: baseline {request.baseline_file}: {hidden} known finding{'s' if hidden != 1 else ''} hidden"
+    if stale:
+        note += (f"; {stale} stale entr{'ies' if stale != 1 else 'y'} (fixed or changed; "
+                 f"refresh with --write-baseline)")
+    _note(note)
+    return applied.result
+
+
+def _report(result, request: CheckRequest) -> None:
+    from kerascheck import report
+
+    try:
+        with report.output(request.output_file) as stream:
+            report.get(request.output_format).render(result, stream, statistics=request.statistics)
+            stream.flush()  # a closed pipe shows here, where it is handled, not at interpreter exit
+    except BrokenPipeError:
+        if request.output_file is not None:
+            raise
+        _stdout_closed()  # `| head`: the reader has what it wanted; the exit code still tells the result
+    except OSError as exc:
+        if request.output_file is None:
+            raise
+        _fail(f"cannot write {request.output_file}: {exc.strerror or exc}")
 
 
 def _confirm(result, plan, timeout: float, memory_mb: int, output_format: str) -> None:
@@ -191,14 +296,12 @@ def _confirm(result, plan, timeout: float, memory_mb: int, output_format: str) -
     result.files = [dataclasses.replace(r, findings=tuple(next(verdicts) for _ in r.findings))
                     for r in result.files]
     counts = ", ".join(f"{n} {v}" for v, n in sorted(stats.verdicts.items())) or "nothing to confirm"
-    click.echo(f"kerascheck: confirm: {counts} in {stats.seconds:.1f} s "
-               f"(TensorFlow start-up {stats.startup_seconds:.1f} s x{stats.startups})", err=True)
+    _note(f"kerascheck: confirm: {counts} in {stats.seconds:.1f} s "
+          f"(TensorFlow start-up {stats.startup_seconds:.1f} s x{stats.startups})")
 
 
 def _run(engine, targets, plan, settings, no_cache: bool, output_format: str):
-    """The engine run, with the result cache and (on a terminal) a progress bar."""
-    import os
-
+    """The engine run, with the result cache (unless `no_cache`) and, on a terminal, a progress bar."""
     from kerascheck import progress
 
     cache = None
@@ -215,8 +318,8 @@ def _run(engine, targets, plan, settings, no_cache: bool, output_format: str):
     if cache is not None:
         cache.save()
     if os.environ.get("KERASCHECK_DEBUG_STATS"):  # hidden: the cache tests read it
-        click.echo(f"kerascheck: debug: files={len(result.files)} parsed={result.parsed} "
-                   f"cached={result.cached} skipped={result.skipped} statements={result.statements}", err=True)
+        _note(f"kerascheck: debug: files={len(result.files)} parsed={result.parsed} "
+              f"cached={result.cached} skipped={result.skipped} statements={result.statements}")
     return result
 
 
@@ -231,16 +334,15 @@ def rule(code, show_all) -> None:
         if show_all or code is None:
             for r in registry.all_rules():
                 click.echo(f"{r.code}  {r.name:<32} {r.summary}")
-            return
-        r = registry.by_code(code)
+        else:
+            import inspect
+
+            r = registry.by_code(code)
+            click.echo(f"# {r.name} ({r.code})\n")
+            click.echo(f"Severity: {r.severity}\n")
+            click.echo(inspect.cleandoc(r.doc))
     except registry.RegistryError as exc:
         _fail(str(exc))
-    click.echo(f"# {r.name} ({r.code})\n")
-    click.echo(f"Severity: {r.severity}\n")
-    click.echo(_dedent_doc(r.doc))
-
-
-def _dedent_doc(doc: str) -> str:
-    import inspect
-
-    return inspect.cleandoc(doc)
+    except BrokenPipeError:
+        _stdout_closed()
+    _exit(EXIT_CLEAN)

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,7 +26,6 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class Settings:
     root: Path = field(default_factory=Path.cwd)  # patterns are relative to it
-    config_path: Path | None = None
     select: tuple[str, ...] | None = None
     ignore: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -76,12 +75,73 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
-def _strings(key: str, value: Any) -> tuple[str, ...]:
+def _kind(value: Any) -> str:
+    """What a TOML value is, for an error message."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
     if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"'{key}' must be a list of strings")
-    return tuple(value)
+        import json
+
+        return f"the string {json.dumps(value)}"
+    if isinstance(value, list):
+        odd = next((v for v in value if not isinstance(v, str)), None)
+        return f"a list holding {_kind(odd)}" if odd is not None else "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a {type(value).__name__}"  # dates and times
+
+
+def _toml_key(key: str) -> str:
+    """`key` as TOML would spell it inside a dotted key: bare when it can be."""
+    import json
+
+    return key if key and all(c.isalnum() or c in "-_" for c in key) else json.dumps(key)
+
+
+class _Table:
+    """Reads one config table; each error names the file and the key."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.where = f" in {_shown(path)}" if path else ""
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"'{key}'{self.where} {message}")
+
+    def strings(self, key: str, value: Any, check_codes: Callable[[tuple[str, ...]], None] | None = None) -> tuple[str, ...]:
+        # A bare string is refused, as ruff does: `select = "KC001, KC002"` is one string, not two codes.
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(key, f'must be a list of strings, e.g. ["KC001"], not {_kind(value)}')
+        codes = tuple(value)
+        if check_codes is not None:
+            try:
+                check_codes(codes)
+            except Exception as exc:  # the registry's one-line message, e.g. an unknown code
+                raise self.error(key, f"is invalid: {exc}") from None
+        return codes
+
+    def boolean(self, key: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.error(key, f"must be true or false, not {_kind(value)}")
+        return value
+
+    def positive(self, key: str, value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.error(key, f"must be a positive integer, not {_kind(value)}")
+        if value < 1:
+            raise self.error(key, f"must be a positive integer, not {value}")
+        return value
+
+
+def _shown(path: Path) -> str:
+    """The config file as the user would type it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return path.as_posix()
 
 
 def load_table(path: Path) -> dict[str, Any]:
@@ -99,48 +159,57 @@ def load_table(path: Path) -> dict[str, Any]:
     else:
         table = data
     if not isinstance(table, dict):
-        raise ConfigError(f"[tool.kerascheck] in {path} must be a table")
+        raise ConfigError(f"[tool.kerascheck] in {_shown(path)} must be a table, not {_kind(table)}")
     return table
 
 
-def from_table(table: dict[str, Any], path: Path | None, rule_defaults: Mapping[str, Mapping[str, Any]]) -> Settings:
-    """Validate a config table; every unknown key is an error that names it."""
-    where = f" in {path}" if path else ""
-    settings = Settings(root=path.parent.resolve() if path else Path.cwd(), config_path=path)
-    changes: dict[str, Any] = {}
+def from_table(table: dict[str, Any], path: Path | None, rule_defaults: Mapping[str, Mapping[str, Any]],
+               check_codes: Callable[[tuple[str, ...]], None] | None = None) -> Settings:
+    """Validate a config table; every unknown key or wrong type is an error naming the file and the key.
+
+    `check_codes` validates rule codes (the registry's), so an unknown code names its key too."""
+    read = _Table(path)
+    changes: dict[str, Any] = {"root": path.parent.resolve() if path else Path.cwd()}
     options: dict[str, dict[str, Any]] = {}
     for key, value in table.items():
         attr = key.replace("-", "_")
-        if key in ("select", "ignore", "exclude", "extend-exclude"):
-            changes[attr] = _strings(key, value)
+        if key in ("select", "ignore"):
+            changes[attr] = read.strings(key, value, check_codes)
+        elif key in ("exclude", "extend-exclude"):
+            changes[attr] = read.strings(key, value)
         elif key == "per-file-ignores":
             if not isinstance(value, dict):
-                raise ConfigError(f"'per-file-ignores'{where} must be a table of glob = [codes]")
-            changes[attr] = tuple((pattern, _strings(f"per-file-ignores.{pattern}", codes)) for pattern, codes in value.items())
+                raise read.error(key, f'must be a table of glob = [codes], e.g. {{ "tests/*" = ["KC001"] }}, '
+                                      f"not {_kind(value)}")
+            changes[attr] = tuple((pattern, read.strings(f"{key}.{_toml_key(pattern)}", codes, check_codes))
+                                  for pattern, codes in value.items())
         elif key == "respect-gitignore":
-            if not isinstance(value, bool):
-                raise ConfigError(f"'{key}'{where} must be true or false")
-            changes[attr] = value
+            changes[attr] = read.boolean(key, value)
         elif key in ("max-lines", "max-bytes", "jobs"):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"'{key}'{where} must be a positive integer")
-            changes[attr] = value
+            changes[attr] = read.positive(key, value)
         elif key.upper() in rule_defaults:
             code = key.upper()
             if not isinstance(value, dict):
-                raise ConfigError(f"[{key}]{where} must be a table of options")
+                raise read.error(key, f"must be a table of {code}'s options, not {_kind(value)}")
             allowed = rule_defaults[code]
             for opt, opt_value in value.items():
+                name = f"{key}.{_toml_key(opt)}"
                 if opt not in allowed:
-                    raise ConfigError(f"unknown option '{key}.{opt}'{where}; known: {', '.join(sorted(allowed)) or 'none'}")
-                if type(opt_value) is not type(allowed[opt]):
-                    raise ConfigError(f"'{key}.{opt}'{where} must be a {type(allowed[opt]).__name__}")
+                    raise ConfigError(f"unknown option '{name}'{read.where}; known: {', '.join(sorted(allowed)) or 'none'}")
+                wanted = type(allowed[opt])
+                if type(opt_value) is not wanted:
+                    raise read.error(name, f"must be {_TYPE_NAMES.get(wanted, 'a ' + wanted.__name__)}, "
+                                           f"not {_kind(opt_value)}")
             options[code] = dict(value)
         else:
-            raise ConfigError(f"unknown configuration key '{key}'{where}")
+            raise ConfigError(f"unknown configuration key '{key}'{read.where}")
     if options:
         changes["rule_options"] = MappingProxyType(options)
-    return replace(settings, **changes)
+    return Settings(**changes)
+
+
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a float", str: "a string", list: "a list",
+               dict: "a table"}
 
 
 def resolve(
@@ -148,7 +217,11 @@ def resolve(
     config: str | None,
     overrides: dict[str, Any],
     rule_defaults: Mapping[str, Mapping[str, Any]],
+    check_codes: Callable[[tuple[str, ...]], None] | None = None,
 ) -> Settings:
+    """CLI flags (`overrides`, None = not given) over the config file over the defaults.
+
+    `check_codes` validates the rule codes the file names (the registry's `validate`)."""
     if config is not None:
         path = Path(config)
         if not path.is_file():
@@ -156,5 +229,5 @@ def resolve(
     else:
         path = find_config(Path(paths[0]) if paths else Path.cwd())
     table = load_table(path) if path is not None else {}
-    settings = from_table(table, path, rule_defaults)
+    settings = from_table(table, path, rule_defaults, check_codes)
     return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

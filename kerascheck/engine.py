@@ -48,11 +48,11 @@ class Plan:
              facts: ProjectFacts = DEFAULT_FACTS) -> Plan:
         from kerascheck.registry import expand
 
+        from kerascheck.discover import gitignore_spec
+
         known = tuple(r.code for r in (KC000, KC100, *rules))
-        if settings.per_file_ignores:
-            import pathspec
         per_file = tuple(
-            (pathspec.PathSpec.from_lines("gitwildmatch", [pattern]), frozenset(expand(codes, known)))
+            (gitignore_spec([pattern]), frozenset(expand(codes, known)))
             for pattern, codes in settings.per_file_ignores
         )
         chosen = tuple(r for r in rules if r.code in enabled)

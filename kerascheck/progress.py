@@ -17,9 +17,8 @@ REFRESH = 0.1  # seconds between redraws
 
 
 class Bar:
-    def __init__(self, total: int, stream=None, delay: float | None = None) -> None:
+    def __init__(self, total: int, delay: float | None = None) -> None:
         self.total = total
-        self.stream = stream or sys.stderr
         self.delay = DELAY if delay is None else delay
         self.started = time.monotonic()
         self.last = 0.0
@@ -43,7 +42,11 @@ class Bar:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        console = Console(file=self.stream, stderr=self.stream is sys.stderr)
+        class _Console(Console):
+            def on_broken_pipe(self) -> None:
+                self.quiet = True  # stderr closed: the bar just stops (rich's default would exit)
+
+        console = _Console(file=sys.stderr, stderr=True)
         self._progress = Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
                                   TextColumn("files"), TimeElapsedColumn(), console=console,
                                   transient=True, auto_refresh=False)

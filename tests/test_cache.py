@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import invoke, run_cli
 
 BAD = ("import keras\nfrom keras import layers\n"
        "model = keras.Sequential([layers.Dropout(0.5), layers.BatchNormalization()])\n")
@@ -32,8 +32,9 @@ def stats(result) -> dict[str, int]:
     return found
 
 
-def check(project: Path, *args: str):
-    return run_cli("check", *args, cwd=project, env={"KERASCHECK_DEBUG_STATS": "1"})
+def check(project: Path, *args: str, process: bool = False):
+    """A run that reports its cache statistics; in this process unless `process`."""
+    return (run_cli if process else invoke)("check", *args, cwd=project, env={"KERASCHECK_DEBUG_STATS": "1"})
 
 
 def without_timing(text: str) -> str:
@@ -59,7 +60,7 @@ def test_warm_run_parses_nothing_and_reports_the_same(project):
     assert without_timing(warm.stdout) == without_timing(cold.stdout)  # code frame included
     assert "pkg/bad.py:3:48: KC001" in warm.stdout
     assert "(3 files checked, 1 skipped by prefilter, 2 from cache)" in warm.stdout
-    cold_json = json.loads(run_cli("check", "--format", "json", "--no-cache", ".", cwd=project).stdout)
+    cold_json = json.loads(invoke("check", "--format", "json", "--no-cache", ".", cwd=project).stdout)
     warm_json = json.loads(check(project, "--format", "json", ".").stdout)
     assert warm_json == cold_json
 
@@ -166,6 +167,6 @@ def test_parallel_workers_and_concurrent_runs_leave_a_valid_cache(project):
         assert not path.name.endswith(".part"), "a temporary file was left behind"
         if path.suffix == ".json":
             json.loads(path.read_text())
-    result = check(project, "--jobs", "2", ".")
+    result = check(project, "--jobs", "2", ".", process=True)
     assert stats(result) == {"files": 15, "parsed": 0, "cached": 14, "skipped": 1}
     assert result.stdout.count(": KC001 ") == 7

@@ -1,16 +1,18 @@
 """CI gate: SARIF, GitHub annotations, --output-file, baselines, unused noqa (KC100),
-all through the command line as a user runs it."""
+all through the command line (in process, with click's runner)."""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import invoke
 
 BAD = ("import keras\nfrom keras import layers\n"
        "model = keras.Sequential([layers.Dropout(0.5), layers.BatchNormalization()])\n")
@@ -47,7 +49,7 @@ def sarif_validator():
 
 
 def _sarif(project: Path, *args: str) -> dict:
-    result = run_cli("check", ".", "--format", "sarif", *args, cwd=project)
+    result = invoke("check", ".", "--format", "sarif", *args, cwd=project)
     assert result.returncode == 1, result.stderr
     return json.loads(result.stdout)
 
@@ -62,7 +64,7 @@ def test_sarif_is_valid_against_the_official_schema(project, sarif_validator):
 
 def test_sarif_clean_run_is_valid_too(project, sarif_validator):
     (project / "src" / "bad.py").unlink()
-    result = run_cli("check", ".", "--format", "sarif", cwd=project)
+    result = invoke("check", ".", "--format", "sarif", cwd=project)
     assert result.returncode == 0, result.stderr
     log = json.loads(result.stdout)
     assert list(sarif_validator.iter_errors(log)) == []
@@ -126,7 +128,7 @@ def test_sarif_fingerprints_survive_line_shifts_and_tell_instances_apart(project
 
 
 def test_github_annotations(project):
-    result = run_cli("check", ".", "--format", "github", cwd=project)
+    result = invoke("check", ".", "--format", "github", cwd=project)
     assert result.returncode == 1, result.stderr
     [line] = result.stdout.splitlines()
     head, message = line.split("::")[1:]
@@ -139,7 +141,7 @@ def test_github_escapes_properties_and_data(tmp_path):
     weird.mkdir()
     (weird / "bad.py").write_text(BAD)
     (tmp_path / "broken.py").write_text(BAD + "def f(:\n")  # KC000, an error
-    result = run_cli("check", ".", "--format", "github", cwd=tmp_path)
+    result = invoke("check", ".", "--format", "github", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("::warning file=a%2Cb%3Ac%25d/bad.py,line=3,")
@@ -171,7 +173,7 @@ def test_github_severity_maps_to_commands():
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github"])
 def test_output_file(project, fmt):
-    result = run_cli("check", ".", "--format", fmt, "--output-file", "reports/out.txt", cwd=project)
+    result = invoke("check", ".", "--format", fmt, "--output-file", "reports/out.txt", cwd=project)
     assert result.returncode == 1, result.stderr
     assert result.stdout == ""
     written = (project / "reports" / "out.txt").read_text(encoding="utf-8")
@@ -180,9 +182,37 @@ def test_output_file(project, fmt):
         json.loads(written)
 
 
+def test_output_file_that_is_not_a_regular_file_is_written_in_place(project):
+    """`-o /dev/null` (or a FIFO, as here) must not be replaced by a regular file: run as root,
+    renaming a temporary file over /dev/null breaks the whole machine."""
+    fifo = project / "report.fifo"
+    os.mkfifo(fifo)
+    # Opened for reading first, without blocking, so the CLI's open for writing does not block;
+    # the report (small) waits in the pipe's buffer until it is read below.
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        result = invoke("check", ".", "--format", "json", "--output-file", str(fifo), cwd=project)
+        received = os.read(fd, 1 << 16).decode("utf-8")
+    finally:
+        os.close(fd)
+    assert result.returncode == 1, result.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert [f["path"] for f in json.loads(received)] == ["src/bad.py"]
+    assert [p.name for p in project.iterdir() if p.name.startswith(".report.fifo")] == []
+
+
+def test_output_file_through_a_symlink_replaces_its_target(project):
+    (project / "reports").mkdir()
+    (project / "latest.txt").symlink_to(project / "reports" / "report.txt")
+    result = invoke("check", ".", "--output-file", "latest.txt", cwd=project)
+    assert result.returncode == 1, result.stderr
+    assert (project / "latest.txt").is_symlink()
+    assert "src/bad.py:3:48: KC001" in (project / "reports" / "report.txt").read_text(encoding="utf-8")
+
+
 def test_output_file_that_cannot_be_written_is_a_usage_error(project):
     (project / "taken").write_text("a file, not a folder")
-    result = run_cli("check", ".", "--output-file", "taken/out.txt", cwd=project)
+    result = invoke("check", ".", "--output-file", "taken/out.txt", cwd=project)
     assert result.returncode == 2
     assert result.stderr.startswith("kerascheck: error: cannot write taken/out.txt")
 
@@ -191,12 +221,12 @@ def test_output_file_that_cannot_be_written_is_a_usage_error(project):
 
 
 def _baseline(project: Path, *args: str, cwd: Path | None = None):
-    return run_cli("check", *(args or (".",)), "--format", "json", "--baseline", "kerascheck-baseline.json",
+    return invoke("check", *(args or (".",)), "--format", "json", "--baseline", "kerascheck-baseline.json",
                    cwd=cwd or project)
 
 
 def test_write_baseline_then_only_new_findings(project):
-    written = run_cli("check", "--write-baseline", "kerascheck-baseline.json", cwd=project)
+    written = invoke("check", "--write-baseline", "kerascheck-baseline.json", cwd=project)
     assert written.returncode == 0, written.stderr
     assert "recorded 1 finding in kerascheck-baseline.json" in written.stderr
     data = json.loads((project / "kerascheck-baseline.json").read_text())
@@ -226,23 +256,24 @@ def test_write_baseline_then_only_new_findings(project):
 
 
 def test_baseline_paths_are_relative_to_the_baseline_file(project):
-    assert run_cli("check", "src", "--write-baseline", "kerascheck-baseline.json", cwd=project).returncode == 0
-    result = run_cli("check", ".", "--baseline", "../kerascheck-baseline.json", cwd=project / "src")
+    assert invoke("check", "src", "--write-baseline", "kerascheck-baseline.json", cwd=project).returncode == 0
+    result = invoke("check", ".", "--baseline", "../kerascheck-baseline.json", cwd=project / "src")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_stale_baseline_entries_are_counted(project):
     (project / "src" / "other.py").write_text(BAD)
-    assert run_cli("check", "--write-baseline", "kerascheck-baseline.json", cwd=project).returncode == 0
+    assert invoke("check", "--write-baseline", "kerascheck-baseline.json", cwd=project).returncode == 0
     (project / "src" / "bad.py").write_text(GOOD)  # fixed
     (project / "src" / "other.py").unlink()  # deleted
     result = _baseline(project)
     assert result.returncode == 0
     assert "2 stale entries" in result.stderr
     # A run over part of the tree, or with the rule off, cannot tell that an entry is stale.
-    assert "stale" not in _baseline(project, "src/good.py").stderr
-    assert "stale" not in run_cli("check", ".", "--select", "KC000", "--baseline", "kerascheck-baseline.json",
-                                  cwd=project).stderr
+    for result in (_baseline(project, "src/good.py"),
+                   invoke("check", ".", "--select", "KC000", "--baseline", "kerascheck-baseline.json", cwd=project)):
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.strip() == "kerascheck: baseline kerascheck-baseline.json: 0 known findings hidden"
 
 
 def test_bad_baseline_is_a_usage_error(project):
@@ -252,7 +283,7 @@ def test_bad_baseline_is_a_usage_error(project):
     (project / "kerascheck-baseline.json").write_text("[1, 2")
     broken = _baseline(project)
     assert broken.returncode == 2 and "not valid JSON" in broken.stderr
-    both = run_cli("check", "--baseline", "a.json", "--write-baseline", "b.json", cwd=project)
+    both = invoke("check", "--baseline", "a.json", "--write-baseline", "b.json", cwd=project)
     assert both.returncode == 2 and "cannot be used together" in both.stderr
 
 
@@ -260,13 +291,13 @@ def test_bad_baseline_is_a_usage_error(project):
 
 
 def _unused(project: Path, *args: str):
-    return run_cli("check", ".", "--format", "json", "--report-unused-noqa", *args, cwd=project)
+    return invoke("check", ".", "--format", "json", "--report-unused-noqa", *args, cwd=project)
 
 
 def test_unused_noqa_is_reported_only_with_the_flag(project):
     good = project / "src" / "good.py"
     good.write_text(GOOD.replace("])\n", "])  # noqa: KC001\n"))
-    assert run_cli("check", "src/good.py", cwd=project).returncode == 0
+    assert invoke("check", "src/good.py", cwd=project).returncode == 0
     result = _unused(project)
     assert result.returncode == 1
     kc100 = [f for f in _json(result) if f["code"] == "KC100"]
@@ -281,6 +312,8 @@ def test_used_foreign_and_bare_noqa_are_not_reported(project):
     result = _unused(project)
     assert result.returncode == 0, result.stdout
     assert _json(result) == []
+    text = invoke("check", ".", "--report-unused-noqa", cwd=project)
+    assert text.returncode == 0 and "(2 files checked" in text.stdout  # both files were read
 
 
 def test_unused_noqa_in_a_file_the_prefilter_skips(project):
@@ -307,9 +340,9 @@ def test_unused_noqa_respects_select_and_ignore(project, tmp_path):
 
 
 def test_rule_kc100_is_documented():
-    result = run_cli("rule", "KC100")
+    result = invoke("rule", "KC100")
     assert result.returncode == 0
     assert result.stdout.startswith("# unused-noqa (KC100)")
     assert "--report-unused-noqa" in result.stdout
-    listing = run_cli("rule", "--all").stdout
+    listing = invoke("rule", "--all").stdout
     assert any(line.startswith("KC100  unused-noqa") for line in listing.splitlines())

@@ -1,10 +1,8 @@
 """Reporters: findings in, text out. Each is `render(result, stream, options)`."""
 
-import os
-import sys
-import tempfile
-from contextlib import contextmanager
-from pathlib import Path
+from kerascheck.atomic import output
+
+__all__ = ["get", "output"]
 
 
 def get(name: str):
@@ -17,24 +15,3 @@ def get(name: str):
     else:
         from kerascheck.report import text as module
     return module
-
-
-@contextmanager
-def output(path: str | None):
-    """stdout, or `path` (written whole on success, so a failed run leaves no half report)."""
-    if path is None:
-        yield sys.stdout
-        return
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
-            yield stream
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would surprise whoever reads the report
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise

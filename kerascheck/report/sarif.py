@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from kerascheck import __version__
+from kerascheck.baseline import keyed, relative_path
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 REPOSITORY = "https://example.invalid/kerascheck"  # the project's home (the README's pre-commit `repo:`)
@@ -51,7 +52,6 @@ def _descriptor(rule) -> dict:
 
 
 def _location(path: str, cwd: Path) -> dict:
-    from kerascheck.baseline import relative_path
 
     rel = relative_path(path, cwd)
     if Path(rel).is_absolute():
@@ -59,11 +59,10 @@ def _location(path: str, cwd: Path) -> dict:
     return {"uri": quote(rel, safe="/"), "uriBaseId": SRCROOT}
 
 
-def log(result, cwd: Path | None = None) -> dict:
+def log(result) -> dict:
     from kerascheck import registry
-    from kerascheck.baseline import keyed
 
-    cwd = cwd or Path.cwd()
+    cwd = Path.cwd()
     rules = registry.all_rules()
     index = {r.code: i for i, r in enumerate(rules)}
     results = []

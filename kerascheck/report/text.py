@@ -10,12 +10,20 @@ from rich.text import Text
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold blue"}
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich's own handler exits 1 and points stdout at /dev/null whichever stream broke;
+        # the CLI decides instead (the exit code still says whether there were findings).
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def _console(stream) -> Console:
     # rich decides colour from the stream (a terminal or not) and NO_COLOR.
-    return Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
+    return _Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
 
 
-def render(result, stream, *, statistics: bool = False, show_frame: bool = True, **_: object) -> None:
+def render(result, stream, *, statistics: bool = False, **_: object) -> None:
     console = _console(stream)
     findings = result.findings
     if statistics:
@@ -28,7 +36,7 @@ def render(result, stream, *, statistics: bool = False, show_frame: bool = True,
                 (f.path, "bold"), ":", f"cell {f.cell}:" if f.cell is not None else "",
                 str(f.line), ":", str(f.column), ": ",
                 (f.code, SEVERITY_STYLE.get(f.severity, "bold")), " ", f.message))
-            if show_frame and f.frame:
+            if f.frame:
                 _frame(console, f)
             if f.confirm:
                 c = f.confirm
