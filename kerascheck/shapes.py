@@ -315,12 +315,13 @@ class Shapes:
         return None
 
     def default_format(self) -> str | None:
-        """`channels_last`, unless the file sets the image data format (then not known)."""
+        """`channels_last`, unless the file sets or reads the image data format (then not known:
+        code that asks `image_data_format()` expects either)."""
         if self._format is False:
             self._format = "channels_last"
             for event in self.pic.calls:
                 if event.canon.flavor is not None and event.canon.short in (
-                        "set_image_data_format", "set_image_dim_ordering"):
+                        "set_image_data_format", "set_image_dim_ordering", "image_data_format", "image_dim_ordering"):
                     self._format = None
         return self._format  # type: ignore[return-value]
 

@@ -8,8 +8,9 @@ kernels, strides, padding and dilation of the layers before it. The message show
 sizes: `32→30→15→13→6→4→2, then 0: a kernel of 3 does not fit in 2`.
 
 Silent when any size on the way is not known (no input shape, a size from a variable, a layer
-kerascheck does not model, a loop whose count it does not know), and on `padding="same"`, which
-never shrinks below 1.
+kerascheck does not model, a loop whose count it does not know, a file that sets or reads the
+image data format), and on `padding="same"`, which never shrinks below 1. A channels-first
+image `(3, 32, 32)` whose "height" of 3 collapses is left to KC018, which names the cause.
 
 ## Why is this bad?
 Every `valid` conv takes `kernel - 1` off the size and every pooling divides it, and the
@@ -126,6 +127,9 @@ def check(ctx: Context) -> Iterator[Hit]:
         chain = chain[:-1]  # the collapsed size is said separately
         if not chain:
             continue
+        source = shapes.trail(app)[0][1]
+        if not first and dims == 2 and axis == 0 and _channels_first_image(source):
+            continue  # (3, 32, 32) read channels last: KC018 names the cause
         what = _window(ctx, app, short, dims, axis)
         if what is None:
             continue
@@ -134,6 +138,14 @@ def check(ctx: Context) -> Iterator[Hit]:
         yield Hit(layer.node, fmt={"layer": short, "axis": axis_name, "out": spatial_out[axis],
                                    "chain": "→".join(chain), "what": what, "last": spatial_in[axis]},
                   data={"app": app, "trail": shapes.trail(app)})
+
+
+def _channels_first_image(shape: tuple) -> bool:
+    """A sample shape (c, h, w) with c in {1, 3, 4} and h, w >= 8 (KC018's pattern)."""
+    if len(shape) != 4 or not all(isinstance(d, int) for d in shape[1:]):
+        return False
+    c, h, w = shape[1:]
+    return c in (1, 3, 4) and h >= 8 and w >= 8
 
 
 def _along(value, dims: int, axis: int) -> int | None:

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kerascheck.rule import INPUT_RANK, NOT_CONSTANT, Apply, Context, Hit, LayerDef, Rule, Value
+from kerascheck.rule import INPUT_RANK, NOT_CONSTANT, Apply, Context, Hit, LayerDef, Rule, Value, literal_value
 
 WRAPPERS = frozenset({"Bidirectional", "TimeDistributed"})
 IDENTITY = frozenset({
@@ -125,8 +125,8 @@ def _dims(value) -> bool:
         v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in value)
 
 
-def _declared(ctx: Context, layer: LayerDef) -> tuple[str, int, bool, object] | None:
-    """(what was given, as source; dimensions per sample; starts with None; the value)."""
+def _declared(ctx: Context, layer: LayerDef) -> tuple[str, int, bool, object, object] | None:
+    """(what was given, as source; dimensions per sample; starts with None; the value; its expression)."""
     shapes = ctx.shapes
     given = [k for k in ("input_shape", "batch_input_shape", "input_dim") if layer.given(k)]
     if len(given) != 1 or layer.opaque:
@@ -135,7 +135,8 @@ def _declared(ctx: Context, layer: LayerDef) -> tuple[str, int, bool, object] | 
     value = shapes.arg(layer, key)
     if value is NOT_CONSTANT:
         return None
-    expr = ctx.code(layer.arg(key))
+    node = layer.arg(key)
+    expr = ctx.code(node)
     if key == "input_dim":
         if not isinstance(value, int) or isinstance(value, bool):
             return None
@@ -143,13 +144,13 @@ def _declared(ctx: Context, layer: LayerDef) -> tuple[str, int, bool, object] | 
             # Legacy Keras read a recurrent layer's input_dim as (input_length, input_dim); Keras 3 as (input_dim,).
             if layer.canon.flavor == "tf_keras" or ctx.facts.keras != "3" or layer.given("input_length") is not False:
                 return None
-            return f"`input_dim={expr}` (Keras 3 reads it as `input_shape=({expr},)`)", 1, False, value
-        return f"`input_dim={expr}`", 1, False, value
+            return f"`input_dim={expr}` (Keras 3 reads it as `input_shape=({expr},)`)", 1, False, value, node
+        return f"`input_dim={expr}`", 1, False, value, node
     if not _dims(value) or not value:
         return None
     if key == "batch_input_shape":
-        return f"`batch_input_shape={expr}`", len(value) - 1, False, value
-    return f"`input_shape={expr}`", len(value), value[0] is None, value
+        return f"`batch_input_shape={expr}`", len(value) - 1, False, value, node
+    return f"`input_shape={expr}`", len(value), value[0] is None, value, node
 
 
 def _input_source(ctx: Context, app: Apply) -> tuple[LayerDef, tuple] | None:
@@ -189,7 +190,7 @@ def check(ctx: Context) -> Iterator[Hit]:
             found = _declared(ctx, layer)
             if found is None:
                 continue
-            given, got, starts_none, value = found
+            given, got, starts_none, value, expr = found
             node = layer.node
         else:
             source = _input_source(ctx, app)
@@ -209,6 +210,8 @@ def check(ctx: Context) -> Iterator[Hit]:
             message = RULE.message.replace("but {layer} needs", "but {layer} (line {layer_line}) needs")
         if got == need or id(node) in reported:
             continue
+        if literal_value(expr) is NOT_CONSTANT and isinstance(value, (tuple, list, int)):
+            given += f" {_tuple(value) if isinstance(value, (tuple, list)) else value}"
         fix = ""
         if starts_none and got == need + 1:
             fix = f": it includes the batch dimension, which Keras adds itself; write {_tuple(value[1:])}"

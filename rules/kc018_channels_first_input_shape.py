@@ -50,7 +50,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kerascheck.rule import NOT_CONSTANT, Apply, Context, Hit, LayerDef, Rule, Value
+from kerascheck.rule import NOT_CONSTANT, Apply, Context, Hit, LayerDef, Rule, Value, cst, literal_value
 
 CONVS = frozenset({"Conv2D", "Convolution2D", "SeparableConv2D", "SeparableConvolution2D", "DepthwiseConv2D"})
 IDENTITY = frozenset({
@@ -92,14 +92,14 @@ INVALID = [
 ]
 
 
-def _declared(ctx: Context, layer: LayerDef) -> tuple[str, object] | None:
+def _declared(ctx: Context, layer: LayerDef) -> tuple[str, object, cst.BaseExpression] | None:
     for key in ("input_shape", "batch_input_shape"):
         if layer.given(key):
             value = ctx.shapes.arg(layer, key)
             if value is NOT_CONSTANT or not isinstance(value, (tuple, list)):
                 return None
             value = tuple(value[1:]) if key == "batch_input_shape" else tuple(value)
-            return f"`{key}={ctx.code(layer.arg(key))}`", value
+            return f"`{key}={ctx.code(layer.arg(key))}`", value, layer.arg(key)
     return None
 
 
@@ -145,7 +145,7 @@ def check(ctx: Context) -> Iterator[Hit]:
             found = _declared(ctx, layer)
             if found is None:
                 continue
-            given, dims = found
+            given, dims, expr = found
             node = layer.node
         else:
             source = _input_source(app)
@@ -167,5 +167,7 @@ def check(ctx: Context) -> Iterator[Hit]:
             continue
         reported.add(id(node))
         c, h, w = dims
+        if literal_value(expr) is NOT_CONSTANT:
+            given += f" {dims}"
         yield Hit(node, fmt={"given": given, "layer": layer.short, "c": c, "w": w, "fixed": f"({h}, {w}, {c})"},
                   related=related, message=message, data={"app": app, "dims": dims})

@@ -60,7 +60,7 @@ SETTERS = frozenset({"keras.callbacks.LearningRateScheduler", "keras.backend.set
 
 RULE = Rule(
     "KC021", "implausible-learning-rate",
-    "`{opt}` with learning rate {value} {why} ({name}'s default is {default})",
+    "`{opt}` with learning rate {value} {why}; {name}'s default is {default}",
     severity="warning",
     needs=((b"optimizers",), (b"Adam",), (b"SGD",), (b"RMSprop",), (b"Nadam",), (b"Adagrad",), (b"Adamax",),
            (b"Adadelta",)),

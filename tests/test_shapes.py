@@ -140,6 +140,8 @@ UNKNOWN = [
     # The file sets the image data format: the default is not known
     (K + "keras.backend.set_image_data_format('channels_first')\nx = keras.Input((3, 8, 8))\n"
      "y = layers.Conv2D(8, 3)(x)\n", None),
+    (K + "if keras.backend.image_data_format() == 'channels_first':\n    pass\nx = keras.Input((3, 8, 8))\n"
+     "y = layers.Conv2D(8, 3)(x)\n", None),
     # Unknown layers stop propagation
     (K + "x = keras.Input((4, 5))\ny = layers.Lambda(lambda t: t)(x)\nz = layers.Dense(2)(y)\n", None),
     (K + "from mylib import Conv2D\nx = keras.Input((8, 8, 3))\ny = Conv2D(4, 3)(x)\n", "no application"),
