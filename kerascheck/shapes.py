@@ -40,7 +40,7 @@ from kerascheck.picture import Apply, LayerDef, Picture, Site, Value
 
 Shape = tuple  # tuple[int | None, ...], batch dimension first
 
-__all__ = ["INPUT_RANK", "Shape", "Shapes", "conv_length", "pool_length", "spatial_axes"]
+__all__ = ["INPUT_RANK", "Shape", "Shapes", "conv_length", "pool_length", "python_value", "spatial_axes"]
 
 
 def _names(*names: str) -> frozenset[str]:
@@ -183,14 +183,14 @@ def _dims(value: Any) -> tuple[int | None, ...] | None:
     return None
 
 
-def _python(value: Value | None) -> Any:
+def python_value(value: Value | None) -> Any:
     """The Python value of an abstract literal or a sequence of them, else NOT_CONSTANT."""
     if value is None:
         return NOT_CONSTANT
     if value.kind == "literal":
         return value.lit
     if value.kind == "seq" and value.oid is not None and isinstance(value.node, (cst.Tuple, cst.List)):
-        items = [_python(v) for v in value.items]
+        items = [python_value(v) for v in value.items]
         if len(items) != len(value.node.elements) or any(i is NOT_CONSTANT for i in items):
             return NOT_CONSTANT
         return tuple(items) if isinstance(value.node, cst.Tuple) else items
@@ -300,7 +300,7 @@ class Shapes:
         if known is not NOT_CONSTANT:
             return known
         if _parameters_only(expr, site):
-            return _python(value)
+            return python_value(value)
         return NOT_CONSTANT
 
     def channels_first(self, layer: LayerDef) -> bool | None:
@@ -575,6 +575,8 @@ class Shapes:
         return _with_channels(out, first, filters)
 
     def _pool(self, layer: LayerDef, shape: Shape, n: int) -> Shape | None:
+        if layer.short.startswith("A") and layer.given("pool_size", 0) is False and layer.canon.flavor != "tf_keras":
+            return None  # Keras 3's average pooling has no default pool_size: the construction raises
         size = _ints(self.arg(layer, "pool_size", 0, 2 if n == 1 else (2,) * n), n)
         strides_value = self.arg(layer, "strides", 1, None)
         strides = size if strides_value is None else _ints(strides_value, n)

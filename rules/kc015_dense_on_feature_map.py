@@ -167,13 +167,16 @@ def _feature_map(app: Apply, pic) -> tuple[Apply, tuple[Apply, ...]] | None:
     return None
 
 
-def _head(ctx: Context, app: Apply) -> Apply | None:
-    """The classifier the Dense leads to: following consumers through Dense and shape-keeping
-    layers to an application nothing consumes, which ends in softmax/sigmoid; None otherwise."""
+def _head(ctx: Context, app: Apply) -> list[Apply] | None:
+    """The path from the Dense to the classifier it leads to (both included): following
+    consumers through Dense and shape-keeping layers to an application nothing consumes, which
+    ends in softmax/sigmoid; None otherwise."""
     shapes = ctx.shapes
     current = app
     last_dense: Apply | None = None
+    path: list[Apply] = []
     for _ in range(MAX_STEPS):
+        path.append(current)
         if current.layer.canon.flavor is None:
             return None
         short = current.layer.short
@@ -190,8 +193,8 @@ def _head(ctx: Context, app: Apply) -> Apply | None:
                 return None
             if not squashes:
                 # A trailing Dropout/BN after the head: the head is the last Dense.
-                return last_dense if _squashes(ctx, last_dense.layer) else None
-            return current
+                return path[:path.index(last_dense) + 1] if _squashes(ctx, last_dense.layer) else None
+            return path
         if len(after) != 1:
             return None
         current = after[0]
@@ -272,20 +275,22 @@ def check(ctx: Context) -> Iterator[Hit]:
         found = _feature_map(app, pic)
         if found is None:
             continue
-        source, _ = found
+        source, between = found
         before = shapes.input(app)
         if before is not None and len(before) < 3:
             continue
-        head = _head(ctx, app)
-        if head is None:
+        path = _head(ctx, app)
+        if path is None:
             continue
+        head = path[-1]
         if not _shrinks(ctx, _upstream(pic, source)):
             continue
         out = shapes.output(head)
         shape = f" (shape {_shown(out)})" if out is not None and len(out) >= 3 else ""
         reported.add(id(layer.node))
         yield Hit(layer.node, fmt={"src": source.layer.short, "shape": shape},
-                  related={"src": source.layer.node}, data={"src": source, "dense": app, "head": head})
+                  related={"src": source.layer.node},
+                  data={"src": source, "dense": app, "head": head, "chain": (source, *reversed(between), *path)})
 
 
 def _shown(shape) -> str:

@@ -83,6 +83,8 @@ TABLE = [
     (K + "x = keras.Input((15, 15, 3))\ny = layers.AveragePooling2D(3, strides=2, padding='same')(x)\n",
      (None, 8, 8, 3)),
     (K + "x = keras.Input((15, 4))\ny = layers.MaxPool1D(pool_size=4)(x)\n", (None, 3, 4)),
+    ("import tf_keras as keras\nx = keras.Input((8, 8, 3))\ny = keras.layers.AveragePooling2D()(x)\n",
+     (None, 4, 4, 3)),
     (K + "x = keras.Input((15, 15, 3))\ny = layers.GlobalAveragePooling2D()(x)\n", (None, 3)),
     (K + "x = keras.Input((15, 15, 3))\ny = layers.GlobalMaxPooling2D(keepdims=True)(x)\n", (None, 1, 1, 3)),
     # Reshaping
@@ -154,6 +156,8 @@ UNKNOWN = [
     (K + "x = keras.Input((6, 2))\ny, h, c = layers.LSTM(3, return_state=True)(x)\nz = layers.Dense(2)(h)\n", None),
     # A list changed before it reached the layer
     (K + "x = keras.Input((4, 5))\nxs = [x]\nxs.append(x)\ny = layers.Concatenate()(xs)\n", None),
+    # Keras 3's average pooling has no default pool_size (tf_keras's has)
+    (K + "x = keras.Input((8, 8, 3))\ny = layers.AveragePooling2D()(x)\n", None),
     # Keyword arguments from an unknown dict
     (K + "x = keras.Input((8, 8, 3))\ny = layers.Conv2D(4, 3, **cfg)(x)\n", None),
 ]

@@ -1,0 +1,70 @@
+"""Confirm-mode recipe for KC017 input-shape-rank (see the rule's docs, "Confirm mode").
+
+A first layer with `input_shape=`: `Sequential([layer])` from the layer's own source (which
+builds it on the declared shape). An `Input`: the Input from its own source, then the layer.
+`confirmed` when Keras raises (the error is the evidence), `not reproduced` when it builds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kerascheck.confirm.slice import Slicer
+from kerascheck.rule import Apply, Context, Hit
+from kerascheck.rules.confirm.chain import construct, described, layer_item, library
+from kerascheck.rules.kc017_input_shape_rank import _declared, _input_source, needed_rank
+
+
+def _job(ctx: Context, app: Apply) -> dict | str:
+    slicer = Slicer(ctx.picture, ctx.text)
+    item = layer_item(slicer, app.layer)
+    if app.first:
+        return slicer.job(layer=item, input=None)
+    source = _input_source(ctx, app)
+    if source is None:
+        return "the Input that feeds the layer was not found again"
+    return slicer.job(layer=item, input=layer_item(slicer, source[0]))
+
+
+def job(hit: Hit, ctx: Context, index=None) -> dict | str:
+    return _job(ctx, hit.data["app"])
+
+
+def lookalikes(ctx: Context, index=None) -> Iterator[dict]:
+    """Layers whose declared or Input shape has the rank they need."""
+    for app in ctx.picture.applies:
+        layer = app.layer
+        if layer.canon.flavor is None:
+            continue
+        needed = needed_rank(ctx, layer)
+        if needed is None:
+            continue
+        if app.first:
+            found = _declared(ctx, layer)
+            if found is not None and found[1] == needed[0]:
+                yield _job(ctx, app)
+        else:
+            source = _input_source(ctx, app)
+            if source is not None and len(source[1]) - 1 == needed[0]:
+                yield _job(ctx, app)
+
+
+def confirm(job: dict, probe) -> object:
+    ns = probe.namespace(job)
+    layer = construct(probe, ns, job["layer"])
+    K = library(probe, layer)
+    name = type(layer).__name__
+    try:
+        if job.get("input") is None:
+            model = K.Sequential([layer])
+            out = tuple(model.outputs[0].shape)
+            where = f"Sequential([{name}(...)]) on input {tuple(model.inputs[0].shape)}"
+        else:
+            inputs = construct(probe, ns, job["input"])
+            if isinstance(inputs, K.layers.InputLayer):
+                inputs = inputs.output
+            out = tuple(layer(inputs).shape)
+            where = f"{name} on Input {tuple(inputs.shape)}"
+    except Exception as exc:  # noqa: BLE001 - what Keras raises is the measurement
+        return probe.confirmed(f"Keras raised while building {name}: {described(exc)}")
+    return probe.not_reproduced(f"{where} builds; output {tuple(out)}")
