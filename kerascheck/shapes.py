@@ -34,7 +34,7 @@ from typing import Any
 
 import libcst as cst
 
-from kerascheck.flow import NOT_CONSTANT
+from kerascheck.flow import NOT_CONSTANT, literal_value
 from kerascheck.names import walk
 from kerascheck.picture import Apply, LayerDef, Picture, Site, Value
 
@@ -197,6 +197,16 @@ def python_value(value: Value | None) -> Any:
     return NOT_CONSTANT
 
 
+def _rebound(expr: cst.BaseExpression, scope) -> bool:
+    """Does `expr` read a name its scope binds more than once, only by plain assignments?"""
+    for node in walk(expr):
+        if isinstance(node, cst.Name):
+            bindings = scope.bindings.get(node.value, ())
+            if len(bindings) > 1 and all(b.kind in ("assign", "none") for b in bindings):
+                return True
+    return False
+
+
 def _parameters_only(expr: cst.BaseExpression, site: Site) -> bool:
     """Is every name in `expr` a parameter of the helper the code was inlined in, never rebound
     there (so the interpreter's value for it is what the call site gave)?"""
@@ -296,11 +306,22 @@ class Shapes:
         (`ctx.constant`), else, when every name in it is a parameter of the inlined helper it is
         in (never rebound there), the interpreter's `value` for it (what the call site gave);
         NOT_CONSTANT otherwise."""
-        known = self.pic.flow.constant(expr)
+        flow = self.pic.flow
+        literal = literal_value(expr)
+        if literal is not NOT_CONSTANT:
+            return literal
+        # Names by their scope's single binding: no parent links needed. The interpreter's value
+        # there must agree (a comprehension's or loop's own variable may shadow a constant).
+        scope = site.scope or self.pic.names.root
+        known = flow.constant(expr, scope)
         if known is not NOT_CONSTANT:
-            return known
+            return known if python_value(value) == known else NOT_CONSTANT
         if _parameters_only(expr, site):
             return python_value(value)
+        if site.function is None and _rebound(expr, scope):
+            # Module-level code (a notebook re-running a cell): the assignment that reaches the
+            # name, which needs parent links (built once per file, so only when it can help).
+            return flow.constant(expr)
         return NOT_CONSTANT
 
     def channels_first(self, layer: LayerDef) -> bool | None:

@@ -59,8 +59,11 @@ RULE = Rule(
     "The {axis} collapses at this {layer}: {chain}→{out}, because {what} does not fit in {last}; Keras raises "
     "ValueError when the model is built",
     severity="error",
-    needs=tuple((word, source) for word in (b"Conv", b"Pool") for source in (b"input_shape", b"Input")),
-    anchors=(*(f"keras.layers.{n}" for n in CONVS | POOLS), "keras.Input", "keras.InputLayer", "keras.Sequential"),
+    # A conv or pooling layer, and a source of sizes: `input_shape=` (`batch_input_shape=`) or an Input.
+    needs=tuple((word, source) for word in (b"Conv", b"Pool") for source in (b"input_shape=", b"Input(", b"InputLayer(")),
+    # Only where sizes start matters: an Input, or the first layer of a Sequential model; the layers
+    # after it are reached through the calls that tie functions together.
+    anchors=("keras.Input", "keras.InputLayer", "keras.Sequential"),
 )
 
 VALID = [

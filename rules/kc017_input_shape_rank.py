@@ -70,11 +70,11 @@ RULE = Rule(
     "{given} gives {got} dimension{s} per sample, but {layer} needs {need} {what}{fix}; Keras raises when "
     "the model is built",
     severity="error",
-    needs=tuple((word, b"input_") for word in (b"Conv", b"Pool", b"LSTM", b"GRU", b"SimpleRNN", b"UpSampling",
-                                               b"Padding", b"Cropping", b"ConvLSTM", b"Convolution"))
-    + tuple((word, b"Input") for word in (b"Conv", b"Pool", b"LSTM", b"GRU", b"SimpleRNN", b"Convolution")),
-    anchors=(*(f"keras.layers.{n}" for n in (*INPUT_RANK, *WRAPPERS)), "keras.Input", "keras.InputLayer",
-             "keras.Sequential"),
+    needs=tuple((word, source) for word in (b"Conv", b"Pool", b"LSTM", b"GRU", b"SimpleRNN", b"UpSampling",
+                                            b"Padding", b"Cropping", b"Bidirectional", b"TimeDistributed")
+                for source in (b"input_shape=", b"input_dim=", b"Input(", b"InputLayer(")),
+    # Where a shape is given: an Input, or the first layer of a Sequential model (and what the calls tie to it).
+    anchors=("keras.Input", "keras.InputLayer", "keras.Sequential"),
 )
 
 VALID = [

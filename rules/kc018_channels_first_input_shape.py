@@ -68,9 +68,8 @@ RULE = Rule(
     "channels (write {fixed}, with the data transposed to match, or pass data_format=\"channels_first\")",
     severity="warning",
     needs=tuple((conv, source) for conv in (b"Conv2D", b"Convolution2D", b"SeparableConv2D")
-                for source in (b"input_shape", b"Input")),
-    anchors=(*(f"keras.layers.{n}" for n in CONVS | IDENTITY), "keras.Input", "keras.InputLayer",
-             "keras.Sequential"),
+                for source in (b"input_shape=", b"Input(", b"InputLayer(")),
+    anchors=("keras.Input", "keras.InputLayer", "keras.Sequential"),
 )
 
 VALID = [

@@ -60,8 +60,10 @@ RULE = Rule(
     "KC022", "sequential-call-misuse",
     "{what}",
     severity="error",
-    needs=(b"Sequential",),
-    anchors=("keras.Sequential", ".add"),
+    needs=(b"Sequential(",),
+    # Where a Sequential is made (its `add` calls follow it through the calls that tie functions),
+    # and the keywords only a layer takes, for `add` on a model handed in.
+    anchors=("keras.Sequential", "=input_shape=", "=input_dim="),
 )
 
 VALID = [
