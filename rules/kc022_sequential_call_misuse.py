@@ -60,7 +60,9 @@ RULE = Rule(
     "KC022", "sequential-call-misuse",
     "{what}",
     severity="error",
-    needs=(b"Sequential(",),
+    # `Sequential(` with something other than a list first (`[`), or `add` calls beside a Sequential.
+    needs=(*((b"Sequential(", f"Sequential({c}".encode()) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz\n"),
+           (b"Sequential", b".add(")),
     # Where a Sequential is made (its `add` calls follow it through the calls that tie functions),
     # and the keywords only a layer takes, for `add` on a model handed in.
     anchors=("keras.Sequential", "=input_shape=", "=input_dim="),
