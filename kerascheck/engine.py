@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,22 @@ class Plan:
     options: dict[str, dict[str, Any]]  # each rule's own typed options
     # KC100 (--report-unused-noqa) on: every known code, to tell unknown codes from disabled ones.
     unused_noqa: frozenset[str] | None = None
-    facts: ProjectFacts = DEFAULT_FACTS
+    facts: ProjectFacts = DEFAULT_FACTS  # the project's facts when nothing on disk is read (`infer` off)
+    infer: bool = True  # read the project's dependency files for its Keras target (kerascheck/target.py)
+    _inference: Any = field(default=None, compare=False, repr=False)
+
+    def facts_for(self, path: Path | None, text: str | None = None, display: str | None = None) -> ProjectFacts:
+        """The facts of one file: the settings' Keras target, the file's own markers, the pins of
+        its project (each folder's dependency files read once per plan)."""
+        if self._inference is None:
+            from kerascheck.target import Inference
+
+            object.__setattr__(self, "_inference", Inference(self.settings, self.infer, self.facts))
+        return self._inference.facts_for(path, text, display)
 
     @classmethod
     def make(cls, settings: Settings, rules: tuple[Rule, ...], enabled: set[str],
-             facts: ProjectFacts = DEFAULT_FACTS) -> Plan:
+             facts: ProjectFacts = DEFAULT_FACTS, infer: bool = True) -> Plan:
         from kerascheck.registry import expand
 
         from kerascheck.discover import gitignore_spec
@@ -58,7 +69,7 @@ class Plan:
         chosen = tuple(r for r in rules if r.code in enabled)
         options = {r.code: settings.options_for(r.code, r.options) for r in chosen}
         unused_noqa = frozenset(known) if settings.report_unused_noqa and KC100.code in enabled else None
-        return cls(settings, chosen, "KC000" in enabled, per_file, options, unused_noqa, facts)
+        return cls(settings, chosen, "KC000" in enabled, per_file, options, unused_noqa, facts, infer)
 
     def ignored_codes(self, path: Path | None) -> frozenset[str]:
         if not self.per_file or path is None:
@@ -90,6 +101,7 @@ class _Work:
     unused_noqa: frozenset[str] | None = None  # KC100 on: the codes it must not judge in this file
     cells: tuple | None = None  # notebooks: (first joined line, cell number, cell lines)
     facts: ProjectFacts = DEFAULT_FACTS
+    parse_cache: Any = None  # parse.StatementCache: an editor's buffer, checked after every edit
 
 
 def _problem(display: str, reason: str, line: int = 1, column: int = 1, text: str | None = None) -> Finding:
@@ -152,7 +164,14 @@ def prepare_data(display: str, path: Path | None, data: bytes, plan: Plan) -> Fi
         reason = (f"file too large to check ({lines} lines, {len(data)} bytes; "
                   f"limits: max-lines {settings.max_lines}, max-bytes {settings.max_bytes})")
         return FileResult(display, (_problem(display, reason),) if kc000 else ())
-    return _Work(display, path, text, rules, kc000, plan.options, unused_noqa, cells=cells, facts=plan.facts)
+    if cells is not None:  # the cells as written: `%env TF_USE_LEGACY_KERAS=1` is a marker too
+        from kerascheck import notebook
+
+        marked = notebook.original_text(cells)
+    else:
+        marked = text
+    facts = plan.facts_for(path, marked, display)
+    return _Work(display, path, text, rules, kc000, plan.options, unused_noqa, cells=cells, facts=facts)
 
 
 # ------------------------------------------------------------------ stage 2
@@ -176,11 +195,16 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
     from kerascheck.rule import Context
 
     display = work.display
+    broken: list[Finding] = []
     try:
-        parsed = parse_relevant(work.text, display, None if full_parse else work.rules)
+        parsed = parse_relevant(work.text, display, None if full_parse else work.rules, work.parse_cache)
     except Unreadable as exc:
-        found = (_problem(display, exc.message, exc.line, exc.column, work.text),) if work.kc000 else ()
-        return FileResult(display, found, parsed=True)
+        fixed = _without_broken_cells(work, full_parse, broken) if work.cells is not None else None
+        if fixed is None:
+            found = (_problem(display, exc.message, exc.line, exc.column, work.text),) if work.kc000 else ()
+            return FileResult(display, found, parsed=True)
+        parsed, text = fixed
+        work = replace(work, text=text)  # a copy: the cache keys the file by the text it read
     module = parsed.module
     try:
         pic = build(module, Names(module, walrus=":=" in work.text), work.text)
@@ -208,9 +232,29 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
         from kerascheck import noqa_unused
 
         findings += noqa_unused.findings(work.text, display, used, work.unused_noqa)
-    unique = {f.sort_key(): f for f in findings + problems}
+    unique = {f.sort_key(): f for f in findings + problems + broken}
     return FileResult(display, tuple(unique[k] for k in sorted(unique)), parsed=True,
                       statements=parsed.statements)
+
+
+def _without_broken_cells(work: _Work, full_parse: bool, broken: list[Finding]):
+    """A notebook whose joined cells do not parse: blank each cell that is broken on its own (one
+    KC000 each, into `broken`) and parse the rest; None if that does not help."""
+    from kerascheck import notebook
+    from kerascheck.parse import parse_relevant
+
+    original = work.text
+    text, problems = notebook.blank_broken(original, work.cells)
+    if not problems:
+        return None
+    try:
+        parsed = parse_relevant(text, work.display, None if full_parse else work.rules)
+    except Unreadable:
+        return None
+    if work.kc000:
+        broken.extend(_problem(work.display, f"{message} (this cell is not checked; the other cells are)",
+                               line, column, original) for line, column, message in problems)
+    return parsed, text
 
 
 def _line_ref(work: _Work, line: int, at: int) -> int | str:
@@ -259,8 +303,9 @@ def _findings(work: _Work, parsed, hits, used: set[tuple[int, str]] | None = Non
             rel = positions.get(node)
             fmt[f"{key}_line"] = _line_ref(work, rel.start.line, line) if rel is not None else "?"
             if rel is not None:
+                text = source_lines[rel.start.line - 1] if rel.start.line <= len(source_lines) else ""
                 related.append(Related(label or _label(parsed.module, node), rel.start.line, rel.start.column + 1,
-                                       rel.end.line, rel.end.column + 1))
+                                       rel.end.line, rel.end.column + 1, text=text))
         message = (hit.message or rule.message).format(**fmt)
         lines, start = frame(work.text, line, where.end.line)
         out.append(Finding(rule.code, rule.name, message, work.display, line, column,
@@ -326,25 +371,31 @@ def recursion_room():
 
 
 def check_text(text: str, path: str | os.PathLike = "<stdin>", settings: Settings | None = None,
-               facts: ProjectFacts | None = None, plan: Plan | None = None) -> list[Finding]:
+               facts: ProjectFacts | None = None, plan: Plan | None = None, cache=None) -> list[Finding]:
     """Every finding for one buffer, as a file at `path` would get them (its notebook-ness,
     per-file ignores, noqa comments), computed in memory: nothing is read or written.
 
-    `settings` default to kerascheck's defaults (every default rule on); `plan` may be given
-    instead, when many buffers share one.
+    `settings` default to kerascheck's defaults (every default rule on), and the Keras target is
+    `facts` (default Keras 3) refined by the buffer's own markers. `plan` may be given instead,
+    when many buffers share one: a plan from `Plan.make` reads the dependency files of the
+    project around `path` for the Keras target (once per folder and plan). `cache`, a `parse.StatementCache` kept with a buffer
+    that is checked again after each edit, spares re-parsing the statements that did not change.
     """
     from kerascheck import registry
 
     if plan is None:
         settings = settings or Settings()
-        enabled = registry.enabled(settings.select, settings.ignore)
-        plan = Plan.make(settings, registry.load(), enabled, facts or DEFAULT_FACTS)
+        enabled = registry.enabled(settings.select, settings.ignore, settings.extend_select)
+        plan = Plan.make(settings, registry.load(), enabled, facts or DEFAULT_FACTS, infer=False)
     elif facts is not None:
-        plan = replace(plan, facts=facts)
+        plan = replace(plan, facts=facts, infer=False, _inference=None)
     display = os.fspath(path)
-    real = Path(display) if display not in ("<stdin>", "-") else None
+    # Absolute, so that per-file ignores (relative to the config's folder) match from any directory.
+    real = Path(display).absolute() if display not in ("<stdin>", "-") else None
     with recursion_room():
         prepared = prepare_data(display, real, text.encode("utf-8", "surrogatepass"), plan)
+        if not isinstance(prepared, FileResult):
+            prepared.parse_cache = cache
         result = prepared if isinstance(prepared, FileResult) else \
             _finish(prepared, analyze(prepared, plan.settings.full_parse), None)
     return sorted(result.findings, key=Finding.sort_key)

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import libcst as cst
 
+from kerascheck.facts import ProjectFacts
+from kerascheck.fate import Use
 from kerascheck.flow import tokens as name_words
 from kerascheck.names import Canon, Scope
 from kerascheck.picture import (
@@ -49,13 +51,10 @@ from kerascheck.picture import (
 )
 from kerascheck.shapes import INPUT_RANK, Shape, Shapes
 
-if TYPE_CHECKING:
-    from kerascheck.facts import ProjectFacts
-
 __all__ = [
     "INPUT_RANK", "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Context", "Edit", "Fix", "Hit",
-    "KerasClass", "LayerDef", "MethodCallEvent", "ModelEvent", "Picture", "Rule", "Scope", "Shape", "Shapes", "Site",
-    "Value", "call_arg", "cst",
+    "KerasClass", "LayerDef", "MethodCallEvent", "ModelEvent", "Picture", "ProjectFacts", "Rule", "Use", "Scope", "Shape",
+    "Shapes", "Site", "Value", "call_arg", "cst",
     "literal_number", "literal_string", "literal_value", "name_words",
 ]
 
@@ -240,15 +239,28 @@ class Context:
 
     # -- values -----------------------------------------------------------------------------
 
-    def constant(self, expr: cst.BaseExpression | None) -> Any:
+    def constant(self, expr: cst.BaseExpression | None, scope: Scope | None = None) -> Any:
         """The Python value of a literal, or of names bound to one (the assignment that reaches
         the name in straight-line code, else its scope's only binding), folded through
-        arithmetic, tuples and indexing; `NOT_CONSTANT` (falsy) when not known."""
-        return self.picture.flow.constant(expr)
+        arithmetic, tuples and indexing; `NOT_CONSTANT` (falsy) when not known. With `scope`
+        (e.g. `Site.scope`), names count only by their single binding seen from there, and no
+        parent links are built (much cheaper on a large file)."""
+        return self.picture.flow.constant(expr, scope)
 
     def uses(self, target: cst.Name) -> list[cst.Name]:
-        """The loads that the assignment to `target` reaches, in its function (or module)."""
+        """The loads that the assignment to `target` may reach, in its function (or module), in
+        source order: until an assignment that surely runs after it (one in a branch or a loop
+        does not stop them)."""
         return self.picture.flow.uses(target)
+
+    def object_uses(self, made: cst.CSTNode) -> list[Use] | None:
+        """What happens to the object `made` makes, use by use in order, when it is bound to one
+        name (`layer = Dense(...)`): called, a method called (`layer.kernel.assign(...)`), an
+        attribute read (`layer.kernel.constraint`), or handed on elsewhere. None when not bound
+        to one name (kerascheck/fate.py)."""
+        from kerascheck.fate import object_uses
+
+        return object_uses(self.picture.flow, made)
 
     def call_sites(self, function: cst.FunctionDef) -> list[cst.Call]:
         """Same-file calls of a module-level function, or `self.<method>(...)` calls of a method."""
@@ -281,12 +293,43 @@ class Context:
         targets, imports, names bound several ways, and names bound by `global` from afar."""
         return self.picture.flow.definition(name)
 
+    def values(self, name: cst.Name) -> list[cst.BaseExpression] | None:
+        """What a load of `name` may stand for: `[definition]`, or for a parameter the expressions
+        the same-file calls give it (its default where a call leaves it out; the default alone when
+        no call in the file calls the function). None when not known."""
+        return self.picture.flow.values(name)
+
     def function_named(self, name: str, at: cst.CSTNode) -> cst.FunctionDef | None:
         """The one `def name` that a load of `name` at `at` sees, else None."""
         found = self.picture.flow.bindings(name, at)
         if found is None or len(found[1]) != 1 or not isinstance(found[1][0].value, cst.FunctionDef):
             return None
         return found[1][0].value
+
+    def reads(self, expr: cst.CSTNode) -> set[str]:
+        """The names `expr` loads (not attribute names after a dot, nor keyword names)."""
+        return self.picture.flow.reads(expr)
+
+    def loops(self, node: cst.CSTNode) -> list[cst.CSTNode]:
+        """The `for`/`while` statements and comprehensions that run `node` once per iteration,
+        innermost first, within its function (not a `for`'s iterable or `else:`)."""
+        return self.picture.flow.loops(node)
+
+    def loop_names(self, loop: cst.CSTNode) -> frozenset[str]:
+        """The names that change per iteration of `loop`: its targets (a `while` test's rebound
+        names), nested loops' targets, and what the body assigns from them."""
+        return self.picture.flow.loop_names(loop)
+
+    def max_trips(self, loop: cst.CSTNode) -> int | None:
+        """At most how many iterations `loop` runs when the code says (`range(5)`, a literal
+        list, `x[:8]`), else None."""
+        return self.picture.flow.max_trips(loop)
+
+    def parameter(self, name: cst.Name) -> cst.Param | None:
+        """The parameter whose value a load of `name` reads: the function binds the name as
+        that parameter and reassigns it (if at all) only in later statements, or in the very
+        statement that reads it (`shape = tf.TensorShape(shape)`); else None."""
+        return self.picture.flow.parameter(name)
 
     def conditions(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         """The tests of the `if`/`while`/conditional expressions and the `try` statements that

@@ -142,7 +142,7 @@ def _declared(ctx: Context, layer: LayerDef) -> tuple[str, int, bool, object, ob
             return None
         if layer.short in RNNS or layer.short in WRAPPERS:
             # Legacy Keras read a recurrent layer's input_dim as (input_length, input_dim); Keras 3 as (input_dim,).
-            if layer.canon.flavor == "tf_keras" or ctx.facts.keras != "3" or layer.given("input_length") is not False:
+            if ctx.facts.flavor_keras(layer.canon.flavor) != "3" or layer.given("input_length") is not False:
                 return None
             return f"`input_dim={expr}` (Keras 3 reads it as `input_shape=({expr},)`)", 1, False, value, node
         return f"`input_dim={expr}`", 1, False, value, node

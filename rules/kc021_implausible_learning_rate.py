@@ -137,13 +137,14 @@ def check(ctx: Context) -> Iterator[Hit]:
         if 0 < value <= LOW:
             why = ("is too small for training to move (measured: at 1e-7 the loss moves by 0.3 % of what the "
                    "default moves in 760 steps)")
-        elif value >= HIGH.get(name, float("inf")) and (name not in KERAS3_ONLY or event.canon.flavor != "tf_keras"):
+        elif value >= HIGH.get(name, float("inf")) and (
+                name not in KERAS3_ONLY or ctx.facts.flavor_keras(event.canon.flavor) == "3"):
             why = ("is far too large: training diverges or settles far from the minimum (measured: Adam at 1 ends at "
                    "20x the loss of its default, SGD at 5 gives NaN)")
         else:
             continue
         raw = ctx.shapes.literal(expr, given, event.site)
-        if isinstance(raw, int) and event.canon.flavor in ("keras", "tf.keras") and ctx.facts.keras == "3":
+        if isinstance(raw, int) and ctx.facts.flavor_keras(event.canon.flavor) == "3":
             why += ", and as an int Keras 3 refuses it (ValueError)"
         if setters is None:
             setters = bool(ctx.picture.references & SETTERS) or any(word in ctx.text for word in SETS_LR)

@@ -97,7 +97,11 @@ def _layerish(value: Value) -> bool:
 
 
 def _keras3(ctx: Context, flavor: str | None) -> bool:
-    return flavor in ("keras", "tf.keras") and ctx.facts.keras == "3"
+    return ctx.facts.flavor_keras(flavor) == "3"
+
+
+def _keras2(ctx: Context, flavor: str | None) -> bool:
+    return ctx.facts.flavor_keras(flavor) == "2"
 
 
 def _sequential(ctx: Context, event: CallEvent) -> str | None:
@@ -111,7 +115,7 @@ def _sequential(ctx: Context, event: CallEvent) -> str | None:
     flavor = event.canon.flavor
     shown = ctx.code(call.func)
     if len(values) >= 2 and any(_layerish(v) for v in values[1:]) and _layerish(values[0]):
-        if len(values) == 2 and flavor == "tf_keras":
+        if len(values) == 2 and _keras2(ctx, flavor):
             effect = ("tf_keras takes the second as the model's `name` and builds a model of the first layer "
                       "only, without an error")
         elif len(values) == 2 and _keras3(ctx, flavor):
@@ -139,7 +143,7 @@ def _add(ctx: Context, event: MethodCallEvent) -> str | None:
     known = receiver.kind == "model" and receiver.canon is not None and receiver.canon.name == "keras.Sequential"
     flavor = receiver.canon.flavor if known else event.args[0].layer.canon.flavor
     keywords = [a.keyword.value for a in call.args if a.keyword is not None]
-    if flavor == "keras" or flavor == "tf.keras" and ctx.facts.keras == "3":
+    if _keras3(ctx, flavor):
         keywords = [k for k in keywords if k != "rebuild"]
     if not known:
         keywords = [k for k in keywords if k in SHAPE_KEYWORDS]
@@ -148,7 +152,7 @@ def _add(ctx: Context, event: MethodCallEvent) -> str | None:
         return (f"`add()` takes only the layer, so `{word}=` raises TypeError (unexpected keyword argument): "
                 f"it belongs inside the layer's parentheses")
     if known and len(event.args) >= 2 and _layerish(event.args[1]):
-        if flavor == "tf_keras":
+        if _keras2(ctx, flavor):
             effect = "tf_keras raises TypeError"
         elif _keras3(ctx, flavor):
             effect = "Keras 3 takes it as the `rebuild` flag and silently leaves it out of the model"
