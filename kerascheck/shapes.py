@@ -39,6 +39,7 @@ from kerascheck.names import walk
 from kerascheck.picture import Apply, LayerDef, Picture, Site, Value
 
 Shape = tuple  # tuple[int | None, ...], batch dimension first
+MAX_WALK = 8  # layers walked back from an application to the Input that feeds it
 
 __all__ = ["INPUT_RANK", "Shape", "Shapes", "conv_length", "pool_length", "python_value", "spatial_axes"]
 
@@ -399,6 +400,23 @@ class Shapes:
         if dims is None or (batch is not None and (_int(batch) is None or batch <= 0)):
             return None
         return (batch, *dims)
+
+    def input_source(self, app: Apply) -> LayerDef | None:
+        """The `keras.Input` / `InputLayer` whose tensor reaches `app` directly or through layers
+        that keep the shape (Dropout, normalization, activations), or None."""
+        value = app.inputs[0] if app.inputs and not app.first else None
+        for _ in range(MAX_WALK):
+            if value is None or value.kind != "tensor":
+                return None
+            if value.app is None:
+                source = value.layer
+                return source if source is not None and value.node is source.node else None
+            producer = value.app
+            if producer.layer.short not in IDENTITY or producer.layer.canon.flavor is None or producer.first \
+                    or not producer.inputs:
+                return None
+            value = producer.inputs[0]
+        return None
 
     def collapsed(self, app: Apply) -> bool:
         """Does the layer's output have a spatial size <= 0 while its input sizes were positive?"""

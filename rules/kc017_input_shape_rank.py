@@ -52,14 +52,12 @@ source and reports the error Keras raises (`confirmed`), or the output shape whe
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
-from kerascheck.rule import INPUT_RANK, NOT_CONSTANT, Apply, Context, Hit, LayerDef, Rule, Value, literal_value
+from kerascheck.rule import INPUT_RANK, NOT_CONSTANT, Apply, Context, Hit, LayerDef, Rule, cst, literal_value
 
 WRAPPERS = frozenset({"Bidirectional", "TimeDistributed"})
-IDENTITY = frozenset({
-    "Dropout", "GaussianDropout", "GaussianNoise", "AlphaDropout", "BatchNormalization", "LayerNormalization",
-    "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Masking", "ActivityRegularization",
-})
 WHAT = {2: "(steps, features)", 3: "(height, width, channels)", 4: "(depth, height, width, channels)"}
 CONV_LSTM = {"ConvLSTM1D": "(steps, length, channels)", "ConvLSTM2D": "(steps, height, width, channels)",
              "ConvLSTM3D": "(steps, depth, height, width, channels)"}
@@ -153,25 +151,39 @@ def _declared(ctx: Context, layer: LayerDef) -> tuple[str, int, bool, object, ob
     return f"`input_shape={expr}`", len(value), value[0] is None, value, node
 
 
-def _input_source(ctx: Context, app: Apply) -> tuple[LayerDef, tuple] | None:
-    """The `keras.Input` whose tensor reaches `app` through shape-keeping layers, and its shape."""
-    value: Value | None = app.inputs[0] if app.inputs else None
-    for _ in range(8):
-        if value is None or value.kind != "tensor":
-            return None
-        if value.app is None:
-            source = value.layer
-            if source is None or value.node is not source.node:
-                return None
-            shape = ctx.shapes.source(source)
-            return (source, shape) if shape is not None else None
-        producer = value.app
-        if producer.layer.short not in IDENTITY or producer.layer.canon.flavor is None:
-            return None
-        if producer.first or not producer.inputs:
-            return None
-        value = producer.inputs[0]
-    return None
+@dataclass(frozen=True)
+class Given:
+    """An input shape as written: where, as shown in the message, and what it holds."""
+
+    node: cst.CSTNode  # what is reported: the first layer, or the Input
+    text: str  # "`input_shape=(28, 28)`"
+    got: int  # dimensions per sample
+    starts_none: bool
+    value: Any  # the shape per sample (or input_dim)
+    expr: cst.BaseExpression
+    input_def: LayerDef | None = None  # the Input, when it is one
+
+
+def given_shape(ctx: Context, app: Apply) -> Given | None:
+    """The literal input shape that `app` reads: its own `input_shape=` (first layer of a
+    Sequential model) or the `Input` that reaches it through shape-keeping layers."""
+    layer = app.layer
+    if app.first:
+        found = _declared(ctx, layer)
+        return Given(layer.node, *found) if found is not None else None
+    input_def = ctx.shapes.input_source(app)
+    shape = ctx.shapes.source(input_def) if input_def is not None else None
+    if shape is None:
+        return None
+    keyword = next((k for k in ("shape", "input_shape", "batch_shape", "batch_input_shape")
+                    if input_def.arg(k, 0 if k == "shape" else None) is not None), None)
+    if keyword is None:
+        return None
+    expr = input_def.arg(keyword, 0 if keyword == "shape" else None)
+    value = shape[1:]
+    starts_none = keyword in ("shape", "input_shape") and bool(value) and value[0] is None
+    text = f"`{ctx.code(input_def.node.func)}({keyword}={ctx.code(expr)})`"
+    return Given(input_def.node, text, len(shape) - 1, starts_none, value, expr, input_def)
 
 
 def check(ctx: Context) -> Iterator[Hit]:
@@ -184,42 +196,24 @@ def check(ctx: Context) -> Iterator[Hit]:
         if needed is None:
             continue
         need, what = needed
-        message = None
-        related = {}
-        if app.first:
-            found = _declared(ctx, layer)
-            if found is None:
-                continue
-            given, got, starts_none, value, expr = found
-            node = layer.node
-        else:
-            source = _input_source(ctx, app)
-            if source is None:
-                continue
-            input_def, shape = source
-            keyword = next((k for k in ("shape", "input_shape", "batch_shape", "batch_input_shape")
-                            if input_def.arg(k, 0 if k == "shape" else None) is not None), None)
-            if keyword is None:
-                continue
-            expr = input_def.arg(keyword, 0 if keyword == "shape" else None)
-            got, value = len(shape) - 1, shape[1:]
-            starts_none = keyword in ("shape", "input_shape") and bool(value) and value[0] is None
-            given = f"`{ctx.code(input_def.node.func)}({keyword}={ctx.code(expr)})`"
-            node = input_def.node
-            related = {"layer": layer.node}
-            message = RULE.message.replace("but {layer} needs", "but {layer} (line {layer_line}) needs")
-        if got == need or id(node) in reported:
+        shape = given_shape(ctx, app)
+        if shape is None or shape.got == need or id(shape.node) in reported:
             continue
-        if literal_value(expr) is NOT_CONSTANT and isinstance(value, (tuple, list, int)):
+        given, got, value = shape.text, shape.got, shape.value
+        if literal_value(shape.expr) is NOT_CONSTANT and isinstance(value, (tuple, list, int)):
             given += f" {_tuple(value) if isinstance(value, (tuple, list)) else value}"
         fix = ""
-        if starts_none and got == need + 1:
+        if shape.starts_none and got == need + 1:
             fix = f": it includes the batch dimension, which Keras adds itself; write {_tuple(value[1:])}"
         elif got == need - 1 and what.endswith("channels)"):
             fix = f" (is the channel axis missing? {_tuple((*value, 1))} for one channel)"
-        reported.add(id(node))
-        yield Hit(node, fmt={"given": given, "got": got, "s": "" if got == 1 else "s", "layer": layer.short,
-                             "need": need, "what": what, "fix": fix},
+        reported.add(id(shape.node))
+        related, message = {}, None
+        if shape.input_def is not None:
+            related = {"layer": layer.node}
+            message = RULE.message.replace("but {layer} needs", "but {layer} (line {layer_line}) needs")
+        yield Hit(shape.node, fmt={"given": given, "got": got, "s": "" if got == 1 else "s", "layer": layer.short,
+                                   "need": need, "what": what, "fix": fix},
                   related=related, message=message, data={"app": app, "need": need})
 
 

@@ -50,13 +50,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kerascheck.rule import NOT_CONSTANT, Apply, Context, Hit, LayerDef, Rule, Value, cst, literal_value
+from kerascheck.rule import NOT_CONSTANT, Context, Hit, LayerDef, Rule, cst, literal_value
 
 CONVS = frozenset({"Conv2D", "Convolution2D", "SeparableConv2D", "SeparableConvolution2D", "DepthwiseConv2D"})
-IDENTITY = frozenset({
-    "Dropout", "GaussianDropout", "GaussianNoise", "AlphaDropout", "BatchNormalization", "LayerNormalization",
-    "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Masking", "ActivityRegularization",
-})
 CHANNELS = (1, 3, 4)
 MIN_SIDE = 8
 # Any of these in the file: its author knows about the channel order, or sets it.
@@ -102,22 +98,6 @@ def _declared(ctx: Context, layer: LayerDef) -> tuple[str, object, cst.BaseExpre
     return None
 
 
-def _input_source(app: Apply) -> tuple[LayerDef, Value] | None:
-    """The `keras.Input` whose tensor reaches `app` through shape-keeping layers."""
-    value: Value | None = app.inputs[0] if app.inputs else None
-    for _ in range(8):
-        if value is None or value.kind != "tensor":
-            return None
-        if value.app is None:
-            source = value.layer
-            return (source, value) if source is not None and value.node is source.node else None
-        producer = value.app
-        if producer.layer.short not in IDENTITY or producer.layer.canon.flavor is None or not producer.inputs:
-            return None
-        value = producer.inputs[0]
-    return None
-
-
 def _channels_first(dims) -> bool:
     if not isinstance(dims, tuple) or len(dims) != 3:
         return False
@@ -147,11 +127,8 @@ def check(ctx: Context) -> Iterator[Hit]:
             given, dims, expr = found
             node = layer.node
         else:
-            source = _input_source(app)
-            if source is None:
-                continue
-            input_def, _ = source
-            shape = shapes.source(input_def)
+            input_def = shapes.input_source(app)
+            shape = shapes.source(input_def) if input_def is not None else None
             if shape is None:
                 continue
             dims = tuple(shape[1:])

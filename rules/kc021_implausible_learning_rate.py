@@ -54,8 +54,9 @@ than 5 % of what the default moved (too low); `not reproduced` otherwise.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from kerascheck.rule import NOT_CONSTANT, Context, Hit, Rule, call_arg, cst, literal_number
+from kerascheck.rule import CallEvent, Context, Hit, Rule, call_arg, cst, literal_number
 
 HIGH = {"Adam": 1.0, "Nadam": 1.0, "AdamW": 1.0, "RMSprop": 1.0, "SGD": 5.0}
 KERAS3_ONLY = frozenset({"AdamW"})  # tf_keras's AdamW trained at 1 (the measurement)
@@ -115,8 +116,9 @@ def _in_a_test(site) -> bool:
     return False
 
 
-def check(ctx: Context) -> Iterator[Hit]:
-    setters: bool | None = None
+def rates(ctx: Context) -> Iterator[tuple[CallEvent, str, cst.BaseExpression, Any]]:
+    """Each Keras optimizer construction with a learning rate whose value is known: (the call,
+    the optimizer's name, the expression, its Python value)."""
     seen: set[int] = set()
     for event in ctx.picture.calls:
         name = NAMES.get(event.canon.name)
@@ -131,8 +133,16 @@ def check(ctx: Context) -> Iterator[Hit]:
         if given is None:
             positional = [a for a in call.args if a.keyword is None]
             given = event.args[0] if positional and positional[0].value is expr and event.args else None
-        value = _number(ctx.shapes.literal(expr, given, event.site))
-        if value is None or value is NOT_CONSTANT or _in_a_test(event.site):
+        raw = ctx.shapes.literal(expr, given, event.site)
+        if _number(raw) is not None:
+            yield event, name, expr, raw
+
+
+def check(ctx: Context) -> Iterator[Hit]:
+    setters: bool | None = None
+    for event, name, expr, raw in rates(ctx):
+        value = _number(raw)
+        if _in_a_test(event.site):
             continue
         if 0 < value <= LOW:
             why = ("is too small for training to move (measured: at 1e-7 the loss moves by 0.3 % of what the "
@@ -143,7 +153,6 @@ def check(ctx: Context) -> Iterator[Hit]:
                    "20x the loss of its default, SGD at 5 gives NaN)")
         else:
             continue
-        raw = ctx.shapes.literal(expr, given, event.site)
         if isinstance(raw, int) and ctx.facts.flavor_keras(event.canon.flavor) == "3":
             why += ", and as an int Keras 3 refuses it (ValueError)"
         if setters is None:
@@ -151,6 +160,6 @@ def check(ctx: Context) -> Iterator[Hit]:
         if setters:
             return
         shown = ctx.code(expr) if literal_number(expr) is not None else f"{ctx.code(expr)} = {value:g}"
-        yield Hit(call, fmt={"opt": ctx.code(call.func), "value": shown, "why": why, "name": name,
+        yield Hit(event.node, fmt={"opt": ctx.code(event.node.func), "value": shown, "why": why, "name": name,
                              "default": _default(name)},
                   data={"optimizer": name, "value": value})

@@ -12,18 +12,17 @@ from collections.abc import Iterator
 from kerascheck.confirm.slice import Slicer
 from kerascheck.rule import Apply, Context, Hit
 from kerascheck.rules.confirm.chain import construct, described, layer_item, library
-from kerascheck.rules.kc017_input_shape_rank import _declared, _input_source, needed_rank
+from kerascheck.rules.kc017_input_shape_rank import given_shape, needed_rank
 
 
 def _job(ctx: Context, app: Apply) -> dict | str:
     slicer = Slicer(ctx.picture, ctx.text)
     item = layer_item(slicer, app.layer)
-    if app.first:
-        return slicer.job(layer=item, input=None)
-    source = _input_source(ctx, app)
-    if source is None:
-        return "the Input that feeds the layer was not found again"
-    return slicer.job(layer=item, input=layer_item(slicer, source[0]))
+    shape = given_shape(ctx, app)
+    if shape is None:
+        return "the input shape the layer reads was not found again"
+    source = layer_item(slicer, shape.input_def) if shape.input_def is not None else None
+    return slicer.job(layer=item, input=source)
 
 
 def job(hit: Hit, ctx: Context, index=None) -> dict | str:
@@ -33,20 +32,12 @@ def job(hit: Hit, ctx: Context, index=None) -> dict | str:
 def lookalikes(ctx: Context, index=None) -> Iterator[dict]:
     """Layers whose declared or Input shape has the rank they need."""
     for app in ctx.picture.applies:
-        layer = app.layer
-        if layer.canon.flavor is None:
+        if app.layer.canon.flavor is None:
             continue
-        needed = needed_rank(ctx, layer)
-        if needed is None:
-            continue
-        if app.first:
-            found = _declared(ctx, layer)
-            if found is not None and found[1] == needed[0]:
-                yield _job(ctx, app)
-        else:
-            source = _input_source(ctx, app)
-            if source is not None and len(source[1]) - 1 == needed[0]:
-                yield _job(ctx, app)
+        needed = needed_rank(ctx, app.layer)
+        shape = given_shape(ctx, app) if needed is not None else None
+        if shape is not None and shape.got == needed[0]:
+            yield _job(ctx, app)
 
 
 def confirm(job: dict, probe) -> object:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from kerascheck.confirm.slice import Slicer
 from kerascheck.rule import Apply, Context, Hit
 from kerascheck.rules.confirm.chain import apply, construct, described, layer_item, library
-from kerascheck.rules.kc018_channels_first_input_shape import CHANNELS, CONVS, _declared, _input_source
+from kerascheck.rules.kc018_channels_first_input_shape import CHANNELS, CONVS, _declared
 
 
 def _job(ctx: Context, app: Apply, dims: tuple) -> dict:
@@ -37,8 +37,8 @@ def lookalikes(ctx: Context, index=None) -> Iterator[dict]:
             found = _declared(ctx, layer)
             dims = found[1] if found is not None else None
         else:
-            source = _input_source(app)
-            shape = ctx.shapes.source(source[0]) if source is not None else None
+            source = ctx.shapes.input_source(app)
+            shape = ctx.shapes.source(source) if source is not None else None
             dims = tuple(shape[1:]) if shape is not None else None
         if not isinstance(dims, tuple) or len(dims) != 3 or not all(isinstance(d, int) for d in dims):
             continue

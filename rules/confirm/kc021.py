@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from kerascheck.confirm.slice import Slicer
 from kerascheck.rule import CallEvent, Context, Hit, call_arg
-from kerascheck.rules.kc021_implausible_learning_rate import HIGH, LOW, NAMES
+from kerascheck.rules.kc021_implausible_learning_rate import HIGH, LOW, rates
 
 EPOCHS, SAMPLES, BATCH = 20, 1200, 32
 WORSE, STILL = 2.0, 0.05
@@ -43,18 +43,7 @@ def job(hit: Hit, ctx: Context, index=None) -> dict | str:
 def lookalikes(ctx: Context, index=None) -> Iterator[dict]:
     """Optimizers with a literal learning rate well inside what they train with (1e-4 up to half
     of KC021's threshold; Adagrad and Adadelta up to 1)."""
-    seen: set[int] = set()
-    for event in ctx.picture.calls:
-        name = NAMES.get(event.canon.name)
-        if name is None or id(event.node) in seen:
-            continue
-        seen.add(id(event.node))
-        expr = call_arg(event.node, "learning_rate", 0)
-        if expr is None:
-            continue
-        value = ctx.constant(expr)
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            continue
+    for event, name, _, value in rates(ctx):
         top = HIGH[name] / 2 if name in HIGH else 1.0 if name in ("Adagrad", "Adadelta") else None
         if top is not None and 1e-4 <= value <= top:
             yield _job(ctx, event, float(value))
