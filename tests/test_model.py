@@ -610,3 +610,18 @@ def test_instances_of_local_classes():
               "def build():\n    return L()(keras.Input((2,)))\n")
     pic = context(source).picture
     assert [i.canon.name for i in pic.instances] == ["<local>.L"]
+
+
+STRINGS = ["0", "10", "1_000", "0x1F", "0o17", "0b101", "1.5", ".5", "1e-3", "1_0.5e2", "3j",
+           "'relu'", '"x"', "r'\\d+'", '"""doc\nmore"""', "u'é'", "'a\\nb'", "b'x'", "''", '""""""',
+           "'\"'", 'R"x"', "'''a'''", "'tab\\there'", "'a' 'b'"]
+
+
+@pytest.mark.parametrize("source", STRINGS, ids=range(len(STRINGS)))
+def test_string_literals_have_their_python_value(source):
+    import ast
+
+    from kerascheck.flow import literal_value
+
+    node = cst.parse_expression(source)
+    assert literal_value(node) == ast.literal_eval(source)
