@@ -19,7 +19,7 @@ def _sequential_job(ctx: Context, event) -> dict:
     """The call's source, and how many layers it passes as separate positional arguments."""
     slicer = Slicer(ctx.picture, ctx.text)
     given = sum(1 for v in event.args if v.kind == "layer")
-    return slicer.job(kind="sequential", call=slicer.expr(event.node, event.site), given=given)
+    return slicer.job(kind="sequential", call=slicer.expr(event.node, event.site), separate=given)
 
 
 def _add_job(ctx: Context, call: cst.Call, site) -> dict:
@@ -68,7 +68,7 @@ def confirm(job: dict, probe) -> object:
         except Exception as exc:  # noqa: BLE001 - what Keras raises is the measurement
             return probe.confirmed(f"the call raises {described(exc)}")
         held = [type(layer).__name__ for layer in model.layers]
-        given = job["given"]
+        given = job["separate"]
         evidence = f"the call builds a model of {len(held)} layer(s) {held}, named {model.name!r}"
         if len(held) < given:
             return probe.confirmed(evidence + f", from {given} layers passed separately: the rest were dropped")
