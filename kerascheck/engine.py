@@ -336,6 +336,8 @@ def _fix(fix, positions) -> dict[str, Any] | None:
             stop = begin
         elif edit.at == "after":
             begin = stop
+        elif edit.at == "until":
+            stop = end.start
         edits.append({"line": begin.line, "column": begin.column + 1, "end_line": stop.line,
                       "end_column": stop.column + 1, "content": edit.content})
     return {"applicability": fix.applicability, "message": fix.message, "edits": edits}
@@ -408,6 +410,7 @@ def check_text(text: str, path: str | os.PathLike = "<stdin>", settings: Setting
 class RunResult:
     files: list[FileResult]
     seconds: float
+    fixed: int = 0  # fixes applied by --fix (the findings they removed are not in `files`)
 
     @property
     def findings(self) -> list[Finding]:

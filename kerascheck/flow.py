@@ -201,6 +201,7 @@ class Flow:
         self._parent: dict[int, cst.CSTNode] | None = None
         self._order: dict[int, int] = {}
         self._calls: dict[str, list[cst.Call]] | None = None
+        self._attributes: dict[str, list[cst.Attribute]] | None = None
         self._bodies: dict[tuple[int, frozenset[str]], _Body] = {}
         self._loop_names: dict[int, frozenset[str]] = {}
         self._uses: dict[int, list[cst.Name]] = {}
@@ -212,14 +213,18 @@ class Flow:
             parent: dict[int, cst.CSTNode] = {}
             order = self._order
             calls: dict[str, list[cst.Call]] = {}
+            attributes: dict[str, list[cst.Attribute]] = {}
             for index, node in enumerate(walk(self.module, parents=parent)):
                 order[id(node)] = index
                 if type(node) is cst.Call:
                     name = _last_name(node.func)
                     if name is not None:
                         calls.setdefault(name, []).append(node)
+                elif isinstance(node, cst.Attribute):
+                    attributes.setdefault(node.attr.value, []).append(node)
             self._parent = parent
             self._calls = calls
+            self._attributes = attributes
         return self._parent
 
     def walk(self, node: cst.CSTNode, into_scopes: bool = True) -> Iterator[cst.CSTNode]:
@@ -240,6 +245,11 @@ class Flow:
             if isinstance(outer, kinds):
                 return outer
         return None
+
+    def attributes(self, name: str) -> list[cst.Attribute]:
+        """Every `<expr>.name` in the module (loads, stores and calls alike), in source order."""
+        self._index()
+        return list(self._attributes.get(name, ()))
 
     def order(self, node: cst.CSTNode) -> int:
         """The node's place in a walk of the module (parents before children, source order)."""

@@ -432,13 +432,17 @@ def import_table(tree: ast.Module, stmts: list[ast.stmt] | None = None) -> dict[
     return table
 
 
-def _keras_forms(anchor: str) -> list[str]:
-    """The raw module paths a canonical anchor can be spelled with."""
+KERAS3_FLAVORS = frozenset({"keras", "tf.keras"})
+
+
+def _keras_forms(anchor: str, flavors: frozenset[str] | None = None) -> list[str]:
+    """The raw module paths a canonical anchor can be spelled with (in `flavors` only, if given)."""
     from kerascheck.names import KERAS_ROOTS
 
     if anchor == "keras" or anchor.startswith("keras."):
         rest = anchor[len("keras"):]
-        return [root + rest for root, _ in KERAS_ROOTS if root not in ("keras.src", "keras.api", "tf_keras.src")]
+        return [root + rest for root, flavor in KERAS_ROOTS
+                if root not in ("keras.src", "keras.api", "tf_keras.src") and (flavors is None or flavor in flavors)]
     forms = [anchor]
     if anchor.startswith("tensorflow."):
         forms.append("tensorflow.compat.v2." + anchor[len("tensorflow."):])
@@ -449,7 +453,9 @@ def anchor_words(tree: ast.Module, rules, stmts: list[ast.stmt] | None = None) -
     """The words whose presence makes a function worth parsing in this file, or None for
     "parse everything". Canonical anchors become the file's own spellings: with
     `from tensorflow.keras import layers as L`, `keras.layers.*` is `L.`; with
-    `import tensorflow as tf`, it is `tf.keras.layers.`."""
+    `import tensorflow as tf`, it is `tf.keras.layers.`. An anchor ending in `@3` counts only
+    Keras 3's spellings (`keras`, `tf.keras`): a rule about Keras 3 APIs does not make
+    tf_keras code worth parsing."""
     from kerascheck.names import canonical
 
     anchors: set[str] = set()
@@ -471,14 +477,20 @@ def anchor_words(tree: ast.Module, rules, stmts: list[ast.stmt] | None = None) -
         return None
     for local, raws in table.items():
         for raw in raws:
-            canon = canonical(raw).name
+            resolved = canonical(raw)
+            canon = resolved.name
             for anchor in anchors:
+                flavors = None
+                if anchor.endswith("@3"):
+                    anchor, flavors = anchor[:-2], KERAS3_FLAVORS
+                    if resolved.flavor is not None and resolved.flavor not in flavors:
+                        continue
                 star = anchor.endswith("*")
                 stem = anchor[:-1] if star else anchor
                 if (canon == anchor) or (star and canon.startswith(stem) and canon != stem.rstrip(".")):
                     words.add(local)  # `Dropout`, `drop`, `L` bound to a matching name
                     continue
-                for form in _keras_forms(stem):
+                for form in _keras_forms(stem, flavors):
                     if form.startswith(raw + "."):
                         # `tf` + `.keras.layers.`: the anchor spelled through the local name
                         words.add(local + form[len(raw):])
