@@ -25,7 +25,7 @@ def job(hit: Hit, ctx: Context, index=None) -> dict | str:
 
 def lookalikes(ctx: Context, index=None) -> Iterator[dict]:
     """Softmax outputs with a categorical loss (`from_logits=False`): the right pairs."""
-    for made in correct_pairs(ctx, LOSSES, ((c, o, loss) for c, o, loss in findings(ctx))):
+    for made in correct_pairs(ctx, LOSSES, findings(ctx)):
         if made.get("activation") == "softmax":
             yield made
 

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 from kerascheck.rule import Context, Hit
 from kerascheck.rules.confirm.heads import HIDDEN, SAMPLES, Head, head_job, loss_function
-from kerascheck.rules.kc020_softmax_with_regression_loss import findings
 
 EPOCHS = 40
 
