@@ -115,7 +115,9 @@ class LayerDef:
     """A Keras layer constructed in the file: `layers.Dropout(0.5)`.
 
     `extra` holds the keyword arguments a known dict gave through `**kwargs`;
-    `opaque` is True when `*args`/`**kwargs` whose contents are unknown were passed.
+    `opaque` is True when `*args`/`**kwargs` whose contents are unknown were passed;
+    `values` are the arguments' abstract values where the construction ran (a parameter of an
+    inlined helper is the value its call site gave), by position or keyword.
     """
 
     canon: Canon
@@ -123,6 +125,7 @@ class LayerDef:
     site: Site
     extra: tuple[tuple[str, cst.BaseExpression], ...] = ()
     opaque: bool = False
+    values: tuple[tuple[int | str, Value], ...] = ()
 
     @property
     def name(self) -> str:
@@ -144,6 +147,14 @@ class LayerDef:
         for key, expr in self.extra:
             if key == keyword:
                 return expr
+        return None
+
+    def value(self, keyword: str, position: int | None = None) -> Value | None:
+        """The abstract value given for a parameter, by keyword or position (None when absent,
+        or when `*args` make positions unknown)."""
+        for key, value in self.values:
+            if key == keyword or (key == position and position is not None):
+                return value
         return None
 
     def given(self, keyword: str, position: int | None = None) -> bool | None:
@@ -173,6 +184,8 @@ class Apply:
     # Made because a call's argument (or a default it left out) decided such an `if`: that call,
     # where the choice was made (`block(x, dropout_rate=0.3)`), outermost first.
     decided: cst.Call | None = None
+    first: bool = False  # the first layer of a Sequential model: nothing was added before it
+    looped: bool = False  # made in a loop the interpreter did not unroll exactly (`range(n)`, `while`)
 
     def kwarg(self, keyword: str) -> cst.BaseExpression | None:
         return call_arg(self.call, keyword, None) if self.call is not None else None
@@ -189,7 +202,7 @@ class Value:
     kind: str
     node: cst.CSTNode | None = None  # where it was created
     canon: Canon | None = None  # ref: the resolved name; const: the function that made it
-    layer: LayerDef | None = None
+    layer: LayerDef | None = None  # layer: the layer; tensor: the `keras.Input(...)` that made it
     app: Apply | None = None  # tensor: the application that produced it
     items: tuple[Value, ...] = ()  # seq (exact items), dict (values) and union (alternatives)
     kt: bool = False  # a symbolic KerasTensor
@@ -238,6 +251,7 @@ class Value:
 
 
 UNKNOWN = Value("unknown")
+_START = Value("unknown")  # what the first layer of a Sequential model consumes
 
 
 def union(values) -> Value:
@@ -383,10 +397,20 @@ class Picture:
     instances: list[LayerDef] = field(default_factory=list)  # constructions of the file's own Layer/Model classes
     text: str | None = None  # the source text, when known
     references: set[str] = field(default_factory=set)  # canonical names of every resolved name read
+    _shapes: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.flow is None:
             self.flow = Flow(self.module, self.names)
+
+    @property
+    def shapes(self):
+        """The static shapes of the applications (kerascheck/shapes.py), computed on first use."""
+        if self._shapes is None:
+            from kerascheck.shapes import Shapes
+
+            self._shapes = Shapes(self)
+        return self._shapes
 
     def resolve(self, expr: cst.BaseExpression, at: cst.CSTNode | Scope | None = None) -> Canon | None:
         if isinstance(at, Scope):
@@ -557,6 +581,7 @@ class _Interpreter:
         self.self_attrs: dict[str, Value] | None = None
         self.global_heap: dict[int, object] = {}
         self.returns: list[Value] | None = None
+        self.inexact = 0  # depth of loops whose iterations are not followed one by one
         self.conditional = 0  # depth of `if`s on unknown parameters around the current code
         self.decided: list[cst.Call] = []  # calls whose arguments decided the `if`s around it
 
@@ -794,7 +819,11 @@ class _Interpreter:
         elif isinstance(stmt, cst.While):
             if self.expr(stmt.test, env, site).truth() is False:
                 return
-            self._branches(env, site, [stmt.body, None])
+            self.inexact += 1
+            try:
+                self._branches(env, site, [stmt.body, None])
+            finally:
+                self.inexact -= 1
         elif isinstance(stmt, (cst.Try, cst.TryStar)):
             self._guarded(stmt.body, env, site)
             branches = [h.body for h in stmt.handlers]
@@ -913,12 +942,16 @@ class _Interpreter:
         elif _is_range_call(stmt.iter):
             count = _range_count(stmt.iter)
             repeat = 2 if count is not None and count >= 2 else 1
-        for i in range(len(items) if items is not None else repeat):
-            self.assign(stmt.target, items[i] if items is not None else UNKNOWN, env, site)
-            try:
-                self.suite(stmt.body, env, site)
-            except _Return:
-                break
+        self.inexact += items is None
+        try:
+            for i in range(len(items) if items is not None else repeat):
+                self.assign(stmt.target, items[i] if items is not None else UNKNOWN, env, site)
+                try:
+                    self.suite(stmt.body, env, site)
+                except _Return:
+                    break
+        finally:
+            self.inexact -= items is None
         if stmt.orelse is not None:
             self._guarded(stmt.orelse.body, env, site)
 
@@ -1108,6 +1141,7 @@ class _Interpreter:
             items = None
         inner = _Env(dict(env.vars), env.heap)  # the comprehension's own scope
         results = []
+        self.inexact += items is None
         for item in items if items is not None else [UNKNOWN]:
             self.assign(comp.target, item, inner, site)
             for cond in comp.ifs:
@@ -1120,6 +1154,7 @@ class _Interpreter:
                     self.expr(cond.test, inner, site)
                 more = more.inner_for_in
             results.append(self.expr(node.elt, inner, site))
+        self.inexact -= items is None
         exact = (items is not None and isinstance(node, cst.ListComp) and not comp.ifs
                  and comp.inner_for_in is None)
         return self._new_seq(results, env, node) if exact else UNKNOWN
@@ -1297,7 +1332,7 @@ class _Interpreter:
             inputs = args[:1] if args else tuple(v for k, v in kwargs if k == "inputs")
             via = "subclass" if site.cls is not None else "functional"
             app = Apply(callee.layer, inputs, call, via, site, call=call, conditional=self.conditional > 0,
-                        decided=self.decided[0] if self.decided else None)
+                        decided=self.decided[0] if self.decided else None, looped=self.inexact > 0)
             self.pic.applies.append(app)
             kt = bool(self._symbolic([*args, *(v for _, v in kwargs)], env))
             return Value("tensor", node=call, app=app, kt=kt)
@@ -1362,9 +1397,13 @@ class _Interpreter:
         if canon.flavor is not None:
             if name == "keras.Sequential":
                 return self._sequential(canon, call, env, site)
-            if name == "keras.Input":
-                self._args(call, env, site)
-                return Value("tensor", node=call, kt=True, canon=canon)
+            if name in ("keras.Input", "keras.InputLayer"):
+                # An `InputLayer(...)` stands for its tensor: it is what a Sequential list starts with.
+                args, kwargs = self._args(call, env, site)
+                if name == "keras.InputLayer":
+                    self.pic.calls.append(CallEvent(canon, call, args, kwargs, site))  # as for any call
+                source = LayerDef(canon, call, site, values=_values(call, args, kwargs))
+                return Value("tensor", node=call, kt=True, canon=canon, layer=source)
             if name in MODEL_MAKERS or (name.startswith("keras.applications.") and canon.short[:1].isupper()):
                 # A Keras application (`MobileNetV2(include_top=False)`) or a loaded model: a
                 # built model, whose call on a KerasTensor and whose `.output` are KerasTensors.
@@ -1382,8 +1421,8 @@ class _Interpreter:
                 extra, opaque = (), False
                 if any(a.star for a in call.args):
                     extra, opaque = self._layer_kwargs(call, env, site)
-                self._args(call, env, site)
-                layer = LayerDef(canon, call, site, extra, opaque)
+                args, kwargs = self._args(call, env, site)
+                layer = LayerDef(canon, call, site, extra, opaque, _values(call, args, kwargs))
                 self.pic.layers.append(layer)
                 if canon.short == "Lambda":
                     self.pic.lambdas.append(layer)
@@ -1418,8 +1457,9 @@ class _Interpreter:
 
     def _sequential(self, canon: Canon, call: cst.Call, env: _Env, site: Site) -> Value:
         args, kwargs = self._args(call, env, site)
+        self.pic.calls.append(CallEvent(canon, call, args, kwargs, site))
         oid = next(self.oids)
-        env.heap[oid] = _SeqState(UNKNOWN, None, frozenset())
+        env.heap[oid] = _SeqState(_START, None, frozenset())
         self.pic.sequentials[oid] = call
         model = Value("model", node=call, canon=canon, oid=oid)
         layers = dict(kwargs).get("layers", args[0] if args else None)
@@ -1439,6 +1479,7 @@ class _Interpreter:
             adjacent = state.last_layer is not None and via == "sequential"
             repeat = id(item.layer) in state.added
             app = Apply(item.layer, (state.last,), node, via, site, adjacent=adjacent, repeat=repeat, model=oid,
+                        first=state.last is _START, looped=self.inexact > 0,
                         conditional=self.conditional > 0, decided=self.decided[0] if self.decided else None)
             self.pic.applies.append(app)
             env.heap[oid] = _SeqState(Value("tensor", node=node, app=app), item.layer,
@@ -1560,6 +1601,12 @@ def _flatten_targets(target) -> Iterator[cst.BaseExpression]:
             yield from _flatten_targets(el.value)
     else:
         yield target
+
+
+def _values(call: cst.Call, args, kwargs) -> tuple[tuple[int | str, Value], ...]:
+    """A call's argument values by position and keyword; positions only when no `*args` hides them."""
+    positional = () if any(a.star == "*" for a in call.args) else tuple(enumerate(args))
+    return (*positional, *kwargs)
 
 
 def _relabel(value: Value, label: str) -> Value:
