@@ -297,13 +297,13 @@ def _check(request: CheckRequest) -> int:
     if request.stdin:
         result = _check_stdin(engine, plan, request)
     else:
-        targets = _targets(request, settings)
+        targets, dependents, index = _targets(request, settings)
         if request.show_files:
             for target in targets:
                 click.echo(target.display)
             return EXIT_CLEAN
         # Confirm mode measures afresh, so it bypasses the cache.
-        result = _run(engine, targets, plan, settings, request)
+        result = _run(engine, targets, plan, settings, request, index, dependents)
     if request.write_baseline:
         from kerascheck import baseline
 
@@ -354,15 +354,47 @@ def _check_stdin(engine, plan, request: CheckRequest):
     return engine.RunResult(files, time.perf_counter() - started)
 
 
-def _targets(request: CheckRequest, settings) -> list:
+MAX_PROJECT_FILES = 20_000  # files scanned for the dependents of a few named files
+
+
+def _targets(request: CheckRequest, settings) -> tuple[list, list, Any]:
+    """The files to check, the files that import them (checked when affected), and the project
+    index that knows both.
+
+    With `--diff`, the dependents are the discovered files that import a changed one. With
+    files named on the command line (pre-commit passes the changed ones), they are the
+    project's files that import them: the project (the folder with pyproject.toml, setup.py or
+    .git above the first file) is listed as a directory run would list it."""
     from kerascheck.discover import discover
+    from kerascheck.engine import make_index
 
     targets = discover(request.paths, settings)
+    index = make_index(settings)
+    everything: list = []
     if request.diff_ref is not None:
         from kerascheck.gitdiff import only_changed
 
+        everything = targets
         targets = only_changed(targets, request.diff_ref, Path(request.paths[0]))
-    return targets
+    elif targets and all(Path(p).is_file() for p in request.paths) and not request.show_files:
+        from kerascheck.project import project_root
+
+        root = project_root(targets[0].path.parent)
+        if root is not None:
+            everything = discover((str(root),), settings)
+            everything = everything if len(everything) <= MAX_PROJECT_FILES else []
+    if not everything:
+        return targets, [], index
+    from kerascheck.source import Unreadable, read_bytes
+
+    for target in everything:
+        try:
+            index.add(target.path, read_bytes(target.path), keep=False)
+        except Unreadable:
+            continue
+    named = {t.path for t in targets}
+    found = index.dependents(named, [t.path for t in everything])
+    return targets, [t for t in everything if t.path in found and t.path not in named], index
 
 
 def _apply_baseline(result, request: CheckRequest, enabled: set[str]):
@@ -422,7 +454,7 @@ def _confirm(result, plan, request: CheckRequest) -> str:
     return table(done, stats)
 
 
-def _run(engine, targets, plan, settings, request: CheckRequest):
+def _run(engine, targets, plan, settings, request: CheckRequest, index=None, dependents=()):
     """The engine run, with the result cache (unless --no-cache or --confirm) and, on a terminal, a
     progress bar."""
     from kerascheck import progress
@@ -432,17 +464,19 @@ def _run(engine, targets, plan, settings, request: CheckRequest):
         from kerascheck.cache import Cache
 
         cache = Cache(settings.root, plan)
-    bar = progress.make(len(targets), request.output_format, request.color) if request.talk else None
+    bar = progress.make(len(targets) + len(dependents), request.output_format, request.color) if request.talk else None
     try:
-        result = engine.run(targets, plan, cache=cache, progress=bar)
+        result = engine.run(targets, plan, cache=cache, progress=bar, index=index, dependents=list(dependents))
     finally:
         if bar is not None:
             bar.close()
     if cache is not None:
         cache.save()
     if os.environ.get("KERASCHECK_DEBUG_STATS"):  # hidden: the cache tests read it
+        affected, candidates = result.dependents
         _note(f"kerascheck: debug: files={len(result.files)} parsed={result.parsed} "
-              f"cached={result.cached} skipped={result.skipped} statements={result.statements}")
+              f"cached={result.cached} skipped={result.skipped} statements={result.statements}"
+              + (f" dependents={affected} candidates={candidates}" if candidates else ""))
     return result
 
 

@@ -39,6 +39,7 @@ class Settings:
     jobs: int | None = None
     full_parse: bool = False  # debug: give libcst the whole file
     report_unused_noqa: bool = False  # KC100; off by default, so files without findings stay unparsed
+    src: tuple[str, ...] = ()  # folders (relative to `root`) that absolute imports start from, like ruff's
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
 
     def options_for(self, code: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -176,7 +177,7 @@ def from_table(table: dict[str, Any], path: Path | None, rule_defaults: Mapping[
         attr = key.replace("-", "_")
         if key in ("select", "ignore"):
             changes[attr] = read.strings(key, value, check_codes)
-        elif key in ("exclude", "extend-exclude"):
+        elif key in ("exclude", "extend-exclude", "src"):
             changes[attr] = read.strings(key, value)
         elif key == "per-file-ignores":
             if not isinstance(value, dict):

@@ -177,6 +177,8 @@ class Flow:
         self._order: dict[int, int] = {}
         self._calls: dict[str, list[cst.Call]] | None = None
         self._bodies: dict[tuple[int, frozenset[str]], _Body] = {}
+        # (name, scope or None) -> the value of a name no assignment here binds (set by the picture).
+        self.external = None
 
     # -- tree -------------------------------------------------------------------------------
 
@@ -289,7 +291,8 @@ class Flow:
                     source = self._single(expr.value, expr)
                 next_scope = None
             if source is None:
-                return NOT_CONSTANT
+                # An imported name: a constant of another module of the project, if the picture knows one.
+                return self.external(expr, scope) if self.external is not None else NOT_CONSTANT
             return self.constant(source, next_scope, depth + 1)
         if isinstance(expr, cst.BinaryOperation):
             return fold(expr.operator, self.constant(expr.left, scope, depth + 1),

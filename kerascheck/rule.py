@@ -200,7 +200,7 @@ class Context:
 
     def scope_of(self, node: cst.CSTNode) -> Scope:
         """The innermost scope (module, class, function, lambda, comprehension) holding `node`."""
-        return self.picture.names.enclosing_scope(node, self.picture.flow)
+        return self.picture.names_for(node).enclosing_scope(node, self.picture.flow_for(node))
 
     # -- tree -------------------------------------------------------------------------------
 
@@ -210,24 +210,24 @@ class Context:
         return self.picture.flow.walk(node, into_scopes)
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        return self.picture.flow.parent(node)
+        return self.picture.flow_for(node).parent(node)
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-        return self.picture.flow.ancestors(node)
+        return self.picture.flow_for(node).ancestors(node)
 
     def enclosing_function(self, node: cst.CSTNode) -> cst.FunctionDef | None:
-        return self.picture.flow.enclosing(node, cst.FunctionDef)
+        return self.picture.flow_for(node).enclosing(node, cst.FunctionDef)
 
     def code(self, node: cst.CSTNode) -> str:
-        return self.picture.module.code_for_node(node)
+        return self.picture.module_for(node).code_for_node(node)
 
     def docstring(self, node: cst.CSTNode | None = None) -> str:
         """The docstring of a function or class, or of the module (node None)."""
-        return self.picture.flow.docstring(node)
+        return self.picture.flow_for(node).docstring(node)
 
     def comments(self, node: cst.CSTNode) -> list[str]:
         """The comments inside `node` and on the lines just above it."""
-        return self.picture.flow.comments(node)
+        return self.picture.flow_for(node).comments(node)
 
     # -- values -----------------------------------------------------------------------------
 
@@ -235,20 +235,20 @@ class Context:
         """The Python value of a literal, or of names bound to one (the assignment that reaches
         the name in straight-line code, else its scope's only binding), folded through
         arithmetic, tuples and indexing; `NOT_CONSTANT` (falsy) when not known."""
-        return self.picture.flow.constant(expr)
+        return self.picture.flow_for(expr).constant(expr)
 
     def uses(self, target: cst.Name) -> list[cst.Name]:
         """The loads that the assignment to `target` reaches, in its function (or module)."""
-        return self.picture.flow.uses(target)
+        return self.picture.flow_for(target).uses(target)
 
     def call_sites(self, function: cst.FunctionDef) -> list[cst.Call]:
         """Same-file calls of a module-level function, or `self.<method>(...)` calls of a method."""
-        return self.picture.flow.call_sites(function)
+        return self.picture.flow_for(function).call_sites(function)
 
     def param_values(self, function: cst.FunctionDef, name: str) -> list[cst.BaseExpression] | None:
         """Every expression parameter `name` gets at the same-file call sites (its default where
         a call leaves it out), or None when a call site is not exact (`*args`) or there is none."""
-        return self.picture.flow.param_values(function, name)
+        return self.picture.flow_for(function).param_values(function, name)
 
     def training_gated(self, node: cst.CSTNode, flags: frozenset[str] = frozenset({"training"}),
                        uses: bool = True, within: cst.CSTNode | None = None) -> bool:
@@ -258,23 +258,28 @@ class Context:
         the outermost function holding `node` (a nested def runs where it is referenced, a
         lambda where it is handed on), or only within `within`. `flags` are the names that
         carry the flag there (`Site.flags`)."""
-        return self.picture.flow.training_gated(node, flags, uses, within)
+        return self.picture.flow_for(node).training_gated(node, flags, uses, within)
 
     def mentions_training(self, expr: cst.CSTNode, flags: frozenset[str] = frozenset({"training"})) -> bool:
         """Does `expr` mention the training phase (a flag name, one computed from it, or a
         phase word: `is_training`, `mode == PREDICT`, `deterministic`, ...)?"""
-        return self.picture.flow.mentions_phase(expr, flags)
+        return self.picture.flow_for(expr).mentions_phase(expr, flags)
 
     def definition(self, name: cst.Name) -> cst.CSTNode | None:
         """What a load of `name` is bound to, when that is one thing: the right-hand side of the
         assignment that reaches it in straight-line code, else of its scope's only binding, or
         the `def`/`class` statement that is its only binding. None for parameters, loop
-        targets, imports, names bound several ways, and names bound by `global` from afar."""
-        return self.picture.flow.definition(name)
+        targets, names bound several ways, and names bound by `global` from afar. A name imported
+        from another module of the project is its class or function statement there (or a literal
+        constant's value): a rule does not tell the two apart."""
+        found = self.picture.flow_for(name).definition(name)
+        if found is None and isinstance(name, cst.Name):
+            found = self.picture.definition_elsewhere(name)
+        return found
 
     def function_named(self, name: str, at: cst.CSTNode) -> cst.FunctionDef | None:
         """The one `def name` that a load of `name` at `at` sees, else None."""
-        found = self.picture.flow.bindings(name, at)
+        found = self.picture.flow_for(at).bindings(name, at)
         if found is None or len(found[1]) != 1 or not isinstance(found[1][0].value, cst.FunctionDef):
             return None
         return found[1][0].value
@@ -282,5 +287,5 @@ class Context:
     def conditions(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         """The tests of the `if`/`while`/conditional expressions and the `try` statements that
         enclose `node`, innermost first (`try` when `node` is in its body)."""
-        return self.picture.flow.conditions(node)
+        return self.picture.flow_for(node).conditions(node)
 

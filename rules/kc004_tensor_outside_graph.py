@@ -127,7 +127,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from kerascheck.rule import Context, Hit, Rule, Site, Value, cst
+from kerascheck.rule import Context, Hit, Rule, Site, Value, call_arg, cst
 
 # A KerasTensor needs an Input; a TF op needs TensorFlow imported; NumPy needs numpy; and
 # the file imports Keras's public API (Keras's own sources import `keras.src`). A word that
@@ -389,7 +389,7 @@ def _label(ctx: Context, value: Value, fallback: cst.CSTNode | None = None) -> s
             text = _code(ctx, node)
             if len(text) <= MAX_LABEL and "\n" not in text:
                 return f"`{text}`"
-    return "a KerasTensor"
+    return "a KerasTensor" if alt.kt else "a value"
 
 
 def _origin(ctx: Context, value: Value, prefix: str = "a symbolic KerasTensor") -> str:
@@ -499,6 +499,7 @@ def _models(ctx: Context, reported: set[int]) -> Iterator[Hit]:
         if model_lib is None:
             continue
         items = event.inputs.items if event.inputs.kind == "seq" else (event.inputs,)
+        given = call_arg(event.node, "inputs", 0) if event.inputs.kind != "seq" else None
         for item in items:
             found = _bad_input(ctx, item, model_lib)
             if found is None or skip_site(ctx, event.site) or guarded(ctx, event.node, tf_only=False):
@@ -507,7 +508,7 @@ def _models(ctx: Context, reported: set[int]) -> Iterator[Hit]:
             keras = "Keras 3" if model_lib == "k3" else "legacy Keras"
             reported.add(id(event.node))
             yield Hit(event.node, fmt={"op": f"`{_code(ctx, event.node.func)}(inputs=...)`",
-                                       "arg": _label(ctx, item), "what": what, "lib": keras, "error": error},
+                                       "arg": _label(ctx, item, given), "what": what, "lib": keras, "error": error},
                       related={"src": _src(item, event.node)})
             break
 

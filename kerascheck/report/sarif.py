@@ -4,7 +4,8 @@ The run lists every rule (id, name, descriptions, and its whole documentation as
 and Markdown: the project has no public home to link to, so no `helpUri`). Each result has a physical location whose URI is relative to `%SRCROOT%`,
 the current directory (files outside it get an absolute `file:` URI), and a
 `partialFingerprints` entry built from the baseline identity (path, code, flagged
-code, occurrence), so an edit above a finding does not make it a new alert.
+code, occurrence), so an edit above a finding does not make it a new alert. Related places
+(the Dropout that feeds a flagged BN, in this file or in another one) are `relatedLocations`.
 `--statistics` does not apply: a SARIF log always holds every result.
 """
 
@@ -71,6 +72,14 @@ def log(result) -> dict:
                 FINGERPRINT: hashlib.sha256("\0".join(map(str, key)).encode("utf-8", "surrogatepass")).hexdigest()[:32],
             },
         }
+        if f.related:  # the Dropout that feeds a flagged BN, in this file or another
+            item["relatedLocations"] = [
+                {"id": i, "message": {"text": r.message},
+                 "physicalLocation": {"artifactLocation": _location(r.path or f.path, cwd),
+                                      "region": {"startLine": r.line, "startColumn": r.column,
+                                                 "endLine": max(r.end_line, r.line),
+                                                 "endColumn": max(r.end_column, 1)}}}
+                for i, r in enumerate(f.related)]
         if f.code in index:
             item["ruleIndex"] = index[f.code]
         properties = {}

@@ -56,6 +56,10 @@ def render(result, stream, *, statistics: bool = False, summary: bool = True, co
                 (f.code, SEVERITY_STYLE.get(f.severity, "bold")), " ", f.message))
             if f.frame:
                 _frame(console, f)
+            for r in f.related:  # a place in another file: named, since the frame cannot show it
+                if r.path is not None and r.path != f.path:
+                    console.print(Text.assemble("  = related: ", (r.path, "bold"), f":{r.line}:{r.column}: ",
+                                                r.message))
             if f.confirm:  # under its finding, before the blank line that separates findings
                 c = f.confirm
                 console.print(Text.assemble("  confirm: ", (str(c.get("verdict")), "bold"),
