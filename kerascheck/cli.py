@@ -62,6 +62,8 @@ class CheckRequest:
     color: str = "auto"  # auto | always | never (the text report)
     show_files: bool = False
     stdin_filename: str | None = None
+    target_keras: str | None = None  # --target-keras: forced, over the config and the project's pins
+    show_settings: bool = False
 
     def __post_init__(self) -> None:
         if not self.paths:  # with --stdin-filename and no path, the buffer is read from stdin (as ruff)
@@ -95,6 +97,7 @@ class CheckRequest:
             "respect_gitignore": False if self.no_respect_gitignore else None,
             "full_parse": self.full_parse or None,
             "report_unused_noqa": self.report_unused_noqa or None,
+            "force_target_keras": self.target_keras,
         }
 
 
@@ -210,6 +213,12 @@ def main() -> None:
               help="Time limit per confirmed finding.")
 @click.option("--confirm-memory", type=click.IntRange(min=512), default=4096, show_default=True, metavar="MB",
               help="Memory cap (data segment) of the confirm process.")
+@click.option("--target-keras", type=click.Choice(["2", "3"]), default=None,
+              help="Check as if the code ran on this Keras, whatever the project pins or the config say "
+                   "(3: what breaks when the project moves to Keras 3).")
+@click.option("--show-settings", is_flag=True,
+              help="Print the settings each PATH is checked with (rules, Keras target and where it comes from) "
+                   "and exit.")
 @click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")
 @click.option("--quiet", "-q", is_flag=True, help="Print the findings only: no summary line, notes or progress bar.")
 @click.option("--silent", "-s", is_flag=True,
@@ -294,6 +303,12 @@ def _check(request: CheckRequest) -> int:
                               registry.validate)
     enabled = registry.enabled(settings.select, settings.ignore, settings.extend_select)
     plan = engine.Plan.make(settings, registry.load(), enabled)
+    if request.show_settings:
+        from kerascheck.showsettings import show
+
+        for path in request.named_paths:
+            click.echo(show(Path(path), plan))
+        return EXIT_CLEAN
     if request.stdin:
         result = _check_stdin(engine, plan, request)
     else:

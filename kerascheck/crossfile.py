@@ -40,6 +40,13 @@ class Entry:
     anchor: cst.CSTNode  # the node of the checked file that reached it
     qualname: str
     _positions: dict | None = field(default=None, repr=False)
+    _lines: list[str] | None = field(default=None, repr=False)
+
+    def lines(self) -> list[str]:
+        """The other file's lines (blank but for what was loaded), for code frames."""
+        if self._lines is None:
+            self._lines = split_lines(self.module.code)
+        return self._lines
 
     def position(self, node: cst.CSTNode):
         """The node's CodeRange in the other file (lines and columns are the file's own)."""

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,22 @@ class Plan:
     options: dict[str, dict[str, Any]]  # each rule's own typed options
     # KC100 (--report-unused-noqa) on: every known code, to tell unknown codes from disabled ones.
     unused_noqa: frozenset[str] | None = None
-    facts: ProjectFacts = DEFAULT_FACTS
+    facts: ProjectFacts = DEFAULT_FACTS  # the project's facts when nothing on disk is read (`infer` off)
+    infer: bool = True  # read the project's dependency files for its Keras target (kerascheck/target.py)
+    _inference: Any = field(default=None, compare=False, repr=False)
+
+    def facts_for(self, path: Path | None, text: str | None = None, display: str | None = None) -> ProjectFacts:
+        """The facts of one file: the settings' Keras target, the file's own markers, the pins of
+        its project (each folder's dependency files read once per plan)."""
+        if self._inference is None:
+            from kerascheck.target import Inference
+
+            object.__setattr__(self, "_inference", Inference(self.settings, self.infer, self.facts))
+        return self._inference.facts_for(path, text, display)
 
     @classmethod
     def make(cls, settings: Settings, rules: tuple[Rule, ...], enabled: set[str],
-             facts: ProjectFacts = DEFAULT_FACTS) -> Plan:
+             facts: ProjectFacts = DEFAULT_FACTS, infer: bool = True) -> Plan:
         from kerascheck.registry import expand
 
         from kerascheck.discover import gitignore_spec
@@ -58,7 +69,7 @@ class Plan:
         chosen = tuple(r for r in rules if r.code in enabled)
         options = {r.code: settings.options_for(r.code, r.options) for r in chosen}
         unused_noqa = frozenset(known) if settings.report_unused_noqa and KC100.code in enabled else None
-        return cls(settings, chosen, "KC000" in enabled, per_file, options, unused_noqa, facts)
+        return cls(settings, chosen, "KC000" in enabled, per_file, options, unused_noqa, facts, infer)
 
     def ignored_codes(self, path: Path | None) -> frozenset[str]:
         if not self.per_file or path is None:
@@ -160,8 +171,15 @@ def prepare_data(display: str, path: Path | None, data: bytes, plan: Plan, proje
         reason = (f"file too large to check ({lines} lines, {len(data)} bytes; "
                   f"limits: max-lines {settings.max_lines}, max-bytes {settings.max_bytes})")
         return FileResult(display, (_problem(display, reason),) if kc000 else ())
+    if cells is not None:  # the cells as written: `%env TF_USE_LEGACY_KERAS=1` is a marker too
+        from kerascheck import notebook
+
+        marked = notebook.original_text(cells)
+    else:
+        marked = text
+    facts = plan.facts_for(path, marked, display)
     deps = project.index.fingerprint(project.path) if project is not None else ""
-    return _Work(display, path, text, rules, kc000, plan.options, unused_noqa, cells=cells, facts=plan.facts,
+    return _Work(display, path, text, rules, kc000, plan.options, unused_noqa, cells=cells, facts=facts,
                  project=project, deps=deps)
 
 
@@ -186,12 +204,17 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
     from kerascheck.rule import Context
 
     display = work.display
+    broken: list[Finding] = []
     try:
         parsed = parse_relevant(work.text, display, None if full_parse else work.rules, work.parse_cache,
                                 project=work.project)
     except Unreadable as exc:
-        found = (_problem(display, exc.message, exc.line, exc.column, work.text),) if work.kc000 else ()
-        return FileResult(display, found, parsed=True)
+        fixed = _without_broken_cells(work, full_parse, broken) if work.cells is not None else None
+        if fixed is None:
+            found = (_problem(display, exc.message, exc.line, exc.column, work.text),) if work.kc000 else ()
+            return FileResult(display, found, parsed=True)
+        parsed, text = fixed
+        work = replace(work, text=text)  # a copy: the cache keys the file by the text it read
     module = parsed.module
     try:
         pic = build(module, Names(module, walrus=":=" in work.text, project=work.project), work.text,
@@ -220,9 +243,29 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
         from kerascheck import noqa_unused
 
         findings += noqa_unused.findings(work.text, display, used, work.unused_noqa)
-    unique = {f.sort_key(): f for f in findings + problems}
+    unique = {f.sort_key(): f for f in findings + problems + broken}
     return FileResult(display, tuple(unique[k] for k in sorted(unique)), parsed=True,
                       statements=parsed.statements)
+
+
+def _without_broken_cells(work: _Work, full_parse: bool, broken: list[Finding]):
+    """A notebook whose joined cells do not parse: blank each cell that is broken on its own (one
+    KC000 each, into `broken`) and parse the rest; None if that does not help."""
+    from kerascheck import notebook
+    from kerascheck.parse import parse_relevant
+
+    original = work.text
+    text, problems = notebook.blank_broken(original, work.cells)
+    if not problems:
+        return None
+    try:
+        parsed = parse_relevant(text, work.display, None if full_parse else work.rules)
+    except Unreadable:
+        return None
+    if work.kc000:
+        broken.extend(_problem(work.display, f"{message} (this cell is not checked; the other cells are)",
+                               line, column, original) for line, column, message in problems)
+    return parsed, text
 
 
 def _line_ref(work: _Work, line: int, at: int) -> int | str:
@@ -302,15 +345,17 @@ def _findings(work: _Work, parsed, hits, used: set[tuple[int, str]] | None = Non
                 _line_ref(work, rel.start.line, line)
             module = entry_of(node).module if other is not None else parsed.module
             related.append(Related(label or _label(module, node), rel.start.line, rel.start.column + 1,
-                                   rel.end.line, rel.end.column + 1, path=other))
+                                   rel.end.line, rel.end.column + 1, path=other,
+                                   text=_line_text(entry_of(node), source_lines, rel.start.line)))
         message = (hit.message or rule.message).format(**fmt)
         fix = _fix(hit.fix, positions) if entry is None else None
         if entry is not None:  # the flagged code is in the other file: say where
             other, rel = where(hit.node)
             if rel is not None:
                 message += f" (at line {rel.start.line} of {other}, reached from here)"
-                related.insert(0, Related(_label(entry.module, hit.node), rel.start.line, rel.start.column + 1,
-                                          rel.end.line, rel.end.column + 1, path=other))
+                related.insert(0, Related(f"flagged here, reached from line {line}", rel.start.line, rel.start.column + 1,
+                                          rel.end.line, rel.end.column + 1, path=other,
+                                          text=_line_text(entry, source_lines, rel.start.line)))
         lines, start = frame(work.text, line, here.end.line)
         out.append(Finding(rule.code, rule.name, message, work.display, line, column,
                            here.end.line, here.end.column + 1, rule.severity,
@@ -318,6 +363,12 @@ def _findings(work: _Work, parsed, hits, used: set[tuple[int, str]] | None = Non
                            frame=lines, frame_start=start,
                            snippet=_snippet(source_lines, here.start, here.end)))
     return out
+
+
+def _line_text(entry, source_lines: list[str], line: int) -> str:
+    """A related place's line as written (for the code frame): in this file, or in the other one."""
+    lines = source_lines if entry is None else entry.lines()
+    return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
 def _shown(path: Path) -> str:
@@ -387,8 +438,10 @@ def check_text(text: str, path: str | os.PathLike = "<stdin>", settings: Setting
     """Every finding for one buffer, as a file at `path` would get them (its notebook-ness,
     per-file ignores, noqa comments), computed in memory: nothing is written.
 
-    `settings` default to kerascheck's defaults (every default rule on); `plan` may be given
-    instead, when many buffers share one. `cache`, a `parse.StatementCache` kept with a buffer
+    `settings` default to kerascheck's defaults (every default rule on), and the Keras target is
+    `facts` (default Keras 3) refined by the buffer's own markers. `plan` may be given instead,
+    when many buffers share one: a plan from `Plan.make` reads the dependency files of the
+    project around `path` for the Keras target (once per folder and plan). `cache`, a `parse.StatementCache` kept with a buffer
     that is checked again after each edit, spares re-parsing the statements that did not change.
     `index`, a `project.Index`, gives the project's other modules (the buffer is added to it as
     the file at `path`); without one, an index of `path`'s project is made, which reads only
@@ -399,9 +452,9 @@ def check_text(text: str, path: str | os.PathLike = "<stdin>", settings: Setting
     if plan is None:
         settings = settings or Settings()
         enabled = registry.enabled(settings.select, settings.ignore, settings.extend_select)
-        plan = Plan.make(settings, registry.load(), enabled, facts or DEFAULT_FACTS)
+        plan = Plan.make(settings, registry.load(), enabled, facts or DEFAULT_FACTS, infer=False)
     elif facts is not None:
-        plan = replace(plan, facts=facts)
+        plan = replace(plan, facts=facts, infer=False, _inference=None)
     display = os.fspath(path)
     # Absolute, so that per-file ignores (relative to the config's folder) match from any directory.
     real = Path(display).absolute() if display not in ("<stdin>", "-") else None

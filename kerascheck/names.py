@@ -111,7 +111,8 @@ class Binding:
 
     kind: "import" | "alias" (`L = keras.layers`) | "none" (`x = None`) | "assign" (any other
     single-target assignment; `value` is its right-hand side) | "def" (a function or class
-    statement; `value` is the statement) | "other" (parameters, loop targets, unpacking,
+    statement; `value` is the statement) | "param" (a function's parameter; `value` is the
+    `cst.Param`) | "other" (`*args` / `**kwargs`, loop targets, unpacking,
     augmented assignment, `with ... as`, `except ... as`: no single value).
     """
 
@@ -314,7 +315,7 @@ class _Binder:
             self.scopes[stmt] = inner
             params = stmt.params
             for p in (*params.posonly_params, *params.params, *params.kwonly_params):
-                inner.bind(p.name.value, Binding("other"))
+                inner.bind(p.name.value, Binding("param", value=p))
             for p in (params.star_arg, params.star_kwarg):
                 if isinstance(p, cst.Param):
                     inner.bind(p.name.value, Binding("other"))

@@ -54,7 +54,7 @@ def _statements(body):
             stack.extend(getattr(node, name, ()))
 
 
-TIE_DEPTH = 3  # calls followed from (and back to) relevant code: the picture inlines helpers as deep
+TIE_DEPTH = 5  # calls followed from (and back to) relevant code: the picture inlines helpers as deep
 _CALLED = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*\(")
 _SELF_CALLED = re.compile(r"\bself\.([A-Za-z_]\w*)\s*\(")
 

@@ -42,11 +42,23 @@ from kerascheck.flow import NOT_CONSTANT, Flow, fold, literal_value
 from kerascheck.names import Canon, Names, Scope, walk_statements
 
 MAX_UNROLL = 32  # items of a literal sequence a loop is unrolled over
-MAX_INLINE_DEPTH = 3
+MAX_INLINE_DEPTH = 5  # helpers inlined inside helpers: a model built 4-5 calls deep is still seen
 BUDGET = 40_000  # statements interpreted per file, inlining included
 NOT_LAYERS = frozenset({"Layer", "InputSpec", "Input", "InputLayer"})
+MODEL_MAKERS = frozenset({"keras.models.load_model", "keras.saving.load_model", "keras.models.clone_model"})
+MODEL_TENSORS = frozenset({"output", "outputs", "input", "inputs"})  # measured: kc004_from_calls.py
 TRAINING = frozenset({"training"})
+# Keras functions that return a model (besides `Sequential`/`Model` and `keras.applications.X`).
+MODEL_FUNCTIONS = frozenset({"keras.models.load_model", "keras.saving.load_model", "keras.models.clone_model",
+                             "keras.models.model_from_json", "keras.models.model_from_yaml"})
 _CALLED = re.compile(r"(\w+)\s*\(")  # names written before a `(`: a `def` and each call
+
+_SEQ = itertools.count()  # records are numbered in the order the interpreter made them
+
+
+def _seq() -> int:
+    return next(_SEQ)
+
 
 __all__ = ["Apply", "BinOpEvent", "CallEvent", "KerasClass", "LayerDef", "MethodCallEvent", "ModelEvent",
            "NOT_CONSTANT", "Picture", "Site", "Value", "build", "call_arg", "literal_number",
@@ -160,6 +172,13 @@ class Apply:
     adjacent: bool = False  # the producer is the previous element of the same list
     call: cst.Call | None = None  # the application call, when there is one
     repeat: bool = False  # the same layer object was already added to this Sequential model
+    seq: int = field(default_factory=_seq)  # order of interpretation (records of all kinds)
+    # Made only under an `if` on a parameter whose value is not known here (`if dropout_rate:` in
+    # a helper run without a call that gives it): whether it happens depends on the caller.
+    conditional: bool = False
+    # Made because a call's argument (or a default it left out) decided such an `if`: that call,
+    # where the choice was made (`block(x, dropout_rate=0.3)`), outermost first.
+    decided: cst.Call | None = None
 
     def kwarg(self, keyword: str) -> cst.BaseExpression | None:
         return call_arg(self.call, keyword, None) if self.call is not None else None
@@ -171,7 +190,7 @@ class Apply:
 @dataclass(frozen=True, eq=False)
 class Value:
     """An abstract value. kind: unknown | ref | layer | model | seq | dict | tensor | const |
-    literal | func | class | self | union."""
+    literal | func | class | self | weight (`self.add_weight(...)`, node: that call) | union."""
 
     kind: str
     node: cst.CSTNode | None = None  # where it was created
@@ -187,11 +206,23 @@ class Value:
     label: str | None = None  # the name it was bound to, for messages
     lit: Any = NOT_CONSTANT  # literal: the Python value
     keys: tuple[tuple[str, cst.BaseExpression], ...] = ()  # dict: string keys and their expressions
+    # A KerasTensor: where the chain of raw ops, operators and slicing that gave it began (an
+    # `Input`, a layer's or model's output); two ops on one root share one cause.
+    root: cst.CSTNode | None = None
+
+    def origin(self) -> cst.CSTNode | None:
+        return self.root if self.root is not None else self.node
 
     def __repr__(self) -> str:
         extra = f", {self.canon.name}" if self.canon else ""
         extra += f", lit={self.lit!r}" if self.kind == "literal" else ""
         return f"Value({self.kind}{extra}{', kt' if self.kt else ''}{', ' + self.label if self.label else ''})"
+
+    def is_model(self) -> bool:
+        """Is this a Keras model in every alternative: a `Sequential`/`Model`, a loaded, cloned or
+        `keras.applications` model, or an instance of the file's own `keras.Model` subclass?"""
+        return all(alt.kind == "model" or (alt.kind == "layer" and alt.cls is not None and alt.cls.kind == "model")
+                   for alt in self.alternatives())
 
     def alternatives(self) -> Iterator[Value]:
         if self.kind == "union":
@@ -241,6 +272,7 @@ class CallEvent:
     kwargs: tuple[tuple[str, Value], ...]
     site: Site
     symbolic: tuple[Value, ...] = ()
+    seq: int = field(default_factory=_seq)
 
     def operands(self) -> Iterator[Value]:
         yield from self.args
@@ -263,6 +295,7 @@ class MethodCallEvent:
     args: tuple[Value, ...]
     kwargs: tuple[tuple[str, Value], ...]
     site: Site
+    seq: int = field(default_factory=_seq)
 
     def __repr__(self) -> str:
         return f"MethodCallEvent(.{self.name}, {self.receiver!r})"
@@ -274,6 +307,7 @@ class BinOpEvent:
     left: Value
     right: Value
     site: Site
+    seq: int = field(default_factory=_seq)
 
 
 @dataclass(frozen=True, eq=False)
@@ -285,6 +319,7 @@ class ModelEvent:
     inputs: Value | None
     outputs: Value | None
     site: Site
+    seq: int = field(default_factory=_seq)
 
 
 @dataclass(eq=False, repr=False)
@@ -318,6 +353,7 @@ class Picture:
     models: list[ModelEvent] = field(default_factory=list)
     classes: list[KerasClass] = field(default_factory=list)
     lambdas: list[LayerDef] = field(default_factory=list)  # Lambda layers
+    instances: list[LayerDef] = field(default_factory=list)  # constructions of the file's own Layer/Model classes
     text: str | None = None  # the source text, when known
     references: set[str] = field(default_factory=set)  # canonical names of every resolved name read
     # Across files: the project index as this file sees it (project.View, or None), the
@@ -557,6 +593,8 @@ class _Interpreter:
         self.self_attrs: dict[str, Value] | None = None
         self.global_heap: dict[int, object] = {}
         self.returns: list[Value] | None = None
+        self.conditional = 0  # depth of `if`s on unknown parameters around the current code
+        self.decided: list[cst.Call] = []  # calls whose arguments decided the `if`s around it
 
     # -- entry ---------------------------------------------------------------
 
@@ -768,16 +806,32 @@ class _Interpreter:
             kc = self.class_of.get(stmt)
             env.vars[stmt.name.value] = Value("class", node=stmt, cls=kc, label=stmt.name.value)
         elif isinstance(stmt, cst.If):
-            truth = self.expr(stmt.test, env, site).truth()
-            if truth is True:  # `if 1:` / `if RATE:` with RATE a known non-zero constant
-                self.suite(stmt.body, env, site)
-            elif truth is False:
-                if isinstance(stmt.orelse, cst.If):
-                    self.compound(stmt.orelse, env, site)
-                elif isinstance(stmt.orelse, cst.Else):
-                    self.suite(stmt.orelse.body, env, site)
-            else:
-                self._branches(env, site, [stmt.body, stmt.orelse])
+            test = self.expr(stmt.test, env, site)
+            truth = test.truth()
+            unsure = truth is None and self._unsure(test, site)
+            decided = None
+            if truth is not None and site.caller is not None:
+                param = self._param_test(stmt.test, site)
+                decided = self._deciding_call(site, param) if param is not None else None
+            if decided is not None:
+                self.decided.append(decided)
+            elif unsure:
+                self.conditional += 1
+            try:
+                if truth is True:  # `if 1:` / `if RATE:` with RATE a known non-zero constant
+                    self.suite(stmt.body, env, site)
+                elif truth is False:
+                    if isinstance(stmt.orelse, cst.If):
+                        self.compound(stmt.orelse, env, site)
+                    elif isinstance(stmt.orelse, cst.Else):
+                        self.suite(stmt.orelse.body, env, site)
+                else:
+                    self._branches(env, site, [stmt.body, stmt.orelse])
+            finally:
+                if decided is not None:
+                    self.decided.pop()
+                elif unsure:
+                    self.conditional -= 1
         elif isinstance(stmt, cst.For):
             self._for(stmt, env, site)
         elif isinstance(stmt, cst.While):
@@ -802,6 +856,64 @@ class _Interpreter:
         elif isinstance(stmt, cst.Match):
             self.expr(stmt.subject, env, site)
             self._branches(env, site, [None, *[c.body for c in stmt.cases]])
+
+    def _unsure(self, test: Value, site: Site) -> bool:
+        """An `if` whose test is a parameter whose value no call here gives (`if dropout_rate:`,
+        `if rate > 0`, `if cfg.dropout`, also through the callers that handed it on), unless the
+        function runs on its own and the parameter's default takes the branch."""
+        param = test.node if test.kind == "unknown" and isinstance(test.node, cst.Param) else None
+        if param is None:
+            return False
+        fn = site.function
+        mine = isinstance(fn, cst.FunctionDef) and any(
+            q is param for q in (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params))
+        return not (mine and self._default_truth(site, param.name.value))
+
+    def _param_test(self, test: cst.BaseExpression, site: Site) -> str | None:
+        """The parameter of the current function that an `if` test names, else None (`self` and
+        the names of its attributes do not count)."""
+        fn = site.function
+        if not isinstance(fn, cst.FunctionDef):
+            return None
+        names = _param_names(fn)
+        if site.cls is not None:
+            names.discard("self")
+        attrs: set[int] = set()  # `x.rate`: `rate` is an attribute, not the parameter
+        for node in self.flow.walk(test):
+            if isinstance(node, cst.Attribute):
+                attrs.add(id(node.attr))
+            elif isinstance(node, cst.Name) and node.value in names and id(node) not in attrs:
+                return node.value
+        return None
+
+    def _default_truth(self, site: Site, param: str) -> bool:
+        """A function run on its own (no call in the file) whose `param` defaults to a true constant."""
+        fn = site.function
+        if site.caller is not None or not isinstance(fn, cst.FunctionDef):
+            return False
+        p = fn.params
+        q = next((q for q in (*p.posonly_params, *p.params, *p.kwonly_params) if q.name.value == param), None)
+        if q is None or q.default is None:
+            return False
+        value = self.flow.constant(q.default, self.names.scope_of(fn).parent or self.names.root)
+        try:
+            return value is not NOT_CONSTANT and bool(value)
+        except Exception:  # noqa: BLE001
+            return False
+
+    def _deciding_call(self, site: Site, param: str) -> cst.Call | None:
+        """The call whose argument gave `param` its value, following parameters handed on by the
+        callers (`stage(x, rate=0.3)` -> `block(x, rate)`), or the call that left it at its default."""
+        current, name, found = site, param, None
+        while current.caller is not None and isinstance(current.function, cst.FunctionDef):
+            found = current.caller
+            expr = _argument(current.caller, current.function, name)
+            outer = current.outer
+            if not (isinstance(expr, cst.Name) and outer is not None and outer.caller is not None
+                    and isinstance(outer.function, cst.FunctionDef) and expr.value in _param_names(outer.function)):
+                break
+            current, name = outer, expr.value
+        return found
 
     def _guarded(self, suite, env: _Env, site: Site) -> None:
         try:
@@ -868,7 +980,7 @@ class _Interpreter:
                     sub = items[i]
                 elif value.kt and not isinstance(el, cst.StarredElement):
                     # Unpacking a symbolic multi-output layer gives KerasTensors.
-                    sub = Value("tensor", node=value.node, kt=True, app=value.app)
+                    sub = Value("tensor", node=value.node, kt=True, app=value.app, root=value.origin())
                 else:
                     sub = UNKNOWN
                 self.assign(el.value if isinstance(el, cst.StarredElement) else el, sub, env, site)
@@ -893,6 +1005,12 @@ class _Interpreter:
             base = self.expr(node.value, env, site)
             if base.kind == "ref" and base.canon is not None:
                 return self._ref(node, site)
+            if base.kind == "unknown" and isinstance(base.node, cst.Param):
+                return base  # `cfg.dropout` of a parameter: still what the caller gives
+            if base.kind == "model" and node.attr.value in MODEL_TENSORS:
+                # `model.output`, `model.inputs`, `model.get_layer(...).output`: the model's
+                # symbolic tensors (a list of them for the plural forms, read as KerasTensors).
+                return Value("tensor", node=node, kt=True, canon=base.canon, root=node)
             return UNKNOWN
         if isinstance(node, cst.Call):
             return self.call(node, env, site)
@@ -919,7 +1037,9 @@ class _Interpreter:
         if isinstance(node, cst.UnaryOperation):
             inner = self.expr(node.expression, env, site)
             if inner.kt:
-                return Value("tensor", node=node, kt=True)
+                return Value("tensor", node=node, kt=True, root=inner.origin())
+            if inner.kind == "unknown" and isinstance(inner.node, cst.Param):
+                return inner  # `not use_dropout`
             if inner.kind == "literal" or inner.kind == "union":
                 truth = inner.truth() if isinstance(node.operator, cst.Not) else None
                 if truth is not None:
@@ -934,7 +1054,7 @@ class _Interpreter:
                 if isinstance(el.slice, cst.Index):
                     self.expr(el.slice.value, env, site)
             if base.kt:
-                return Value("tensor", node=node, kt=True, app=base.app)
+                return Value("tensor", node=node, kt=True, app=base.app, root=base.origin())
             items = self._seq_items(base, env)
             if items is not None and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
                 index = literal_number(node.slice[0].slice.value)
@@ -947,12 +1067,18 @@ class _Interpreter:
                     return state[key]
             return UNKNOWN
         if isinstance(node, cst.IfExp):
-            truth = self.expr(node.test, env, site).truth()
+            test = self.expr(node.test, env, site)
+            truth = test.truth()
             if truth is True:
                 return self.expr(node.body, env, site)
             if truth is False:
                 return self.expr(node.orelse, env, site)
-            return union([self.expr(node.body, env, site), self.expr(node.orelse, env, site)])
+            unsure = self._unsure(test, site)
+            self.conditional += unsure
+            try:
+                return union([self.expr(node.body, env, site), self.expr(node.orelse, env, site)])
+            finally:
+                self.conditional -= unsure
         if isinstance(node, cst.NamedExpr):
             value = self.expr(node.value, env, site)
             self.assign(node.target, value, env, site)
@@ -961,13 +1087,13 @@ class _Interpreter:
             return self.expr(node.expression, env, site)
         if isinstance(node, (cst.BooleanOperation, cst.Comparison)):
             if isinstance(node, cst.BooleanOperation):
-                self.expr(node.left, env, site)
-                self.expr(node.right, env, site)
+                operands = [self.expr(node.left, env, site), self.expr(node.right, env, site)]
             else:
-                self.expr(node.left, env, site)
+                operands = [self.expr(node.left, env, site)]
                 for comp in node.comparisons:
-                    self.expr(comp.comparator, env, site)
-            return UNKNOWN
+                    operands.append(self.expr(comp.comparator, env, site))
+            # `rate > 0`, `use_bn and rate`: unknown, but known to come from a parameter.
+            return next((v for v in operands if v.kind == "unknown" and isinstance(v.node, cst.Param)), UNKNOWN)
         if isinstance(node, cst.Dict):
             return self._dict(node, env, site)
         if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
@@ -1097,7 +1223,7 @@ class _Interpreter:
         if isinstance(node, cst.BinaryOperation):
             self.pic.binops.append(BinOpEvent(node, left, right, site))
         if left.kt or (right.kt and not (left.kind == "const" and left.lib == "numpy")):
-            return Value("tensor", node=node, kt=True)
+            return Value("tensor", node=node, kt=True, root=(left if left.kt else right).origin())
         if left.kind == "literal" and right.kind == "literal":
             lit = fold(op, left.lit, right.lit)
             if lit is not NOT_CONSTANT:
@@ -1149,12 +1275,16 @@ class _Interpreter:
                 args, kwargs = self._args(call, env, site)
                 receiver = Value("self", node=func.value, cls=site.cls)
                 self.pic.methods.append(MethodCallEvent(method, receiver, call, args, kwargs, site))
+                if method == "add_weight":  # a weight: `self.w.assign(...)` later is a method call on it
+                    return Value("weight", node=call)
                 return UNKNOWN
             owner = self.expr(func.value, env, site)
             if owner.kind == "ref":
                 return self._call_value(self._ref(func, site), call, env, site)
             args, kwargs = self._args(call, env, site)
             self.pic.methods.append(MethodCallEvent(method, owner, call, args, kwargs, site))
+            if owner.kind == "model" and method == "get_layer":  # a layer of a built model: has `.output`
+                return Value("model", node=call, canon=owner.canon, label="get_layer")
             if owner.kind == "model" and owner.oid is not None and method in ("add", "pop"):
                 if method == "pop":  # the last layer is gone: what the next one reads is unknown
                     env.heap[owner.oid] = _SeqState(UNKNOWN, None, frozenset())
@@ -1191,14 +1321,15 @@ class _Interpreter:
             args, kwargs = self._args(call, env, site)
             inputs = args[:1] if args else tuple(v for k, v in kwargs if k == "inputs")
             via = "subclass" if site.cls is not None else "functional"
-            app = Apply(callee.layer, inputs, call, via, site, call=call)
+            app = Apply(callee.layer, inputs, call, via, site, call=call, conditional=self.conditional > 0,
+                        decided=self.decided[0] if self.decided else None)
             self.pic.applies.append(app)
             kt = bool(self._symbolic([*args, *(v for _, v in kwargs)], env))
             return Value("tensor", node=call, app=app, kt=kt)
         if callee.kind == "model":
             args, kwargs = self._args(call, env, site)
             kt = bool(self._symbolic(args, env))
-            return Value("tensor", node=call, kt=kt)
+            return Value("tensor", node=call, kt=kt, canon=callee.canon, root=call if kt else None)
         if callee.kind == "func" and isinstance(callee.func, cst.FunctionDef):
             return self._inline(callee.func, call, env, site)
         if callee.kind == "class":
@@ -1206,7 +1337,8 @@ class _Interpreter:
             if callee.cls is not None and callee.cls.kind in ("layer", "model"):
                 canon = Canon(f"<local>.{callee.cls.name}", "local")
                 layer = LayerDef(canon, call, site)
-                return Value("layer", node=call, layer=layer)
+                self.pic.instances.append(layer)
+                return Value("layer", node=call, layer=layer, cls=callee.cls)
             return UNKNOWN
         if callee.kind == "union":
             # A layer chosen between branches: apply each alternative.
@@ -1222,11 +1354,19 @@ class _Interpreter:
         for arg in call.args:
             if arg.star == "**":
                 value = self.expr(arg.value, env, site)
-                state = env.heap.get(value.oid) if value.kind == "dict" and value.oid is not None else None
-                if isinstance(state, dict) and len(value.keys) == len(state):
-                    extra.extend(value.keys)
-                else:
-                    opaque = True
+                # A dict chosen between branches (`{...} if convex else {}`): the keys some
+                # alternative gives, each with its one expression (a key whose expression
+                # differs between the alternatives makes the call opaque).
+                merged: dict[str, cst.BaseExpression] = {}
+                for alt in value.alternatives():
+                    state = env.heap.get(alt.oid) if alt.kind == "dict" and alt.oid is not None else None
+                    if not (isinstance(state, dict) and len(alt.keys) == len(state)):
+                        opaque = True
+                        break
+                    for key, expr in alt.keys:
+                        if merged.setdefault(key, expr) is not expr:
+                            opaque = True
+                extra.extend(merged.items())
             elif arg.star == "*":
                 opaque = True
         return tuple(extra), opaque
@@ -1243,6 +1383,11 @@ class _Interpreter:
             if name == "keras.Input":
                 self._args(call, env, site)
                 return Value("tensor", node=call, kt=True, canon=canon)
+            if name in MODEL_MAKERS or (name.startswith("keras.applications.") and canon.short[:1].isupper()):
+                # A Keras application (`MobileNetV2(include_top=False)`) or a loaded model: a
+                # built model, whose call on a KerasTensor and whose `.output` are KerasTensors.
+                self._args(call, env, site)
+                return Value("model", node=call, canon=canon)
             if name in ("keras.Model", "keras.Functional"):
                 args, kwargs = self._args(call, env, site)
                 kw = dict(kwargs)
@@ -1266,12 +1411,17 @@ class _Interpreter:
         symbolic = tuple(self._symbolic([*args, *(v for _, v in kwargs)], env))
         self.pic.calls.append(CallEvent(canon, call, args, kwargs, site, symbolic))
         kt = bool(symbolic)
-        if canon.flavor is not None and name.startswith(("keras.ops.", "keras.activations.", "keras.random.")):
-            return Value("tensor", node=call, kt=kt, canon=canon)
+        root = symbolic[0].origin() if symbolic else None
+        if canon.flavor is not None and (name in MODEL_FUNCTIONS or (
+                name.startswith("keras.applications.") and canon.short[:1].isupper())):
+            return Value("model", node=call, canon=canon)
+        if canon.flavor is not None and name.startswith(("keras.ops.", "keras.activations.", "keras.random.",
+                                                         "keras.applications.")):
+            return Value("tensor", node=call, kt=kt, canon=canon, root=root)
         if kt and canon.flavor is None and name.startswith("tensorflow."):
             # A TF op on a KerasTensor: legacy Keras wraps it into a layer and returns a
             # KerasTensor; Keras 3 raises, and the fixed code (keras.ops, a layer) gives one.
-            return Value("tensor", node=call, kt=True, canon=canon)
+            return Value("tensor", node=call, kt=True, canon=canon, root=root)
         if not kt:
             root = name.split(".", 1)[0]
             if root == "numpy":
@@ -1343,7 +1493,8 @@ class _Interpreter:
         if item.kind == "layer" and item.layer is not None:
             adjacent = state.last_layer is not None and via == "sequential"
             repeat = id(item.layer) in state.added
-            app = Apply(item.layer, (state.last,), node, via, site, adjacent=adjacent, repeat=repeat)
+            app = Apply(item.layer, (state.last,), node, via, site, adjacent=adjacent, repeat=repeat,
+                        conditional=self.conditional > 0, decided=self.decided[0] if self.decided else None)
             self.pic.applies.append(app)
             env.heap[oid] = _SeqState(Value("tensor", node=node, app=app), item.layer,
                                       state.added | {id(item.layer)})
@@ -1425,6 +1576,20 @@ def _summary_of(value: Value):
     return NOTHING
 
 
+def _param_names(fn: cst.FunctionDef) -> set[str]:
+    p = fn.params
+    return {q.name.value for q in (*p.posonly_params, *p.params, *p.kwonly_params)}
+
+
+def _argument(call: cst.Call, fn: cst.FunctionDef, param: str) -> cst.BaseExpression | None:
+    """What `call` gives parameter `param` of `fn` (None: left at its default, or not known)."""
+    params = [*fn.params.posonly_params, *fn.params.params]
+    if isinstance(call.func, cst.Attribute) and params and params[0].name.value in ("self", "cls"):
+        params = params[1:]
+    index = next((i for i, q in enumerate(params) if q.name.value == param), None)
+    return call_arg(call, param, index)
+
+
 def _class_kind(canon: Canon) -> str | None:
     name = canon.name
     if name.startswith("keras.constraints."):
@@ -1450,7 +1615,7 @@ def _flatten_targets(target) -> Iterator[cst.BaseExpression]:
 
 def _relabel(value: Value, label: str) -> Value:
     return Value(value.kind, value.node, value.canon, value.layer, value.app, value.items,
-                 value.kt, value.lib, value.oid, value.func, value.cls, label, value.lit, value.keys)
+                 value.kt, value.lib, value.oid, value.func, value.cls, label, value.lit, value.keys, value.root)
 
 
 def _is_range_call(expr) -> bool:

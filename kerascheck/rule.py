@@ -24,10 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import libcst as cst
 
+from kerascheck.facts import ProjectFacts
+from kerascheck.fate import Use
 from kerascheck.flow import tokens as name_words
 from kerascheck.names import Canon, Scope
 from kerascheck.picture import (
@@ -48,12 +50,9 @@ from kerascheck.picture import (
     literal_value,
 )
 
-if TYPE_CHECKING:
-    from kerascheck.facts import ProjectFacts
-
 __all__ = [
     "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Context", "Edit", "Fix", "Hit", "KerasClass", "LayerDef",
-    "MethodCallEvent", "ModelEvent", "Picture", "Rule", "Scope", "Site", "Value", "call_arg", "cst",
+    "MethodCallEvent", "ModelEvent", "Picture", "ProjectFacts", "Rule", "Use", "Scope", "Site", "Value", "call_arg", "cst",
     "literal_number", "literal_string", "literal_value", "name_words",
 ]
 
@@ -231,15 +230,28 @@ class Context:
 
     # -- values -----------------------------------------------------------------------------
 
-    def constant(self, expr: cst.BaseExpression | None) -> Any:
+    def constant(self, expr: cst.BaseExpression | None, scope: Scope | None = None) -> Any:
         """The Python value of a literal, or of names bound to one (the assignment that reaches
         the name in straight-line code, else its scope's only binding), folded through
-        arithmetic, tuples and indexing; `NOT_CONSTANT` (falsy) when not known."""
-        return self.picture.flow_for(expr).constant(expr)
+        arithmetic, tuples and indexing; `NOT_CONSTANT` (falsy) when not known. With `scope`
+        (e.g. `Site.scope`), names count only by their single binding seen from there, and no
+        parent links are built (much cheaper on a large file)."""
+        return self.picture.flow_for(expr).constant(expr, scope)
 
     def uses(self, target: cst.Name) -> list[cst.Name]:
-        """The loads that the assignment to `target` reaches, in its function (or module)."""
+        """The loads that the assignment to `target` may reach, in its function (or module), in
+        source order: until an assignment that surely runs after it (one in a branch or a loop
+        does not stop them)."""
         return self.picture.flow_for(target).uses(target)
+
+    def object_uses(self, made: cst.CSTNode) -> list[Use] | None:
+        """What happens to the object `made` makes, use by use in order, when it is bound to one
+        name (`layer = Dense(...)`): called, a method called (`layer.kernel.assign(...)`), an
+        attribute read (`layer.kernel.constraint`), or handed on elsewhere. None when not bound
+        to one name (kerascheck/fate.py)."""
+        from kerascheck.fate import object_uses
+
+        return object_uses(self.picture.flow_for(made), made)
 
     def call_sites(self, function: cst.FunctionDef) -> list[cst.Call]:
         """Same-file calls of a module-level function, or `self.<method>(...)` calls of a method."""
@@ -277,12 +289,48 @@ class Context:
             found = self.picture.definition_elsewhere(name)
         return found
 
+    def values(self, name: cst.Name) -> list[cst.BaseExpression] | None:
+        """What a load of `name` may stand for: `[definition]`, or for a parameter the expressions
+        the same-file calls give it (its default where a call leaves it out; the default alone when
+        no call in the file calls the function; an imported project constant's value). None when
+        not known."""
+        found = self.picture.flow_for(name).values(name)
+        if found is None and isinstance(name, cst.Name):
+            elsewhere = self.picture.definition_elsewhere(name)
+            found = [elsewhere] if isinstance(elsewhere, cst.BaseExpression) else None
+        return found
+
     def function_named(self, name: str, at: cst.CSTNode) -> cst.FunctionDef | None:
         """The one `def name` that a load of `name` at `at` sees, else None."""
         found = self.picture.flow_for(at).bindings(name, at)
         if found is None or len(found[1]) != 1 or not isinstance(found[1][0].value, cst.FunctionDef):
             return None
         return found[1][0].value
+
+    def reads(self, expr: cst.CSTNode) -> set[str]:
+        """The names `expr` loads (not attribute names after a dot, nor keyword names)."""
+        return self.picture.flow_for(expr).reads(expr)
+
+    def loops(self, node: cst.CSTNode) -> list[cst.CSTNode]:
+        """The `for`/`while` statements and comprehensions that run `node` once per iteration,
+        innermost first, within its function (not a `for`'s iterable or `else:`)."""
+        return self.picture.flow_for(node).loops(node)
+
+    def loop_names(self, loop: cst.CSTNode) -> frozenset[str]:
+        """The names that change per iteration of `loop`: its targets (a `while` test's rebound
+        names), nested loops' targets, and what the body assigns from them."""
+        return self.picture.flow_for(loop).loop_names(loop)
+
+    def max_trips(self, loop: cst.CSTNode) -> int | None:
+        """At most how many iterations `loop` runs when the code says (`range(5)`, a literal
+        list, `x[:8]`), else None."""
+        return self.picture.flow_for(loop).max_trips(loop)
+
+    def parameter(self, name: cst.Name) -> cst.Param | None:
+        """The parameter whose value a load of `name` reads: the function binds the name as
+        that parameter and reassigns it (if at all) only in later statements, or in the very
+        statement that reads it (`shape = tf.TensorShape(shape)`); else None."""
+        return self.picture.flow_for(name).parameter(name)
 
     def conditions(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         """The tests of the `if`/`while`/conditional expressions and the `try` statements that

@@ -30,6 +30,19 @@ training=False and drops nothing (measured: 0 % zeros at predict, 50 % from
 `model(x)`; tests/measurements/kc001_functional_training_true.py), so BN's
 statistics are shifted there too and it is flagged.
 
+A helper that makes the Dropout only under an `if` on one of its parameters
+(`def block(x, dropout_rate=0): if dropout_rate: x = Dropout(dropout_rate)(x)`)
+is judged at its calls: flagged at the call whose arguments (or the default it
+leaves out) take the branch (`block(x, dropout_rate=0.3)`), with the Dropout
+and the BN inside the helper as related places; silent when every call in the
+file skips it, or when no call gives a known value (a helper run on its own is
+judged by its default). One BatchNormalization object listed twice in a
+`Sequential` model is not flagged either: measured, Keras 3 and tf_keras both
+apply it at every listing with one set of moving statistics (ratio 0.9 at one
+listing, 2.3-2.6 at the other; tests/measurements/kc001_repeated_instance.py;
+with different widths both raise at build), so the sharing is the bug and
+moving the Dropout would not fix it.
+
 ## Example
     model = keras.Sequential([
         layers.Dense(128, activation="relu"),
@@ -195,21 +208,51 @@ def feeding_dropouts(ctx: Context, app: Apply) -> Iterator[tuple[Apply, tuple[Ap
             stack.extend((p, (*between, producer)) for p in pic.producers(producer))
 
 
+DECIDED = ("{src} (line {src_line}) feeds {dst} (line {dst_line}){through} in `{helper}()` with the arguments "
+           "of this call: BN learns its moving variance on dropped-out activations, so at inference it "
+           "normalizes with statistics that do not match its input")
+
+
 def check(ctx: Context) -> Iterator[Hit]:
-    reported: set[tuple[int, int]] = set()
+    found: dict[tuple[int, int], dict] = {}
     for app in ctx.picture.applies:
         if app.layer.name not in BATCHNORMS or is_literal_bool(app.kwarg("training")):
             # training=True: batch statistics always; training=False: its moving statistics
             # are frozen and never learned from the dropped-out activations.
             continue
+        if any(a.repeat for a in ctx.picture.applications(app.layer)):
+            # One BN object listed twice in a Sequential model: applied at every listing with one
+            # set of statistics (tests/measurements/kc001_repeated_instance.py): the sharing is the
+            # bug, and moving the Dropout would not fix it.
+            continue
         for drop, between in feeding_dropouts(ctx, app):
+            chain = (drop, *between, app)
+            if any(a.conditional for a in chain):
+                continue  # only under an `if` on a parameter no call here gives: the caller decides
             key = (id(app.layer.node), id(drop.layer.node))
-            if key in reported:
+            decided = next((a.decided for a in chain if a.decided is not None), None)
+            if key in found:
+                if decided is not None and found[key]["decided"] is not None \
+                        and decided is not found[key]["decided"] and decided not in found[key]["also"]:
+                    found[key]["also"].append(decided)
                 continue
-            reported.add(key)
-            through = ""
-            if between:
-                through = " through " + ", ".join(b.layer.short for b in reversed(between))
-            yield Hit(app.layer.node, fmt={"src": drop.layer.short, "dst": app.layer.short, "through": through},
-                      related={"src": drop.layer.node},
-                      data={"src": drop, "dst": app, "between": tuple(reversed(between))})
+            found[key] = {"drop": drop, "app": app, "between": between, "decided": decided, "also": []}
+    for item in found.values():
+        drop, app, between, decided = item["drop"], item["app"], item["between"], item["decided"]
+        through = ""
+        if between:
+            through = " through " + ", ".join(b.layer.short for b in reversed(between))
+        fmt = {"src": drop.layer.short, "dst": app.layer.short, "through": through}
+        related = {"src": (drop.layer.node, f"the {drop.layer.short} that feeds it")}
+        data = {"src": drop, "dst": app, "between": tuple(reversed(between))}
+        if decided is None:
+            yield Hit(app.layer.node, fmt=fmt, related=related, data=data)
+            continue
+        # The pair exists because this call's arguments chose the branch that makes it: report
+        # it here, where the choice is made, with the layers inside the helper as related places.
+        helper = drop.site.function
+        related["dst"] = (app.layer.node, f"the {app.layer.short} it feeds")
+        for i, call in enumerate(item["also"]):
+            related[f"also{i}"] = (call, "another call that makes the same pair")
+        yield Hit(decided, fmt={**fmt, "helper": helper.name.value if isinstance(helper, cst.FunctionDef) else "?"},
+                  related=related, data=data, message=DECIDED)

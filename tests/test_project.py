@@ -468,11 +468,12 @@ def test_reports_name_the_other_file(tmp_path, monkeypatch):
     })
     text = invoke("check", "--no-cache", "model.py", cwd=root)
     assert "model.py:3:5: KC001 Dropout (line 3 of blocks.py) feeds BatchNormalization" in text.stdout
-    assert "  = related: blocks.py:3:12: layers.Dropout(0.5)" in text.stdout
+    assert "  ::: blocks.py:3:12\n3 |     return layers.Dropout(0.5)(x)\n  |            ------------------- the Dropout" \
+        in text.stdout
     sarif = json.loads(invoke("check", "--no-cache", "--output-format", "sarif", "model.py", cwd=root).stdout)
     [result] = sarif["runs"][0]["results"]
     assert result["relatedLocations"] == [{
-        "id": 0, "message": {"text": "layers.Dropout(0.5)"},
+        "id": 0, "message": {"text": "the Dropout that feeds it"},
         "physicalLocation": {"artifactLocation": {"uri": "blocks.py", "uriBaseId": "%SRCROOT%"},
                              "region": {"startLine": 3, "startColumn": 12, "endLine": 3, "endColumn": 31}}}]
     data = json.loads(invoke("check", "--no-cache", "--output-format", "json", "model.py", cwd=root).stdout)

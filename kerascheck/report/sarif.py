@@ -53,6 +53,16 @@ def _location(path: str, cwd: Path) -> dict:
     return {"uri": quote(rel, safe="/"), "uriBaseId": SRCROOT}
 
 
+def _related(i: int, r, f, cwd: Path) -> dict:
+    region = {"startLine": r.line, "startColumn": r.column,
+              "endLine": max(r.end_line, r.line), "endColumn": max(r.end_column, 1)}
+    location = {"id": i, "physicalLocation": {"artifactLocation": _location(r.path or f.path, cwd), "region": region},
+                "message": {"text": r.message}}
+    if r.cell is not None:
+        location["properties"] = {"cell": r.cell}
+    return location
+
+
 def log(result) -> dict:
     from kerascheck import registry
 
@@ -72,14 +82,8 @@ def log(result) -> dict:
                 FINGERPRINT: hashlib.sha256("\0".join(map(str, key)).encode("utf-8", "surrogatepass")).hexdigest()[:32],
             },
         }
-        if f.related:  # the Dropout that feeds a flagged BN, in this file or another
-            item["relatedLocations"] = [
-                {"id": i, "message": {"text": r.message},
-                 "physicalLocation": {"artifactLocation": _location(r.path or f.path, cwd),
-                                      "region": {"startLine": r.line, "startColumn": r.column,
-                                                 "endLine": max(r.end_line, r.line),
-                                                 "endColumn": max(r.end_column, 1)}}}
-                for i, r in enumerate(f.related)]
+        if f.related:  # the other places of the same cause (the Dropout, where the KerasTensor was made, ...)
+            item["relatedLocations"] = [_related(i, r, f, cwd) for i, r in enumerate(f.related)]
         if f.code in index:
             item["ruleIndex"] = index[f.code]
         properties = {}
