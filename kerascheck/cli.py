@@ -50,6 +50,7 @@ class CheckRequest:
     no_cache: bool = False
     diff_ref: str | None = None
     full_parse: bool = False
+    no_project: bool = False
     baseline_file: str | None = None
     write_baseline: str | None = None
     report_unused_noqa: bool = False
@@ -96,6 +97,7 @@ class CheckRequest:
             "force_exclude": self.force_exclude or None,
             "respect_gitignore": False if self.no_respect_gitignore else None,
             "full_parse": self.full_parse or None,
+            "project": False if self.no_project else None,
             "report_unused_noqa": self.report_unused_noqa or None,
             "force_target_keras": self.target_keras,
         }
@@ -196,6 +198,8 @@ def main() -> None:
 @click.option("--diff", "--changed-since", "diff_ref", metavar="REF",
               help="Check only the files changed since the git ref REF (committed, staged, unstaged, untracked).")
 @click.option("--full-parse", is_flag=True, hidden=True, help="Debug: give libcst whole files.")
+@click.option("--no-project", is_flag=True, hidden=True,
+              help="Debug: check each file alone, without following its imports into the project.")
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE, not stdout.")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Report only findings that are not recorded in FILE.")
@@ -398,7 +402,7 @@ def _targets(request: CheckRequest, settings) -> tuple[list, list, Any]:
         if root is not None:
             everything = discover((str(root),), settings)
             everything = everything if len(everything) <= MAX_PROJECT_FILES else []
-    if not everything:
+    if not everything or not settings.project:
         return targets, [], index
     from kerascheck.source import Unreadable, read_bytes
 

@@ -38,6 +38,7 @@ class Settings:
     max_bytes: int = 4 * 1024 * 1024
     jobs: int | None = None
     full_parse: bool = False  # debug: give libcst the whole file
+    project: bool = True  # follow imports into the project's other modules (debug and bench: --no-project)
     report_unused_noqa: bool = False  # KC100; off by default, so files without findings stay unparsed
     src: tuple[str, ...] = ()  # folders (relative to `root`) that absolute imports start from, like ruff's
     # Which Keras the code runs on (kerascheck/target.py): `target-keras` ("2" | "3", None: infer

@@ -3,10 +3,9 @@
 The picture meets a project function a file calls, a project class it derives from, or a
 project constraint class it instantiates. The index (`project.py`) says what the name is; when
 the interpreter needs the definition itself (to run a helper with the caller's values, as it runs
-a same-file helper, or to hand a rule a class's methods), it is loaded here: the module's text
-with every line blanked but its imports, its aliases and that one definition (line numbers stay
-those of the file), parsed with libcst, with the module's own names (`Names` with the file's
-package and the index for what the text no longer binds) and flow.
+a same-file helper, or to hand a rule a class's methods), it is loaded here: that definition's
+lines alone, parsed with libcst, with the module's own names (`Names` reads the module's import
+table and top-level names from its summary) and flow; positions are shifted to the file's lines.
 
 Each `Entry` is loaded for one place of the checked file, its `anchor` (the call, base class or
 name that reached it): nodes are never shared between two places, so a finding on a node of a
@@ -39,70 +38,63 @@ class Entry:
     node: cst.FunctionDef | cst.ClassDef  # the definition
     anchor: cst.CSTNode  # the node of the checked file that reached it
     qualname: str
+    offset: int  # lines above the definition in its file
+    text: str  # the file's text
     _positions: dict | None = field(default=None, repr=False)
     _lines: list[str] | None = field(default=None, repr=False)
 
     def lines(self) -> list[str]:
-        """The other file's lines (blank but for what was loaded), for code frames."""
+        """The other file's lines, for code frames."""
         if self._lines is None:
-            self._lines = split_lines(self.module.code)
+            self._lines = split_lines(self.text)
         return self._lines
 
     def position(self, node: cst.CSTNode):
-        """The node's CodeRange in the other file (lines and columns are the file's own)."""
+        """The node's CodeRange in the other file (its own line and column numbers)."""
         if self._positions is None:
-            from libcst.metadata import MetadataWrapper, PositionProvider
+            from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
-            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+            shift = self.offset
+            self._positions = {
+                key: CodeRange(CodePosition(r.start.line + shift, r.start.column),
+                               CodePosition(r.end.line + shift, r.end.column))
+                for key, r in MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider).items()}
         return self._positions.get(node)
-
-
-def _kept_text(text: str, keep: list[tuple[int, int]]) -> str:
-    lines = split_lines(text, keepends=True)
-    wanted = [False] * (len(lines) + 2)
-    for start, end in keep:
-        for i in range(max(start, 1), min(end, len(lines)) + 1):
-            wanted[i] = True
-    out = []
-    for number, line in enumerate(lines, 1):
-        if wanted[number]:
-            out.append(line)
-        else:
-            out.append(line[len(line.rstrip("\r\n")):])
-    return "".join(out)
 
 
 def load(view, sym, anchor: cst.CSTNode) -> Entry | None:
     """Parse the definition `sym` (a project.Symbol of kind def or class) for `anchor`; None
-    when its module cannot be read or parsed again."""
+    when its module cannot be read or parsed again.
+
+    Only the definition's own lines are parsed; what its module imports and defines comes from
+    the module's summary (its import table), so the names in it resolve as in its file."""
     index = view.index
     text = index.text(sym.path)
     summary = index.summary(sym.path)
     info = sym.info
     if text is None or summary is None or info is None:
         return None
-    keep = [tuple(span) for span in summary["header"]] + [(info["line"], info["end"])]
+    lines = split_lines(text, keepends=True)
+    source = "".join(lines[info["line"] - 1: info["end"]])
     try:
-        module = cst.parse_module(_kept_text(text, keep))
+        module = cst.parse_module(source)
     except Exception:  # noqa: BLE001 - the file changed since it was summarised, or libcst refuses it
         return None
-    node = None
-    for stmt in module.body:
-        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) and stmt.name.value == sym.name:
-            node = stmt
-    if node is None:
+    node = module.body[0] if len(module.body) == 1 else None
+    if not isinstance(node, (cst.FunctionDef, cst.ClassDef)) or node.name.value != sym.name:
         return None
     other = index.view(sym.path)
+    refs = summary["refs"]
     defined = set(summary["defs"]) | set(summary["classes"]) | set(summary["consts"])
 
-    def globals_(name: str, module_name: str = other.module) -> str | None:
-        return f"{module_name}.{name}" if name in defined else None
+    def globals_(name: str, module_name: str = other.module) -> tuple[str, ...] | None:
+        if name in refs:
+            return tuple(refs[name])
+        return (f"{module_name}.{name}",) if name in defined else None
 
-    names = Names(module, walrus=":=" in text, project=other, globals=globals_)
-    return Entry(sym.path, module, names, Flow(module, names), node, anchor, sym.raw)
-
-
-
+    names = Names(module, walrus=":=" in source, project=other, globals=globals_)
+    names.root.stars.extend(summary["stars"])
+    return Entry(sym.path, module, names, Flow(module, names), node, anchor, sym.raw, info["line"] - 1, text)
 
 
 class Loaded:

@@ -460,7 +460,7 @@ def check_text(text: str, path: str | os.PathLike = "<stdin>", settings: Setting
     real = Path(display).absolute() if display not in ("<stdin>", "-") else None
     data = text.encode("utf-8", "surrogatepass")
     view = None
-    if real is not None and index is not False:
+    if real is not None and index is not False and plan.settings.project:
         if index is None:
             from kerascheck.project import Index
 
@@ -580,6 +580,7 @@ def run(targets: list[Target], plan: Plan, jobs: int | None = None, cache=None, 
         index = make_index(plan.settings, cache.summaries if cache is not None else None)
     elif cache is not None:
         index.store = cache.summaries
+    project = plan.settings.project
     read: list[bytes | FileResult] = []
     targets = [*targets, *dependents]
     for target in targets:
@@ -589,7 +590,8 @@ def run(targets: list[Target], plan: Plan, jobs: int | None = None, cache=None, 
             read.append(FileResult(target.display, (_problem(target.display, exc.message, exc.line, exc.column),)
                                    if plan.kc000 else ()))
             continue
-        index.add(target.path, data, keep=False)
+        if project:
+            index.add(target.path, data, keep=False)
         read.append(data)
     results: list[FileResult | None] = []
     work: list[tuple[int, _Work]] = []
@@ -597,7 +599,7 @@ def run(targets: list[Target], plan: Plan, jobs: int | None = None, cache=None, 
     affected = 0
     for number, (target, data) in enumerate(zip(targets, read)):
         prepared = data if isinstance(data, FileResult) else \
-            prepare_data(target.display, target.path, data, plan, index.view(target.path))
+            prepare_data(target.display, target.path, data, plan, index.view(target.path) if project else None)
         if number >= first_dependent:  # a dependent: only when its result may have changed
             if not isinstance(prepared, _Work) or (cache is not None and cache.lookup(prepared) is not None):
                 if progress is not None:

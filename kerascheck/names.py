@@ -418,7 +418,7 @@ class Names:
     package), and a name the project defines or re-exports resolves to its defining path (a
     library name re-exported by a project module to the library's own path). `globals`, for a
     module of the project parsed in part (`picture` loads other modules' definitions so), gives
-    the dotted path of a module-level name its text no longer binds (None: not defined there).
+    the dotted paths a module-level name its text does not bind stands for (None: not defined there).
     """
 
     def __init__(self, module: cst.Module, walrus: bool = True, project=None, globals=None) -> None:
@@ -504,8 +504,8 @@ class Names:
         if found is None:
             star = self._star(name)
             if star is None and self.globals is not None:
-                path = self.globals(name)
-                return frozenset({path}) if path is not None else None
+                paths = self.globals(name)
+                return frozenset(paths) if paths else None
             return star
         return self._from_bindings(found[1], found[0], depth)
 

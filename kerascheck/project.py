@@ -30,6 +30,7 @@ Nothing here imports or executes user code; what cannot be resolved is unknown.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import os
 import re
@@ -84,6 +85,12 @@ def _dotted(node: ast.AST) -> str | None:
 def _span(node: ast.stmt) -> tuple[int, int]:
     start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])
     return start, node.end_lineno or node.lineno
+
+
+@functools.lru_cache(maxsize=4096)
+def from_repr(text: str) -> Any:
+    """A literal's value from the repr a summary keeps."""
+    return ast.literal_eval(text)
 
 
 def _literal(node: ast.AST | None) -> tuple[bool, Any]:
@@ -1043,7 +1050,7 @@ class Index:
             return Symbol("class", path, name, qual, summary["classes"][name])
         if name in summary["consts"]:
             try:
-                value = ast.literal_eval(summary["consts"][name])
+                value = from_repr(summary["consts"][name])
             except Exception:  # noqa: BLE001
                 return None
             return Symbol("const", path, name, qual, value=value)
@@ -1172,7 +1179,7 @@ class Index:
             if args is not None and name in args:
                 bound[name] = args[name]
             elif args is not None and has_default and default is not None:
-                bound[name] = Summary("literal", lit=ast.literal_eval(default))
+                bound[name] = Summary("literal", lit=from_repr(default))
             elif args is not None:
                 bound[name] = UNKNOWN
             else:
@@ -1202,7 +1209,7 @@ class Index:
         where = lambda d: (str(path), d[-2], d[-1])  # noqa: E731
         if tag == "literal":
             try:
-                return Summary("literal", lit=ast.literal_eval(desc[1]))
+                return Summary("literal", lit=from_repr(desc[1]))
             except Exception:  # noqa: BLE001
                 return UNKNOWN
         if tag == "param":

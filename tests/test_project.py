@@ -502,3 +502,18 @@ def test_named_files_recheck_their_affected_dependents(tmp_path):
     changed = invoke("check", "blocks.py", cwd=root, env=env)
     assert changed.returncode == 1 and "dependents=1 candidates=1" in changed.stderr
     assert "model.py:3:5: KC001 Dropout (line 3 of blocks.py)" in changed.stdout
+
+
+def test_confirm_says_a_finding_across_files_is_not_built(tmp_path):
+    from kerascheck import registry
+    from kerascheck.confirm.jobs import build_jobs
+
+    root = make(tmp_path, {
+        "blocks.py": "from tensorflow.keras import layers\ndef block(x):\n    return layers.Dropout(0.5)(x)\n",
+        "model.py": "import tensorflow as tf\nfrom blocks import block\n"
+                    "x = tf.keras.layers.BatchNormalization()(block(tf.keras.Input((8,))))\n",
+    })
+    [finding] = engine.check_text((root / "model.py").read_text(), root / "model.py", Settings(root=root))
+    plan = engine.Plan.make(Settings(root=root), registry.load(), registry.enabled(None, ()))
+    [job] = build_jobs([finding], plan)
+    assert job == {"_unavailable": f"the finding spans files ({finding.related[0].path}): confirm mode builds one file"}
