@@ -141,9 +141,17 @@ def prepare_data(display: str, path: Path | None, data: bytes, plan: Plan, proje
     ignored = plan.ignored_codes(path) | (silenced or frozenset())
     kc000 = plan.kc000 and KC000.code not in ignored
     seen: dict[bytes, bool] = {}
-    if project is not None:
-        seen.update(dict.fromkeys(project.index.imported_words(project.path), True))
-    rules = tuple(r for r in plan.rules if r.code not in ignored and r.wanted(data, seen))
+    candidates = [r for r in plan.rules if r.code not in ignored]
+    rules = tuple(r for r in candidates if r.wanted(data, seen))
+    if project is not None and len(rules) < len(candidates):
+        # The words of what the file imports from the project count as its own. First the cheap
+        # bound (every module it imports, directly or not); only if that could add a rule, the
+        # words of the functions and classes it imports (their modules' summaries).
+        rough = dict.fromkeys(project.index.imported_words(project.path, precise=False), True)
+        if any(r.wanted(data, {**seen, **rough}) for r in candidates if r not in rules):
+            missing = {w for r in candidates if r not in rules for g in r.groups for w in g if not seen.get(w)}
+            seen.update(dict.fromkeys(project.index.imported_words(project.path, wanted=missing), True))
+            rules = tuple(r for r in candidates if r.wanted(data, seen))
     try:
         text = decode(data)
     except Unreadable as exc:

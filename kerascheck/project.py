@@ -47,10 +47,12 @@ MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 EXTERNAL = frozenset({"tensorflow", "numpy", "keras", "tf_keras", "jax", "torch", "__future__"})
 MAX_DEPTH = 24  # re-exports, bases and helpers followed from one name
 MAX_DESC_DEPTH = 12  # nesting kept in a return description (deeper: only its KerasTensor-ness)
+STRUCTURAL = ("__init__", "build", "call", "__call__")  # the methods a subclass's picture runs
 SUMMARY_FORMAT = 1
 
 _IMPORT_RE = re.compile(
     rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)|import[ \t]+([^\n#;]+))", re.M)
+_BASES = re.compile(rb"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.M)
 _DOTTED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 
@@ -121,9 +123,10 @@ def _has_import(node: ast.stmt) -> bool:
 class _Summariser:
     """One module's top-level names, from its `ast` tree."""
 
-    def __init__(self, tree: ast.Module, lines: list[str], package: str | None) -> None:
+    def __init__(self, tree: ast.Module, lines: list[str], package: str | None, words: tuple[str, ...] = ()) -> None:
         self.lines = lines
         self.package = package
+        self.words = words
         self.refs: dict[str, list[str]] = {}
         self.defs: dict[str, dict] = {}
         self.classes: dict[str, dict] = {}
@@ -131,7 +134,9 @@ class _Summariser:
         self.other: set[str] = set()
         self.stars: list[str] = []
         self.header: list[tuple[int, int]] = []
+        self.bound_by: dict[str, str] = {}  # name -> the text of the import statements that bind it
         self._fn_nodes: dict[str, ast.AST] = {}
+        self._nodes: dict[str, ast.AST] = {}
         for node in tree.body:
             self.top(node, conditional=False)
         for name in list(self.refs):  # bound by an import and by something else: unknown
@@ -145,8 +150,19 @@ class _Summariser:
         known = set(self.refs) | set(self.defs) | set(self.classes) | set(self.consts)
         for name, info in (*self.defs.items(), *self.classes.items()):
             start, end = info["line"], info["end"]
-            used = set(_DOTTED.findall("".join(lines[start - 1: end])))
+            node = self._nodes.get(name)
+            if isinstance(node, ast.ClassDef):
+                # What a subclass runs of it: its bases, and its structural methods.
+                segment = "".join(lines[start - 1: node.body[0].lineno - 1]) + "".join(
+                    _code(lines, *_span(m), m) for m in node.body
+                    if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.name in STRUCTURAL)
+            else:
+                segment = _code(lines, start, end, node)
+            used = set(_DOTTED.findall(segment))
             heads = {u.split(".", 1)[0] for u in used}
+            # Its words: its own code's (not its module's imports: they say what libraries a module
+            # uses, not what the code a caller reaches does).
+            info["words"] = _bits(segment, words)
             info["touches"] = bool(heads & keras_names)
             # Project names it uses (`common.convolutional`, two segments at most): what it reaches.
             info["uses"] = sorted({".".join(u.split(".")[:2]) for u in used
@@ -168,8 +184,15 @@ class _Summariser:
             self.refs[name].append(raw)
 
     def top(self, node: ast.stmt, conditional: bool) -> None:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            start, end = _span(node)
+            self.header.append((start, end))
+            text = "\n" + "".join(self.lines[start - 1: end])
+            for alias in node.names:
+                if alias.name != "*":
+                    bound = alias.asname or alias.name.split(".")[0]
+                    self.bound_by[bound] = self.bound_by.get(bound, "") + text
         if isinstance(node, ast.Import):
-            self.header.append(_span(node))
             for alias in node.names:
                 if alias.asname:
                     self.bind(alias.asname, alias.name)
@@ -177,7 +200,6 @@ class _Summariser:
                     head = alias.name.split(".")[0]
                     self.bind(head, head)
         elif isinstance(node, ast.ImportFrom):
-            self.header.append(_span(node))
             module = absolute(node.module, node.level, self.package)
             for alias in node.names:
                 if alias.name == "*":
@@ -201,6 +223,7 @@ class _Summariser:
             self.defs[node.name] = {"line": start, "end": end, "params": params,
                                     "star": args.vararg is not None or args.kwarg is not None}
             self._fn_nodes[node.name] = node
+            self._nodes[node.name] = node
         elif isinstance(node, ast.ClassDef):
             if node.name in self.defs or node.name in self.classes or conditional:
                 self.other.add(node.name)
@@ -209,6 +232,7 @@ class _Summariser:
             bases = [_dotted(b) for b in node.bases]
             methods = sorted(m.name for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)))
             self.classes[node.name] = {"line": start, "end": end, "bases": bases, "methods": methods}
+            self._nodes[node.name] = node
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             value = node.value
@@ -252,6 +276,30 @@ class _Summariser:
                     self.other.add(sub.id)
                 elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     self.other.add(sub.name)
+
+
+def _code(lines: list[str], start: int, end: int, node: ast.AST | None) -> str:
+    """A definition's lines without its docstrings and comment lines: a word in an example
+    (`>>> keras.Input(...)`) is not a use."""
+    kept = list(lines[start - 1: end])
+    for sub in _statements([node]) if node is not None else ():
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and sub.body:
+            first = sub.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                for i in range(first.lineno - start, (first.end_lineno or first.lineno) - start + 1):
+                    if 0 <= i < len(kept):
+                        kept[i] = "\n"
+    return "".join(line for line in kept if not line.lstrip().startswith("#"))
+
+
+def _bits(text: str, words: tuple[str, ...]) -> int:
+    """Which of `words` occur in `text` (bit i: word i; a word that starts with a line break also
+    matches at the start)."""
+    bits = 0
+    for i, word in enumerate(words):
+        if word in text or (word[:1] == "\n" and text.startswith(word[1:])):
+            bits |= 1 << i
+    return bits
 
 
 def _param(name: str, kind: str, default: ast.AST | None) -> list:
@@ -497,8 +545,9 @@ def _cut(desc: list) -> list:
     return ["kt", "input" if found_input else (["params", *sorted(params)] if params else "no")]
 
 
-def summarise(text: str, package: str | None) -> dict | None:
-    """The summary of one module's text, or None when it does not parse."""
+def summarise(text: str, package: str | None, words: tuple[str, ...] = ()) -> dict | None:
+    """The summary of one module's text, or None when it does not parse. `words` (the rules'
+    prefilter words) are looked for in each function and class, and in the imports."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -506,7 +555,7 @@ def summarise(text: str, package: str | None) -> dict | None:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     try:
-        return _Summariser(tree, text.splitlines(keepends=True), package).summary()
+        return _Summariser(tree, text.splitlines(keepends=True), package, words).summary()
     except RecursionError:
         return None
 
@@ -595,6 +644,8 @@ class _Scan:
     digest: str
     imports: tuple[str, ...]  # absolute module names it may import (candidates)
     words: int  # bit i: the run's word i occurs in it
+    names: tuple[tuple[str, str], ...] = ()  # what it imports, and the name it binds: (a.b, b) for `from a import b`
+    bases: frozenset[str] = frozenset()  # the names its class statements derive from
 
 
 class Index:
@@ -631,6 +682,9 @@ class Index:
         self._kinds: dict[tuple[Path, str], tuple[str, tuple[str, ...]] | None] = {}
         self._touch: dict[tuple[Path, str], bool] = {}
         self._values: dict[tuple, Summary] = {}
+        self._bits: dict[tuple[Path, str], int] = {}
+        self._word_text = tuple(w.decode("latin-1") for w in self.words)
+        self._words_key = hashlib.blake2b(b"\0".join(self.words), digest_size=8).hexdigest()
 
     # -- files ------------------------------------------------------------------------------
 
@@ -675,6 +729,7 @@ class Index:
         self._kinds.clear()
         self._touch.clear()
         self._values.clear()
+        self._bits.clear()
 
     def bytes(self, path: Path) -> bytes | None:
         data = self._data.get(path)
@@ -814,20 +869,27 @@ class Index:
                 data, _ = notebook.to_source(data)
             except Unreadable:
                 data = b""
-        return _Scan(hashlib.blake2b(data, digest_size=16).hexdigest(), self._imports(path, data), self._words(data))
+        imports, names = self._imports(path, data)
+        bases = frozenset(b.decode("utf-8", "replace") for group in _BASES.findall(data)
+                          for b in re.findall(rb"[A-Za-z_]\w*", group)) if b"class" in data else frozenset()
+        return _Scan(hashlib.blake2b(data, digest_size=16).hexdigest(), imports, self._words(data), names, bases)
 
-    def _imports(self, path: Path, data: bytes) -> tuple[str, ...]:
+    def _imports(self, path: Path, data: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(modules it may import, names it imports), from import statements found by a regular
+        expression (one in a docstring counts too: an edge too many costs nothing but time)."""
         if b"import" not in data:
-            return ()
+            return (), ()
         package = self.module_name(path)[1] if path.suffix != ".ipynb" else None
         found: list[str] = []
+        names: list[str] = []
         for match in _IMPORT_RE.finditer(data):
-            module, names, plain = match.groups()
+            module, imported, plain = match.groups()
             if plain is not None:
                 for item in plain.decode("utf-8", "replace").split(","):
-                    name = item.strip().split(" ")[0]
-                    if name:
-                        found.append(name)
+                    parts = item.split()
+                    if parts:
+                        found.append(parts[0])
+                        names.append((parts[0], parts[-1] if len(parts) == 3 else parts[0].split(".")[0]))
                 continue
             text = module.decode("utf-8", "replace")
             level = len(text) - len(text.lstrip("."))
@@ -835,11 +897,20 @@ class Index:
             if base is None:
                 continue
             found.append(base)
-            for item in names.decode("utf-8", "replace").strip("()").split(","):
-                name = item.strip().split(" ")[0]
+            for item in imported.decode("utf-8", "replace").strip("()").split(","):
+                parts = item.split()
+                name = parts[0] if parts else ""
                 if name.isidentifier():
                     found.append(f"{base}.{name}")
-        return tuple(dict.fromkeys(f for f in found if f.split(".", 1)[0] not in EXTERNAL))
+                    names.append((f"{base}.{name}", parts[-1] if len(parts) == 3 else name))
+                elif name == "*":
+                    names.append((base, "*"))
+
+        def ours(f: str) -> bool:
+            return f.split(".", 1)[0] not in EXTERNAL
+
+        return (tuple(dict.fromkeys(filter(ours, found))),
+                tuple(dict.fromkeys(n for n in names if ours(n[0]))))
 
     def _words(self, data: bytes) -> int:
         bits = 0
@@ -928,15 +999,78 @@ class Index:
         self._sccs, self._scc_words, self._scc_prints = comp, words, prints
         return comp
 
-    def imported_words(self, path: Path) -> frozenset[bytes]:
-        """The prefilter words that occur in the project modules `path` imports, directly or not."""
+    def imported_words(self, path: Path, precise: bool = True, wanted: Iterable[bytes] | None = None) -> frozenset[bytes]:
+        """The prefilter words that occur in what `path` imports from the project. Precise: in
+        each imported function or class (its text and its module's imports) and in what they use
+        of the project, directly or not; a module imported whole counts whole. Not precise (no
+        summary needed): in every module it imports, directly or not. With `wanted`, only those
+        words are looked for (a module that cannot hold one is not summarised)."""
         path = _abs(path)
-        comps = self._components()
-        bits = 0
-        for other in self.imports_of(path):
-            if other in comps:
-                bits |= self._scc_words[comps[other]]
+        if precise:
+            bits = 0
+            scan = self.scan(path)
+            mask = sum(1 << i for i, w in enumerate(self.words) if w in set(wanted)) if wanted is not None else -1
+            for name, local in scan.names if scan is not None else ():
+                if not self._module_bits(name, path) & mask:
+                    continue
+                sym = self.resolve(name, path)
+                if sym is not None and self._reached(sym, local, scan):
+                    bits |= self._symbol_bits(sym)
+        else:
+            comps = self._components()
+            bits = 0
+            for other in self.imports_of(path):
+                if other in comps:
+                    bits |= self._scc_words[comps[other]]
         return frozenset(w for i, w in enumerate(self.words) if bits >> i & 1)
+
+    def _module_bits(self, dotted: str, importer: Path) -> int:
+        """The words of the module `dotted` (or that holds it) and of what it imports: a bound."""
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            found = self.find(".".join(parts[:cut]), importer)
+            if found is not None:
+                if found.is_dir():
+                    return -1  # a namespace package: no bound
+                comps = self._components()
+                scan = self.scan(found)
+                return (scan.words if scan is not None else 0) | (self._scc_words[comps[found]] if found in comps else -1)
+        return 0
+
+    def _reached(self, sym: Symbol, local: str, scan: _Scan) -> bool:
+        """Does the importing file run the code of `sym`: a function (called), a class it derives
+        from, a constraint class (whose bounds a rule reads)? A class only instantiated is not run."""
+        if sym.kind != "class":
+            return True
+        if local in scan.bases or local == "*":
+            return True
+        kind = self.class_kind(sym)
+        return kind is not None and kind[0] == "constraint"
+
+    def _symbol_bits(self, sym: Symbol, depth: int = 0) -> int:
+        """The words of a project symbol: its own text and its module's imports, and (through
+        the names it uses) the symbols it reaches; a module: every module it imports."""
+        if sym.kind == "module" and sym.path is not None and not sym.path.is_dir():
+            comps = self._components()
+            scan = self.scan(sym.path)
+            bits = scan.words if scan is not None else 0
+            return bits | (self._scc_words[comps[sym.path]] if sym.path in comps else 0)
+        if sym.kind not in ("def", "class") or sym.info is None or depth > MAX_DEPTH:
+            return 0
+        key = (sym.path, sym.name)
+        if key in self._bits:
+            return self._bits[key]
+        bits = sym.info.get("words", 0)
+        self._bits[key] = bits  # a cycle adds nothing more
+        for name in sym.info.get("uses", ()):
+            head, _, attr = name.partition(".")
+            other = self.member(sym.path, head, [attr] if attr else [], depth + 1)
+            if other is None and attr:
+                other = self.member(sym.path, head, [], depth + 1)
+            if other is not None and other.kind in ("def", "class"):
+                bits |= self._symbol_bits(other, depth + 1)
+        self._bits[key] = bits
+        return bits
 
     def fingerprint(self, path: Path) -> str:
         """A hash of every project module `path` imports, directly or not ("" when none): a
@@ -987,11 +1121,11 @@ class Index:
             text = self.text(path)
             if text is not None:
                 package = self.module_name(path)[1]
-                key = hashlib.blake2b(f"{package}\0{text}".encode("utf-8", "surrogatepass"),
+                key = hashlib.blake2b(f"{package}\0{self._words_key}\0{text}".encode("utf-8", "surrogatepass"),
                                       digest_size=16).hexdigest()
                 result = self.store.get(key)
                 if not isinstance(result, dict) or result.get("format") != SUMMARY_FORMAT:
-                    result = summarise(text, package)
+                    result = summarise(text, package, self._word_text)
                     if result is not None:
                         self.new_summaries[key] = result
         self._summaries[path] = result
@@ -1301,13 +1435,12 @@ class Index:
         return View(self, path, name, package)
 
     def keep_names(self, tree: ast.Module, path: Path, words: Iterable[bytes]) -> tuple[str, ...]:
-        """Names the file binds (by imports) to project modules or symbols whose module, or what
-        it imports, holds one of `words`: functions that use them are worth parsing."""
+        """Names the file binds (by imports) to project functions, classes or modules that hold one
+        of `words` (in what they reach: `_symbol_bits`): functions that use them are worth parsing."""
         wanted = set(words)
         if not wanted:
             return ()
         path = _abs(path)
-        comps = self._components()
         view = self.view(path)
         found = []
         for node in _statements(tree.body):
@@ -1325,16 +1458,10 @@ class Index:
                         continue
                     dotted = f"{module}.{alias.name}"
                     local = alias.asname or alias.name
-                target = None
-                parts = dotted.split(".")
-                for cut in range(len(parts), 0, -1):
-                    target = self.find(".".join(parts[:cut]), path)
-                    if target is not None:
-                        break
-                if target is None or target.is_dir():
-                    continue
-                scc = comps.get(target)
-                bits = self._scc_words[scc] if scc is not None else (self.scan(target).words if self.scan(target) else 0)
+                sym = self.resolve(dotted, path)
+                scan = self.scan(path)
+                bits = self._symbol_bits(sym) if sym is not None and scan is not None \
+                    and self._reached(sym, local, scan) else 0
                 if any(bits >> i & 1 for i, w in enumerate(self.words) if w in wanted):
                     found.append(local)
         return tuple(dict.fromkeys(found))
