@@ -74,7 +74,7 @@ def load(view, sym, anchor: cst.CSTNode) -> Entry | None:
     info = sym.info
     if text is None or summary is None or info is None:
         return None
-    lines = split_lines(text, keepends=True)
+    lines = index.lines(sym.path)
     source = "".join(lines[info["line"] - 1: info["end"]])
     try:
         module = cst.parse_module(source)

@@ -669,6 +669,7 @@ class Index:
         self._scans: dict[Path, _Scan | None] = {}
         self._summaries: dict[Path, dict | None] = {}
         self._texts: dict[Path, str | None] = {}
+        self._lines: dict[Path, list[str]] = {}
         self._names: dict[Path, tuple[str, str | None]] = {}
         self._by_name: dict[str, Path] = {}
         self._is_pkg: dict[Path, bool] = {}
@@ -718,7 +719,7 @@ class Index:
     def forget(self, path: Path, keep_data: bool = False) -> None:
         """A file changed (the language server): read it again when it is needed."""
         path = _abs(path)
-        tables = (self._scans, self._summaries, self._texts, self._graph)
+        tables = (self._scans, self._summaries, self._texts, self._lines, self._graph)
         for table in (tables if keep_data else (self._data, self._targets, *tables)):
             table.pop(path, None)
         self._sccs = None
@@ -758,6 +759,15 @@ class Index:
                 text = None
         self._texts[path] = text
         return text
+
+    def lines(self, path: Path) -> list[str]:
+        """The module's lines, with their ends (as Python splits them)."""
+        got = self._lines.get(path)
+        if got is None:
+            from kerascheck.lines import split_lines
+
+            got = self._lines[path] = split_lines(self.text(path) or "", keepends=True)
+        return got
 
     def _package(self, folder: Path) -> bool:
         got = self._is_pkg.get(folder)
