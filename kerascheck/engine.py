@@ -406,6 +406,8 @@ def _fix(fix, positions) -> dict[str, Any] | None:
             stop = begin
         elif edit.at == "after":
             begin = stop
+        elif edit.at == "until":
+            stop = end.start
         edits.append({"line": begin.line, "column": begin.column + 1, "end_line": stop.line,
                       "end_column": stop.column + 1, "content": edit.content})
     return {"applicability": fix.applicability, "message": fix.message, "edits": edits}
@@ -467,14 +469,7 @@ def check_text(text: str, path: str | os.PathLike = "<stdin>", settings: Setting
     # Absolute, so that per-file ignores (relative to the config's folder) match from any directory.
     real = Path(display).absolute() if display not in ("<stdin>", "-") else None
     data = text.encode("utf-8", "surrogatepass")
-    view = None
-    if real is not None and index is not False and plan.settings.project:
-        if index is None:
-            from kerascheck.project import Index
-
-            index = Index.for_file(real, _src_roots(plan.settings), index_words())
-        index.add(real, data)
-        view = index.view(real)
+    view = project_view(real, data, plan, index)
     with recursion_room():
         prepared = prepare_data(display, real, data, plan, view)
         if not isinstance(prepared, FileResult):
@@ -482,6 +477,21 @@ def check_text(text: str, path: str | os.PathLike = "<stdin>", settings: Setting
         result = prepared if isinstance(prepared, FileResult) else \
             _finish(prepared, analyze(prepared, plan.settings.full_parse), None)
     return sorted(result.findings, key=Finding.sort_key)
+
+
+def project_view(path: Path | None, data: bytes, plan: Plan, index=None, keep: bool = True):
+    """How the project looks from the file at `path` holding `data` (a `project.View`), or None:
+    no path, `index=False`, or project analysis off. Without an `index`, one of `path`'s project
+    is made, which reads only the modules the file imports, when the analysis reaches them.
+    `keep`: the index holds `data` as the file's text (an editor's buffer), not only its imports."""
+    if path is None or index is False or not plan.settings.project:
+        return None
+    if index is None:
+        from kerascheck.project import Index
+
+        index = Index.for_file(path, _src_roots(plan.settings), index_words())
+    index.add(path, data, keep=keep)
+    return index.view(path)
 
 
 def index_words() -> tuple[bytes, ...]:
@@ -516,6 +526,7 @@ class RunResult:
     seconds: float
     project: Any = None  # the project index the run made (project.Index)
     dependents: tuple[int, int] = (0, 0)  # (checked because affected, candidates) of `run(dependents=)`
+    fixed: int = 0  # fixes applied by --fix (the findings they removed are not in `files`)
 
     @property
     def findings(self) -> list[Finding]:
@@ -579,7 +590,7 @@ def run(targets: list[Target], plan: Plan, jobs: int | None = None, cache=None, 
     First the project index: every file is read once and scanned for its imports (no parse), so
     each file knows the project modules it imports, the prefilter words they hold and their
     fingerprint (part of its cache key). `index` may be given (a `project.Index`), e.g. with
-    more files than the targets. `dependents` are files that import the targets (`--diff`, or a
+    more files than the targets. `dependents` are files that import the targets (`--changed-since`, or a
     few files named by pre-commit): each is checked, and reported, only when the index says the
     targets may have changed its result (the cache holds no result for it with the fingerprint
     of what it imports now)."""

@@ -16,9 +16,14 @@ _BREAK = re.compile(r"\r\n|\r|\n")
 NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:\s*,?\s*[A-Za-z]+[0-9]+)*))?", re.I)
 
 
+_OTHER_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
 def split_lines(text: str, keepends: bool = False) -> list[str]:
     """The lines of `text`, split where the tokenizer splits them; a trailing break gives no
     empty last line (as `str.splitlines`)."""
+    if not _OTHER_BREAKS.search(text):  # the common case: str.splitlines agrees, and is fast
+        return text.splitlines(keepends)
     if keepends:
         lines = []
         start = 0

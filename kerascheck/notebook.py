@@ -365,6 +365,23 @@ def line_label(cells: Cells, line: int, at: int) -> str:
     return f"{local} of cell {number}"
 
 
+def _map_fix(fix: dict | None, cells: Cells) -> dict | None:
+    """A fix's edits at their cells' own lines, each with its `cell`."""
+    if fix is None:
+        return None
+    edits = []
+    for edit in fix["edits"]:
+        number, line, index = locate(cells, edit["line"])
+        end_number, end_line, _ = locate(cells, edit["end_line"])
+        if number == 0 or end_number != number:
+            return None  # an edit that no cell holds whole cannot be shown at a cell
+        _, _, original, indent = cells[index]
+        edits.append({**edit, "line": line, "end_line": end_line, "cell": number,
+                      "column": edit["column"] + _shift(original, indent, line),
+                      "end_column": edit["end_column"] + _shift(original, indent, end_line)})
+    return {**fix, "edits": edits}
+
+
 def map_result(result: FileResult, cells: Cells) -> FileResult:
     """Findings at joined-source lines -> findings at their cell's own lines, with code
     frames taken from the cell as written (not from its neutralised copy)."""
@@ -389,7 +406,8 @@ def map_result(result: FileResult, cells: Cells) -> FileResult:
         mapped.append(replace(f, cell=number, line=line, end_line=end_line,
                               column=f.column + _shift(original, indent, line),
                               end_column=f.end_column + _shift(original, indent, end_line),
-                              frame=frame, frame_start=frame_start if frame else 0, related=related))
+                              frame=frame, frame_start=frame_start if frame else 0, related=related,
+                              fix=_map_fix(f.fix, cells)))
     return replace(result, findings=tuple(mapped))
 
 
@@ -409,3 +427,131 @@ def _related(r, cells: Cells):
     return replace(r, cell=number, line=line, end_line=end_line, column=r.column + _shift(original, indent, line),
                    end_column=r.end_column + _shift(original, indent, end_line),
                    text=original[line - 1] if line <= len(original) else r.text)
+
+
+# ------------------------------------------------------------------ writing fixes back
+
+
+def source_spans(raw: str) -> dict[int, tuple[int, int]]:
+    """Where each cell's `source` value sits in the notebook's JSON text: cell number ->
+    (start, end) offsets. Found by scanning the text as JSON (values skipped with the json
+    module's own decoder), so a fix can replace a value and leave every other byte alone."""
+    decoder = json.JSONDecoder()
+    spans: dict[int, tuple[int, int]] = {}
+
+    def skip_ws(i: int) -> int:
+        while i < len(raw) and raw[i] in " \t\r\n":
+            i += 1
+        return i
+
+    def members(i: int):
+        """(key, value start, value end) of the object starting at `i`; the object's end."""
+        assert raw[i] == "{"
+        i = skip_ws(i + 1)
+        found = []
+        if raw[i] == "}":
+            return found, i + 1
+        while True:
+            key, i = json.decoder.scanstring(raw, i + 1)
+            i = skip_ws(i)
+            assert raw[i] == ":"
+            start = skip_ws(i + 1)
+            _, end = decoder.raw_decode(raw, start)
+            found.append((key, start, end))
+            i = skip_ws(end)
+            if raw[i] == "}":
+                return found, i + 1
+            assert raw[i] == ","
+            i = skip_ws(i + 1)
+
+    try:
+        top, _ = members(skip_ws(0))
+        cells = next(((s, e) for k, s, e in top if k == "cells"), None)
+        if cells is None or raw[cells[0]] != "[":
+            return {}
+        i = skip_ws(cells[0] + 1)
+        number = 0
+        while raw[i] != "]":
+            number += 1
+            if raw[i] == "{":
+                fields, end = members(i)
+                for key, start, stop in fields:
+                    if key == "source":
+                        spans[number] = (start, stop)
+            else:
+                _, end = decoder.raw_decode(raw, i)
+            i = skip_ws(end)
+            if raw[i] == ",":
+                i = skip_ws(i + 1)
+    except (AssertionError, IndexError, ValueError):
+        return {}
+    return spans
+
+
+def replace_sources(raw: str, spans: dict[int, tuple[int, int]], sources: dict[int, str]) -> str:
+    """The notebook's JSON text with the `source` of each cell in `sources` replaced, written
+    in the style of the value it replaces (a list of lines, each element laid out as before,
+    unchanged lines kept byte for byte; or one string), and nothing else touched."""
+    ascii_only = raw.isascii()
+    out = []
+    last = 0
+    for number in sorted(sources):
+        if number not in spans:
+            raise ValueError(f"cell {number}: its source was not found in the notebook's text")
+        start, end = spans[number]
+        out.append(raw[last:start])
+        out.append(_source_json(raw[start:end], sources[number], ascii_only))
+        last = end
+    out.append(raw[last:])
+    return "".join(out)
+
+
+def _source_json(old: str, source: str, ascii_only: bool) -> str:
+    lines = _split_at_newlines(source)  # nbformat splits at "\n" only
+    if not old.startswith("["):
+        return json.dumps(source, ensure_ascii=ascii_only)
+    decoder = json.JSONDecoder()
+    items: list[tuple[str, int, int]] = []  # each old element: (value, start, end) in `old`
+    i = 1
+    while True:
+        j = _skip(old, i)
+        if old[j] == "]":
+            break
+        value, k = decoder.raw_decode(old, j)
+        items.append((value, j, k))
+        m = _skip(old, k)
+        i = m + 1 if old[m] == "," else m
+    if not items:
+        return json.dumps(lines, ensure_ascii=ascii_only)
+    lead = old[1 : items[0][1]]
+    tail = old[items[-1][2] : len(old) - 1]
+    sep = old[items[0][2] : items[1][1]] if len(items) > 1 else ("," + lead if "\n" in lead else ", ")
+    pool: dict[str, list[str]] = {}
+    for value, a, b in items:
+        pool.setdefault(value, []).append(old[a:b])
+    written = []
+    for line in lines:
+        reuse = pool.get(line)
+        written.append(reuse.pop(0) if reuse else json.dumps(line, ensure_ascii=ascii_only))
+    if not written:
+        return "[]"
+    return "[" + lead + sep.join(written) + tail + "]"
+
+
+def _skip(text: str, i: int) -> int:
+    while i < len(text) and text[i] in " \t\r\n":
+        i += 1
+    return i
+
+
+def _split_at_newlines(text: str) -> list[str]:
+    out = []
+    start = 0
+    while True:
+        stop = text.find("\n", start)
+        if stop == -1:
+            if start < len(text):
+                out.append(text[start:])
+            return out
+        out.append(text[start : stop + 1])
+        start = stop + 1

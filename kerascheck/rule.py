@@ -31,7 +31,9 @@ import libcst as cst
 from kerascheck.facts import ProjectFacts
 from kerascheck.fate import Use
 from kerascheck.flow import tokens as name_words
-from kerascheck.names import Canon, Scope
+from kerascheck.names import Canon, ImportRecord, Scope
+from kerascheck.names import _dotted as _dotted_name
+from kerascheck.names import keras_relative as keras_path
 from kerascheck.picture import (
     NOT_CONSTANT,
     Apply,
@@ -52,8 +54,9 @@ from kerascheck.picture import (
 
 __all__ = [
     "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Context", "Edit", "Fix", "Hit", "KerasClass", "LayerDef",
-    "MethodCallEvent", "ModelEvent", "Picture", "ProjectFacts", "Rule", "Use", "Scope", "Site", "Value", "call_arg", "cst",
-    "literal_number", "literal_string", "literal_value", "name_words",
+    "ImportRecord", "MethodCallEvent", "ModelEvent", "Picture", "ProjectFacts", "Rule", "Use", "Scope", "Site",
+    "Value", "call_arg", "cst", "dotted_name", "keras_path", "literal_number", "literal_string", "literal_value",
+    "name_words", "remove_arg",
 ]
 
 SEVERITIES = ("error", "warning", "info")
@@ -69,7 +72,8 @@ class Rule:
     `anchors`: canonical names (`keras.layers.Dropout`, `keras.layers.*`, `tensorflow.nn.dropout`)
     and method names (`.compile`, `.add_weight`) whose use makes a function worth parsing; the
     engine maps them to the file's own spellings and hands libcst only the functions that use
-    one, the functions those call, and the structural methods of their classes.
+    one, the functions those call, and the structural methods of their classes. A canonical
+    anchor ending in `@3` (`keras.backend.*@3`) counts only Keras 3's spellings of it.
     `options`: the option schema, name -> default (the default's type is the option's type).
     `default`: enabled when nothing selects it explicitly (False for opt-in `info` rules).
     """
@@ -120,15 +124,17 @@ class Rule:
 class Edit:
     """Replace the source of `node` (or from `node` to `end`, inclusive) with `content`.
 
-    `at="before"` / `"after"` inserts `content` at the start / end of `node` instead.
-    Positions come from the parsed tree, whose line and column numbers are the original
-    file's, and the edit applies to the original text.
+    `at="before"` / `"after"` inserts `content` at the start / end of `node` instead;
+    `at="until"` replaces from the start of `node` up to the start of `end` (exclusive: an
+    argument and the separator after it). Positions come from the parsed tree, whose line and
+    column numbers are the original file's, and the edit applies to the original text. A
+    line break in `content` is written as `\n`: the fixer writes the file's own.
     """
 
     node: cst.CSTNode
     content: str
     end: cst.CSTNode | None = None
-    at: str = "replace"  # "replace" | "before" | "after"
+    at: str = "replace"  # "replace" | "before" | "after" | "until"
 
 
 @dataclass(frozen=True)
@@ -144,6 +150,20 @@ class Fix:
     @classmethod
     def replace(cls, node: cst.CSTNode, content: str, message: str, applicability: str = "safe") -> Fix:
         return cls((Edit(node, content),), applicability, message)
+
+
+def remove_arg(call: cst.Call, arg: cst.Arg) -> tuple[Edit, ...]:
+    """The edits that delete `arg` from `call` with one separator, leaving valid code:
+    `f(a, b=1, c)` -> `f(a, c)`, `f(a, b=1)` -> `f(a)`, `f(b=1,)` -> `f()`."""
+    args = list(call.args)
+    i = next(k for k, a in enumerate(args) if a is arg)
+    if i + 1 < len(args):
+        return (Edit(arg, "", end=args[i + 1], at="until"),)
+    if i > 0 and isinstance(args[i - 1].comma, cst.Comma):
+        return (Edit(args[i - 1].comma, "", end=arg),)
+    if isinstance(arg.comma, cst.Comma):
+        return (Edit(arg, "", end=arg.comma),)
+    return (Edit(arg, ""),)
 
 
 # ------------------------------------------------------------------ hits
@@ -174,7 +194,7 @@ class Context:
     """What `check(ctx)` reads: the shared model of one file, its text, the rule's options and
     the project facts, plus the model's semantic helpers."""
 
-    __slots__ = ("picture", "text", "path", "options", "facts")
+    __slots__ = ("picture", "text", "path", "options", "facts", "_flavors")
 
     def __init__(self, picture: Picture, text: str, path: str, options: Mapping[str, Any],
                  facts: ProjectFacts) -> None:
@@ -183,6 +203,7 @@ class Context:
         self.path = path
         self.options = options
         self.facts = facts
+        self._flavors: frozenset[str] | None = None
 
     # -- names and scopes ------------------------------------------------------------------
 
@@ -196,6 +217,87 @@ class Context:
         from kerascheck.names import canonical
 
         return {canonical(path) for path in self.picture.names.imports()}
+
+    def import_records(self) -> tuple[ImportRecord, ...]:
+        """Every name the file's import statements import, as written (whole dotted paths,
+        with their nodes), in every scope."""
+        return self.picture.names.import_records
+
+    def spelled(self, expr: cst.BaseExpression, at: cst.CSTNode | Scope | None = None) -> frozenset[str] | None:
+        """The raw dotted paths a Name/Attribute chain stands for, as the imports wrote them
+        (`keras.layers.merge.concatenate`, which `resolve` makes `keras.layers.concatenate`)."""
+        scope = at if isinstance(at, Scope) else self.scope_of(at) if at is not None else self.picture.names.root
+        return self.picture.names.spelled(expr, scope)
+
+    def spelling(self, target: str, at: cst.CSTNode) -> tuple[str, tuple[Edit, ...]] | None:
+        """How code at `at` can name the canonical `target` (`keras.ops`): an expression through
+        the file's imports (`ops`, `keras.ops`, `tf.keras.ops`) and no edit, or `keras...` with
+        the edit that adds `import keras` before the file's first import (when no scope binds
+        the name `keras`); None when neither works. A fix that names something must use this,
+        so that the fixed file still imports."""
+        names = self.picture.names
+        text = names.spell(target, self.scope_of(at))
+        if text is not None and self._top_level_import(text.split(".", 1)[0]):
+            return text, ()
+        if not (target == "keras" or target.startswith("keras.")) or names.bound_anywhere("keras"):
+            return None
+        for stmt in self.picture.module.body:
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            small = stmt.body[0]
+            if isinstance(small, cst.Import) or (isinstance(small, cst.ImportFrom) and not small.relative
+                                                 and dotted_name(small.module) != "__future__"):
+                return target, (Edit(stmt, "import keras\n", at="before"),)
+        return None
+
+    def keras_major(self, flavor: str | None = None) -> str | None:
+        """Which Keras ("2" or "3") names of a flavor (`keras`, `tf.keras`, `tf_keras`) stand for
+        in this file, or, for None, the file's Keras code as a whole; None when it cannot be told.
+        `tf_keras` (and the old `tensorflow.python.keras`) is always Keras 2. `keras` and
+        `tf.keras` are Keras 3 unless the target is Keras 2 (`ctx.facts.keras`, not forced by
+        `--target-keras 3`); a file that imports tf_keras or mentions TF_USE_LEGACY_KERAS says
+        nothing sure about them (its `tf.keras` may be Keras 2), so they are None there."""
+        if flavor in ("tf_keras", "tf.python.keras"):
+            return "2"
+        if flavor not in (None, "keras", "tf.keras"):
+            return None
+        if self.facts.keras == "2" and not self.facts.keras_forced:
+            return "2"
+        if self._flavors is None:
+            self._flavors = frozenset(c.flavor for c in self.imported() if c.flavor is not None)
+        flavors = self._flavors
+        if flavors & {"tf_keras", "tf.python.keras", "mixed"} or "TF_USE_LEGACY_KERAS" in self.text:
+            return None
+        if flavor is None and not flavors & {"keras", "tf.keras"}:
+            return None
+        return "3"
+
+    def _top_level_import(self, name: str) -> bool:
+        """Is `name` bound only by imports that are statements of the module itself (not inside a
+        function, an `if` or a `try`), so that it is bound wherever the module's code runs?"""
+        body = self.picture.module.body
+        records = [r for r in self.picture.names.import_records
+                   if r.scope.kind == "module" and _bound_name(r) == name]
+        return bool(records) and all(
+            any(isinstance(stmt, cst.SimpleStatementLine) and r.statement in stmt.body for stmt in body)
+            for r in records)
+
+    def keras_optimizer(self, expr: cst.BaseExpression) -> bool:
+        """Is `expr` a Keras 3 optimizer object: `<x>.optimizer` (a model's), or a name bound to the
+        construction of one (`opt = keras.optimizers.Adam(...)`)?"""
+        if isinstance(expr, cst.Attribute) and expr.attr.value == "optimizer":
+            return True
+        if isinstance(expr, cst.Name):
+            found = self.definition(expr)
+            if isinstance(found, cst.Call) and isinstance(found.func, (cst.Name, cst.Attribute)):
+                canon = self.resolve(found.func, found)
+                return (canon is not None and canon.name.startswith("keras.optimizers.")
+                        and canon.short[:1].isupper() and self.keras_major(canon.flavor) == "3")
+        return False
+
+    def attributes(self, name: str) -> list[cst.Attribute]:
+        """Every `<expr>.name` in the parsed code (loads, stores and calls alike), in source order."""
+        return self.picture.flow.attributes(name)
 
     def scope_of(self, node: cst.CSTNode) -> Scope:
         """The innermost scope (module, class, function, lambda, comprehension) holding `node`."""
@@ -337,3 +439,17 @@ class Context:
         enclose `node`, innermost first (`try` when `node` is in its body)."""
         return self.picture.flow_for(node).conditions(node)
 
+
+def dotted_name(expr: cst.BaseExpression | None) -> str:
+    """`a.b.c` for a Name/Attribute chain, "" for anything else."""
+    return (_dotted_name(expr) or "") if expr is not None else ""
+
+
+def _bound_name(record: ImportRecord) -> str:
+    """The name an import binds: its `as` name, or the first part of `import a.b`."""
+    alias = record.node
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value
+    if isinstance(record.statement, cst.Import):
+        return record.path.split(".", 1)[0]
+    return record.path.rsplit(".", 1)[-1]

@@ -604,3 +604,170 @@ def test_instances_of_local_classes():
               "def build():\n    return L()(keras.Input((2,)))\n")
     pic = context(source).picture
     assert [i.canon.name for i in pic.instances] == ["<local>.L"]
+
+
+STRINGS = ["0", "10", "1_000", "0x1F", "0o17", "0b101", "1.5", ".5", "1e-3", "1_0.5e2", "3j",
+           "'relu'", '"x"', "r'\\d+'", '"""doc\nmore"""', "u'é'", "'a\\nb'", "b'x'", "''", '""""""',
+           "'\"'", 'R"x"', "'''a'''", "'tab\\there'", "'a' 'b'"]
+
+
+@pytest.mark.parametrize("source", STRINGS, ids=range(len(STRINGS)))
+def test_string_literals_have_their_python_value(source):
+    import ast
+
+    from kerascheck.flow import literal_value
+
+    node = cst.parse_expression(source)
+    assert literal_value(node) == ast.literal_eval(source)
+
+
+# ------------------------------------------------------------------ spellings, imports, attributes (fixes)
+
+from kerascheck.facts import ProjectFacts  # noqa: E402
+from kerascheck.names import keras_relative  # noqa: E402
+from kerascheck.rule import remove_arg  # noqa: E402
+
+SPELL = [
+    # What names `keras.ops` at the marked line: the file's own imports, shortest first.
+    ("import keras\nx = 1  # <-\n", "keras.ops", "keras.ops"),
+    ("from keras import ops\nimport keras\nx = 1  # <-\n", "keras.ops", "ops"),
+    ("import tensorflow as tf\nx = 1  # <-\n", "keras.ops", "tf.keras.ops"),
+    ("from tensorflow import keras\nx = 1  # <-\n", "keras.ops", "keras.ops"),
+    # A local binding hides the import: not a spelling there.
+    ("import keras\ndef f():\n    keras = 3\n    x = 1  # <-\n", "keras.ops", None),
+    # tf_keras is not Keras 3: no spelling through it.
+    ("import tf_keras as keras\nx = 1  # <-\n", "keras.ops", None),
+    # A canonical name that collapses internal segments (schedules).
+    ("import keras\nx = 1  # <-\n", "keras.optimizers.schedules.InverseTimeDecay",
+     "keras.optimizers.schedules.InverseTimeDecay"),
+    # Not Keras: plain module paths.
+    ("import numpy as np\nx = 1  # <-\n", "numpy.argmax", "np.argmax"),
+    ("x = 1  # <-\n", "numpy.argmax", None),
+]
+
+
+@pytest.mark.parametrize(("source", "target", "expected"), SPELL)
+def test_spell(source, target, expected):
+    ctx = context(source)
+    node = marked(ctx, cst.Integer)
+    assert ctx.picture.names.spell(target, ctx.scope_of(node)) == expected
+
+
+def test_spelling_adds_import_keras_before_the_first_import_only_when_keras_is_free():
+    ctx = context('"""Doc."""\nfrom __future__ import annotations\nimport os\nfrom keras import backend as K\n'
+                  "y = 1  # <-\n")
+    text, edits = ctx.spelling("keras.ops", marked(ctx, cst.Integer))
+    assert text == "keras.ops" and len(edits) == 1
+    assert edits[0].at == "before" and edits[0].content == "import keras\n"
+    assert ctx.code(edits[0].node).strip() == "import os"  # after the __future__ import
+    taken = context("from keras import backend as K\nkeras = None\ny = 1  # <-\n")
+    assert taken.spelling("keras.ops", marked(taken, cst.Integer)) is None
+
+
+SPELLED = [
+    ("from keras.layers import merge\nmerge.concatenate  # <-\n", {"keras.layers.merge.concatenate"}),
+    ("import keras\nkeras.layers.merge.concatenate  # <-\n", {"keras.layers.merge.concatenate"}),
+    ("import tensorflow as tf\nL = tf.keras.layers\nL.experimental.preprocessing  # <-\n",
+     {"tensorflow.keras.layers.experimental.preprocessing"}),
+    ("try:\n    import tf_keras as keras\nexcept ImportError:\n    from tensorflow import keras\nkeras.layers  # <-\n",
+     {"tf_keras.layers", "tensorflow.keras.layers"}),
+    ("unknown.layers  # <-\n", None),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), SPELLED)
+def test_spelled_paths_keep_what_canonical_names_drop(source, expected):
+    ctx = context(source)
+    node = marked(ctx, cst.Attribute)
+    got = ctx.spelled(node, node)
+    assert (set(got) if got is not None else None) == expected
+
+
+def test_import_records_keep_whole_paths_and_nodes():
+    ctx = context("import keras.utils.np_utils\nfrom keras.layers.merge import concatenate as cat, Add\n"
+                  "def f():\n    from keras import backend as K\n")
+    got = [(r.path, ctx.code(r.node).strip(), type(r.statement).__name__, r.scope.kind) for r in ctx.import_records()]
+    assert got == [("keras.utils.np_utils", "keras.utils.np_utils", "Import", "module"),
+                   ("keras.layers.merge.concatenate", "concatenate as cat,", "ImportFrom", "module"),
+                   ("keras.layers.merge.Add", "Add", "ImportFrom", "module"),
+                   ("keras.backend", "backend as K", "ImportFrom", "function")]
+
+
+def test_attributes_are_indexed_by_name():
+    ctx = context("a.lr = 1\nprint(b.optimizer.lr, c.lr())\nx = args.lr_decay\n")
+    assert [ctx.code(a) for a in ctx.attributes("lr")] == ["a.lr", "b.optimizer.lr", "c.lr"]
+    assert ctx.attributes("missing") == []
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("tensorflow.keras.layers.merge.concatenate", ("tf.keras", "layers.merge.concatenate")),
+    ("keras.backend", ("keras", "backend")),
+    ("keras", ("keras", "")),
+    ("tf_keras.optimizers.legacy.SGD", ("tf_keras", "optimizers.legacy.SGD")),
+    ("numpy.keras", None),
+])
+def test_keras_relative(raw, expected):
+    assert keras_relative(raw) == expected
+
+
+KERAS_MAJOR = [
+    # (source, facts, flavor, expected)
+    ("import keras\n", DEFAULT, "keras", "3"),
+    ("import keras\n", DEFAULT, None, "3"),
+    ("import tensorflow as tf\n", DEFAULT, "tf.keras", "3"),
+    ("import tf_keras\n", DEFAULT, "tf_keras", "2"),
+    # A file that imports tf_keras, or sets TF_USE_LEGACY_KERAS, says nothing sure about the others.
+    ("import keras\nimport tf_keras\n", DEFAULT, "keras", None),
+    ("import os\nos.environ['TF_USE_LEGACY_KERAS'] = '1'\nimport tensorflow as tf\n", DEFAULT, "tf.keras", None),
+    # The project's target.
+    ("import keras\n", ProjectFacts(keras="2", keras_source="pins"), "keras", "2"),
+    ("import keras\n", ProjectFacts(keras="3", keras_source="--target-keras", keras_forced=True), "keras", "3"),
+    # No Keras import at all: the file as a whole is not Keras code.
+    ("import numpy\n", DEFAULT, None, None),
+]
+
+
+@pytest.mark.parametrize(("source", "facts", "flavor", "expected"), KERAS_MAJOR)
+def test_keras_major(source, facts, flavor, expected):
+    ctx = context(source)
+    ctx.facts = facts
+    assert ctx.keras_major(flavor) == expected
+
+
+@pytest.mark.parametrize(("call", "arg", "expected"), [
+    ("f(a, b=1, c=2)", "b=1", "f(a, c=2)"),
+    ("f(a, b=1)", "b=1", "f(a)"),
+    ("f(b=1,)", "b=1", "f()"),
+    ("f(\n    a,\n    b=1,\n)", "b=1", "f(\n    a,\n)"),
+])
+def test_remove_arg_leaves_valid_code(call, arg, expected, tmp_path):
+    from kerascheck import engine
+    from kerascheck.config import Settings
+    from kerascheck.rule import Fix, Hit, Rule
+
+    def check(ctx):
+        node = next(n for n in ctx.walk(ctx.picture.module) if isinstance(n, cst.Call))
+        target = next(a for a in node.args if ctx.code(a).strip().rstrip(",") == arg)
+        yield Hit(node, fix=Fix(remove_arg(node, target), "safe", "drop it"))
+
+    from kerascheck import fix
+
+    plan = engine.Plan.make(Settings(), (Rule("KC999", "t", "m", needs=(b"f",), check=check),), {"KC999"})
+    outcome = fix.fix_data("t.py", None, (call + "\n").encode(), plan)
+    assert outcome.fixed.decode() == expected + "\n"
+
+
+def test_calls_in_an_assert_are_calls():
+    ctx = context("import keras\nmodel = keras.Sequential()\nassert model.predict_generator(g, 2).shape, keras.ops.sum(x)\n")
+    assert [e.name for e in ctx.picture.methods] == ["predict_generator"]
+    assert [e.canon.name for e in ctx.picture.calls] == ["keras.ops.sum"]
+
+
+def test_spelling_uses_only_imports_that_run_with_the_module():
+    # `tf` is imported in one branch of a function only: naming it elsewhere could fail.
+    ctx = context("import keras.backend as K\nfrom lib import *\n"
+                  "def f(x):\n    if K.backend() == 'theano':\n        return 1  # <-\n"
+                  "    import tensorflow as tf\n    return tf\n")
+    assert ctx.spelling("keras.ops", marked(ctx, cst.Integer)) is None
+    ctx = context("import tensorflow as tf\ny = 1  # <-\n")
+    assert ctx.spelling("keras.ops", marked(ctx, cst.Integer)) == ("tf.keras.ops", ())

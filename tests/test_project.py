@@ -517,3 +517,30 @@ def test_confirm_says_a_finding_across_files_is_not_built(tmp_path):
     plan = engine.Plan.make(Settings(root=root), registry.load(), registry.enabled(None, ()))
     [job] = build_jobs([finding], plan)
     assert job == {"_unavailable": f"the finding spans files ({finding.related[0].path}): confirm mode builds one file"}
+
+
+def test_fix_keeps_the_findings_across_files(tmp_path):
+    """--fix re-checks a fixed file with its imports followed: the KC001 finding that needs
+    blocks.py is still reported after the KC023 fix, and --diff shows only the fix."""
+    from tests.conftest import invoke
+
+    root = make(tmp_path, {
+        "blocks.py": """
+            from keras import layers
+            def block(x):
+                return layers.Dropout(0.5)(x)
+        """,
+        "train.py": """
+            import keras
+            from blocks import block
+            inp = keras.layers.InputLayer(input_shape=(8,))
+            x = keras.layers.BatchNormalization()(block(keras.Input((8,))))
+        """,
+    })
+    diff = invoke("check", "--no-cache", "--diff", "train.py", cwd=root).stdout
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed == ["-inp = keras.layers.InputLayer(input_shape=(8,))", "+inp = keras.layers.InputLayer(shape=(8,))"]
+    result = invoke("check", "--no-cache", "--fix", "--output-format", "json", "train.py", cwd=root)
+    found = json.loads(result.stdout)
+    assert [(f["code"], f["line"], f["related"][0]["path"]) for f in found] == [("KC001", 4, "blocks.py")]
+    assert "InputLayer(shape=(8,))" in (root / "train.py").read_text()

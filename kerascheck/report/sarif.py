@@ -6,6 +6,9 @@ the current directory (files outside it get an absolute `file:` URI), and a
 `partialFingerprints` entry built from the baseline identity (path, code, flagged
 code, occurrence), so an edit above a finding does not make it a new alert. Related places
 (the Dropout that feeds a flagged BN, in this file or in another one) are `relatedLocations`.
+A finding with a fix carries it as SARIF `fixes` (one `artifactChange`, a `replacement` per
+edit, the applicability in its `properties`); notebook findings do not, since their edits
+count lines in cells, not in the JSON file a viewer would apply them to.
 `--statistics` does not apply: a SARIF log always holds every result.
 """
 
@@ -53,6 +56,20 @@ def _location(path: str, cwd: Path) -> dict:
     return {"uri": quote(rel, safe="/"), "uriBaseId": SRCROOT}
 
 
+def _fix(f, cwd: Path) -> dict:
+    """A finding's fix as a SARIF `fix`: one artifact change, a replacement per edit."""
+    replacements = [{
+        "deletedRegion": {"startLine": e["line"], "startColumn": e["column"],
+                          "endLine": e["end_line"], "endColumn": e["end_column"]},
+        "insertedContent": {"text": e["content"]},
+    } for e in f.fix["edits"]]
+    return {
+        "description": {"text": f.fix["message"]},
+        "artifactChanges": [{"artifactLocation": _location(f.path, cwd), "replacements": replacements}],
+        "properties": {"applicability": f.fix["applicability"]},
+    }
+
+
 def _related(i: int, r, f, cwd: Path) -> dict:
     region = {"startLine": r.line, "startColumn": r.column,
               "endLine": max(r.end_line, r.line), "endColumn": max(r.end_column, 1)}
@@ -86,6 +103,8 @@ def log(result) -> dict:
             item["relatedLocations"] = [_related(i, r, f, cwd) for i, r in enumerate(f.related)]
         if f.code in index:
             item["ruleIndex"] = index[f.code]
+        if f.fix and f.cell is None:  # a notebook's edits count lines in cells, not in the JSON file
+            item["fixes"] = [_fix(f, cwd)]
         properties = {}
         if f.cell is not None:  # a notebook: the region counts lines within this cell
             properties["cell"] = f.cell

@@ -41,7 +41,9 @@ def _console(stream, color: str = "auto") -> Console:
 
 
 def render(result, stream, *, statistics: bool = False, summary: bool = True, color: str = "auto",
-           **_: object) -> None:
+           unsafe_fixes: bool = False, **_: object) -> None:
+    from kerascheck.fix import applicable
+
     console = _console(stream, color)
     findings = result.findings
     if statistics:
@@ -53,7 +55,8 @@ def render(result, stream, *, statistics: bool = False, summary: bool = True, co
             console.print(Text.assemble(
                 (f.path, "bold"), ":", f"cell {f.cell}:" if f.cell is not None else "",
                 str(f.line), ":", str(f.column), ": ",
-                (f.code, SEVERITY_STYLE.get(f.severity, "bold")), " ", f.message))
+                (f.code, SEVERITY_STYLE.get(f.severity, "bold")), " ",
+                ("[*] ", "cyan") if applicable(f.fix, unsafe_fixes) else "", f.message))
             if f.frame:
                 _frame(console, f)
             if f.confirm:  # under its finding, before the blank line that separates findings
@@ -64,6 +67,9 @@ def render(result, stream, *, statistics: bool = False, summary: bool = True, co
                 console.print()
     if summary:
         console.print(Text(summary_line(result), style="dim" if not findings else ""))
+        hint = fix_hint(findings, unsafe_fixes)
+        if hint:
+            console.print(Text(hint))
 
 
 def _frame(console: Console, f) -> None:
@@ -112,12 +118,31 @@ def _count(n: int, word: str) -> str:
 
 
 def summary_line(result) -> str:
-    """`All checks passed! (...)` or `Found N findings in M files (...)`, count words in number."""
+    """`All checks passed! (...)` or `Found N findings in M files (...)`, count words in number;
+    after --fix, `Found N findings (F fixed, R remaining) (...)`."""
     findings = result.findings
     n, m = len(findings), len({f.path for f in findings})
     cached = getattr(result, "cached", 0)
+    fixed = getattr(result, "fixed", 0)
     detail = (f"({_count(len(result.files), 'file')} checked, {result.skipped} skipped by prefilter"
               f"{f', {cached} from cache' if cached else ''}) in {result.seconds:.2f} s")
+    if fixed:
+        return f"Found {_count(n + fixed, 'finding')} ({fixed} fixed, {n} remaining) {detail}"
     if not n:
         return f"All checks passed! {detail}"
     return f"Found {_count(n, 'finding')} in {_count(m, 'file')} {detail}"
+
+
+def fix_hint(findings, unsafe_fixes: bool = False) -> str:
+    """ruff's hint: how many findings `--fix` would fix, and how many more `--unsafe-fixes` would."""
+    from kerascheck.fix import applicable
+
+    fixable = sum(applicable(f.fix, unsafe_fixes) for f in findings)
+    hidden = 0 if unsafe_fixes else sum(applicable(f.fix, True) for f in findings) - fixable
+    more = (f"{hidden} hidden {'fix' if hidden == 1 else 'fixes'} can be enabled with the "
+            "`--unsafe-fixes` option") if hidden else ""
+    if fixable:
+        return f"[*] {fixable} fixable with the `--fix` option" + (f" ({more})." if more else ".")
+    if hidden:
+        return f"No fixes available ({more})."
+    return ""
