@@ -16,8 +16,14 @@ dict literals (also when unpacked into a layer's `**kwargs`). What it records:
 - `calls`, `methods`, `binops`, `models`: calls to resolved functions (`tf.*`,
   `np.*`, `keras.ops.*`), method calls (`model.compile`, `self.add_weight`),
   arithmetic and `Model(...)` constructions, with the abstract values of
-  their operands (is it a symbolic KerasTensor? where was it created?);
-- `classes`: the file's Keras `Layer`/`Model`/`Constraint` subclasses.
+  their operands (is it a symbolic KerasTensor? where was it created?); a
+  method call on a model keeps a `Snapshot` of the model's Sequential layers
+  and of its arguments' lists and dicts as they were at the call;
+- `classes`: the file's Keras `Layer`/`Model`/`Constraint` subclasses (with
+  what a model's `call()` returns); `sequentials`: each `Sequential(...)`.
+
+`training` is the view of models, outputs and `compile` calls built on this
+(kerascheck/training.py), on first use.
 
 Each record carries its `Site`: where the code runs (function, class, inside
 `call()`, the call chain that inlined it, the names that carry the training
@@ -29,17 +35,22 @@ connects two layers: a rule may miss, but it is not misled.
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
 from kerascheck.flow import NOT_CONSTANT, Flow, fold, literal_value
 from kerascheck.names import Canon, Names, Scope, walk_statements
+
+if TYPE_CHECKING:
+    from kerascheck.training import Training
 
 MAX_UNROLL = 32  # items of a literal sequence a loop is unrolled over
 MAX_INLINE_DEPTH = 5  # helpers inlined inside helpers: a model built 4-5 calls deep is still seen
@@ -52,6 +63,7 @@ TRAINING = frozenset({"training"})
 MODEL_FUNCTIONS = frozenset({"keras.models.load_model", "keras.saving.load_model", "keras.models.clone_model",
                              "keras.models.model_from_json", "keras.models.model_from_yaml"})
 _CALLED = re.compile(r"\b(\w++)\s*+\(")  # names written before a `(`: a `def` and each call
+_BUILTINS = frozenset(dir(builtins))  # `print(model)` leaves a model as it was
 
 _SEQ = itertools.count()  # records are numbered in the order the interpreter made them
 
@@ -61,7 +73,7 @@ def _seq() -> int:
 
 
 __all__ = ["Apply", "BinOpEvent", "CallEvent", "KerasClass", "LayerDef", "MethodCallEvent", "ModelEvent",
-           "NOT_CONSTANT", "Picture", "Site", "Value", "build", "call_arg", "literal_number",
+           "NOT_CONSTANT", "Picture", "Site", "Snapshot", "Value", "build", "call_arg", "literal_number",
            "literal_string", "literal_value"]
 
 
@@ -172,6 +184,7 @@ class Apply:
     adjacent: bool = False  # the producer is the previous element of the same list
     call: cst.Call | None = None  # the application call, when there is one
     repeat: bool = False  # the same layer object was already added to this Sequential model
+    model: int | None = None  # sequential/add: the heap key (Value.oid) of the Sequential model
     seq: int = field(default_factory=_seq)  # order of interpretation (records of all kinds)
     # Made only under an `if` on a parameter whose value is not known here (`if dropout_rate:` in
     # a helper run without a call that gives it): whether it happens depends on the caller.
@@ -284,10 +297,39 @@ class CallEvent:
 
 
 @dataclass(frozen=True, eq=False)
+class Snapshot:
+    """The mutable state of some values as it was at one call: a Sequential model's output so
+    far, the items of a list, the entries of a dict (lists and dicts change after the call)."""
+
+    states: dict[int, object] = field(default_factory=dict)
+
+    def items(self, value: Value) -> list[Value] | None:
+        """The items of a list or tuple value at the call; None when not known exactly."""
+        if value.kind != "seq":
+            return None
+        if value.oid is None:
+            return list(value.items)
+        state = self.states.get(value.oid)
+        return list(state) if isinstance(state, tuple) else None
+
+    def entries(self, value: Value) -> dict[str, Value] | None:
+        """The string-keyed entries of a dict value at the call; None when not known exactly."""
+        state = self.states.get(value.oid) if value.kind == "dict" and value.oid is not None else None
+        return dict(state) if isinstance(state, dict) else None
+
+    def sequential_output(self, value: Value) -> Value | None:
+        """What a Sequential model's layers output at the call (its last layer's application;
+        unknown when a layer is not visible); None when `value` is not a Sequential model."""
+        state = self.states.get(value.oid) if value.kind == "model" and value.oid is not None else None
+        return state.last if isinstance(state, _SeqState) else None
+
+
+@dataclass(frozen=True, eq=False)
 class MethodCallEvent:
     """A method call on a value that is not a module: `model.compile(...)`, `self.add_weight(...)`,
     `opt.apply_gradients(...)`. `receiver` is the abstract value of the object (kind "self"
-    for the class's own instance)."""
+    for the class's own instance). For a receiver that is a model or layer, `state` holds the
+    receiver's and the arguments' lists, dicts and Sequential layers as they were at the call."""
 
     name: str
     receiver: Value
@@ -295,6 +337,7 @@ class MethodCallEvent:
     args: tuple[Value, ...]
     kwargs: tuple[tuple[str, Value], ...]
     site: Site
+    state: Snapshot = field(default_factory=Snapshot)
     seq: int = field(default_factory=_seq)
 
     def __repr__(self) -> str:
@@ -319,6 +362,7 @@ class ModelEvent:
     inputs: Value | None
     outputs: Value | None
     site: Site
+    state: Snapshot = field(default_factory=Snapshot)  # the outputs' list or dict at the call
     seq: int = field(default_factory=_seq)
 
 
@@ -331,6 +375,7 @@ class KerasClass:
     bases: tuple[Canon, ...]  # the resolved Keras bases (direct or through a local class)
     methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
     attrs: dict[str, Value] = field(default_factory=dict)  # self.X set in __init__/build
+    output: Value | None = None  # what `call()` returns (None: no call() was run)
 
     @property
     def name(self) -> str:
@@ -353,6 +398,7 @@ class Picture:
     models: list[ModelEvent] = field(default_factory=list)
     classes: list[KerasClass] = field(default_factory=list)
     lambdas: list[LayerDef] = field(default_factory=list)  # Lambda layers
+    sequentials: dict[int, cst.Call] = field(default_factory=dict)  # Sequential model (Value.oid) -> its call
     instances: list[LayerDef] = field(default_factory=list)  # constructions of the file's own Layer/Model classes
     text: str | None = None  # the source text, when known
     references: set[str] = field(default_factory=set)  # canonical names of every resolved name read
@@ -467,6 +513,13 @@ class Picture:
             if kc.node is node:
                 return kc
         return None
+
+    @cached_property
+    def training(self) -> Training:
+        """The models' outputs and `compile` calls (kerascheck/training.py), built on first use."""
+        from kerascheck.training import Training
+
+        return Training(self)
 
 
 STRUCTURAL_METHODS = ("__init__", "build", "call", "__call__")
@@ -730,7 +783,9 @@ class _Interpreter:
             self.functions_run.add(id(fn))
             in_call = kc.kind in ("layer", "model") and name in ("call", "__call__")
             env = self._params_env(fn, heap=dict(heap))
-            self._exec_function(fn, env, site_of(fn, in_call), self_attrs=attrs)
+            result = self._exec_function(fn, env, site_of(fn, in_call), self_attrs=attrs)
+            if name == "call":
+                kc.output = result
 
     def _params_env(self, fn: cst.FunctionDef, heap=None) -> _Env:
         env = _Env(heap=dict(heap) if heap is not None else dict(self.global_heap))
@@ -1284,6 +1339,24 @@ class _Interpreter:
                     found.extend(self._symbolic(items, env, depth + 1))
         return found
 
+    def _snapshot(self, values, env: _Env, depth: int = 0, states: dict | None = None) -> Snapshot:
+        """The heap states of `values` and of the lists and dicts inside them (two levels)."""
+        states = {} if states is None else states
+        for value in values:
+            for alt in value.alternatives():
+                if alt.oid is None or alt.oid in states or alt.kind not in ("model", "seq", "dict"):
+                    continue
+                if alt.oid in env.heap:
+                    state = env.heap[alt.oid]
+                else:  # a list made where this heap did not reach: as it was made
+                    state = tuple(alt.items) if alt.kind == "seq" else None
+                states[alt.oid] = state
+                if depth < 2 and isinstance(state, tuple):
+                    self._snapshot(state, env, depth + 1, states)
+                elif depth < 2 and isinstance(state, dict):
+                    self._snapshot(list(state.values()), env, depth + 1, states)
+        return Snapshot(states)
+
     def _is_self(self, node) -> bool:
         return (self.self_name is not None and self.self_attrs is not None
                 and isinstance(node, cst.Name) and node.value == self.self_name)
@@ -1308,7 +1381,10 @@ class _Interpreter:
             if owner.kind == "ref":
                 return self._call_value(self._ref(func, site), call, env, site)
             args, kwargs = self._args(call, env, site)
-            self.pic.methods.append(MethodCallEvent(method, owner, call, args, kwargs, site))
+            state = Snapshot()
+            if any(alt.kind in ("model", "layer") for alt in owner.alternatives()):
+                state = self._snapshot([owner, *args, *(v for _, v in kwargs)], env)
+            self.pic.methods.append(MethodCallEvent(method, owner, call, args, kwargs, site, state))
             if owner.kind == "model" and method == "get_layer":  # a layer of a built model: has `.output`
                 return Value("model", node=call, canon=owner.canon, label="get_layer")
             if owner.kind == "model" and owner.oid is not None and method in ("add", "pop"):
@@ -1337,6 +1413,8 @@ class _Interpreter:
             if owner.kind == "dict" and owner.oid is not None and method not in ("get", "keys", "values", "items", "copy"):
                 env.heap[owner.oid] = None  # update/pop/setdefault: no longer known exactly
             # Methods of other objects (`x.numpy()`, `model.fit(...)`) are opaque.
+            if owner.kind not in ("model", "layer", "seq", "dict"):
+                self._escape([*args, *(v for _, v in kwargs)], env)
             return UNKNOWN
         return self._call_value(self.expr(func, env, site), call, env, site)
 
@@ -1370,8 +1448,19 @@ class _Interpreter:
             # A layer chosen between branches: apply each alternative.
             if all(alt.kind == "layer" for alt in callee.items):
                 return union([self._call_value(alt, call, env, site) for alt in callee.items])
-        self._args(call, env, site)
+        args, kwargs = self._args(call, env, site)
+        if not (isinstance(call.func, cst.Name) and call.func.value in _BUILTINS):
+            self._escape([*args, *(v for _, v in kwargs)], env)
         return UNKNOWN
+
+    def _escape(self, values, env: _Env) -> None:
+        """A Sequential model handed to code the picture does not follow may get layers there:
+        from then on, what its layers output is not known."""
+        for value in values:
+            for alt in value.alternatives():
+                state = env.heap.get(alt.oid) if alt.kind == "model" and alt.oid is not None else None
+                if isinstance(state, _SeqState):
+                    env.heap[alt.oid] = _SeqState(UNKNOWN, None, state.added)
 
     def _layer_kwargs(self, call: cst.Call, env: _Env, site: Site) -> tuple[tuple[tuple[str, cst.BaseExpression], ...], bool]:
         """What `**d` / `*a` arguments of a layer construction give: (known keywords, opaque)."""
@@ -1419,7 +1508,8 @@ class _Interpreter:
                 kw = dict(kwargs)
                 inputs = kw.get("inputs", args[0] if args else None)
                 outputs = kw.get("outputs", args[1] if len(args) > 1 else None)
-                self.pic.models.append(ModelEvent(canon, call, inputs, outputs, site))
+                state = self._snapshot([outputs], env) if outputs is not None else Snapshot()
+                self.pic.models.append(ModelEvent(canon, call, inputs, outputs, site, state))
                 return Value("model", node=call, canon=canon)
             if name.startswith("keras.layers.") and canon.short[:1].isupper() and canon.short not in NOT_LAYERS:
                 extra, opaque = (), False
@@ -1434,6 +1524,8 @@ class _Interpreter:
                     self.pic.lambdas.append(layer)
                 return Value("layer", node=call, layer=layer)
         args, kwargs = self._args(call, env, site)
+        if canon.flavor is None and canon.name.split(".", 1)[0] not in ("tensorflow", "numpy"):
+            self._escape([*args, *(v for _, v in kwargs)], env)
         symbolic = tuple(self._symbolic([*args, *(v for _, v in kwargs)], env))
         self.pic.calls.append(CallEvent(canon, call, args, kwargs, site, symbolic))
         kt = bool(symbolic)
@@ -1444,6 +1536,9 @@ class _Interpreter:
         if canon.flavor is not None and name.startswith(("keras.ops.", "keras.activations.", "keras.random.",
                                                          "keras.applications.")):
             return Value("tensor", node=call, kt=kt, canon=canon, root=root)
+        if name.startswith(("keras.losses.", "keras.metrics.", "tensorflow.losses.", "tensorflow.metrics.")) \
+                and canon.short[:1].isupper():
+            return Value("object", node=call, canon=canon)  # `keras.losses.Huber()`: followed to `compile`
         if kt and canon.flavor is None and name.startswith("tensorflow."):
             # A TF op on a KerasTensor: legacy Keras wraps it into a layer and returns a
             # KerasTensor; Keras 3 raises, and the fixed code (keras.ops, a layer) gives one.
@@ -1467,7 +1562,8 @@ class _Interpreter:
             kind = index.class_kind(sym)
             if kind is not None and kind[0] in ("layer", "model"):
                 layer = LayerDef(Canon(f"<local>.{sym.name}", "local"), call, site)
-                return Value("layer", node=call, layer=layer)
+                cls = self._foreign_model(sym, call, site) if kind[0] == "model" else None
+                return Value("layer", node=call, layer=layer, cls=cls)
             return UNKNOWN
         if index.touches(sym) and self.depth < MAX_INLINE_DEPTH and self.budget >= 0:
             anchor = site.origin.anchor if site.origin is not None else call
@@ -1482,6 +1578,29 @@ class _Interpreter:
         for name, value in [*zip(positional, args), *kwargs]:
             given[name] = _summary_of(value)
         return self._from_summary(index.returns(sym, given), call, env)
+
+    def _foreign_model(self, sym, call: cst.Call, site: Site) -> KerasClass | None:
+        """A Keras Model subclass of another module, instantiated here: its definition loaded
+        for this call and run like the file's own classes (its `call()` output is what `compile`
+        pairs with a loss). None past the inlining depth, or when it cannot be loaded."""
+        if self.depth >= MAX_INLINE_DEPTH or self.budget < 0:
+            return None
+        anchor = site.origin.anchor if site.origin is not None else call
+        entry = self.pic.loaded.get(self.pic.project, sym, anchor)
+        if entry is None or not isinstance(entry.node, cst.ClassDef):
+            return None
+        kc = self.pic.class_of(entry.node)
+        if kc is None:
+            kc = _foreign_class(self.pic, entry, sym, anchor)
+            if kc is None:
+                return None
+            self.pic.foreign_classes.append(kc)
+            self.depth += 1
+            try:
+                self._run_class(kc)
+            finally:
+                self.depth -= 1
+        return kc
 
     def _from_summary(self, got, call: cst.Call, env: _Env, depth: int = 0) -> Value:
         """What the index says a call returns, as a value of this picture (no layer applications:
@@ -1502,6 +1621,7 @@ class _Interpreter:
         args, kwargs = self._args(call, env, site)
         oid = next(self.oids)
         env.heap[oid] = _SeqState(UNKNOWN, None, frozenset())
+        self.pic.sequentials[oid] = call
         model = Value("model", node=call, canon=canon, oid=oid)
         layers = dict(kwargs).get("layers", args[0] if args else None)
         if layers is not None:
@@ -1519,7 +1639,7 @@ class _Interpreter:
         if item.kind == "layer" and item.layer is not None:
             adjacent = state.last_layer is not None and via == "sequential"
             repeat = id(item.layer) in state.added
-            app = Apply(item.layer, (state.last,), node, via, site, adjacent=adjacent, repeat=repeat,
+            app = Apply(item.layer, (state.last,), node, via, site, adjacent=adjacent, repeat=repeat, model=oid,
                         conditional=self.conditional > 0, decided=self.decided[0] if self.decided else None)
             self.pic.applies.append(app)
             env.heap[oid] = _SeqState(Value("tensor", node=node, app=app), item.layer,
@@ -1532,6 +1652,7 @@ class _Interpreter:
     def _inline(self, fn: cst.FunctionDef, call: cst.Call, env: _Env, site: Site, bound: bool = False) -> Value:
         args, kwargs = self._args(call, env, site)
         if self.depth >= MAX_INLINE_DEPTH or self.budget < 0:
+            self._escape([*args, *(v for _, v in kwargs)], env)
             return UNKNOWN
         if not bound:
             self.functions_run.add(id(fn))

@@ -12,8 +12,9 @@ discovery. It defines:
 
 The module docstring is the rule's documentation (What it does / Why is this bad? / Example /
 Use instead). `check` is a pure generator: it reads the shared semantic model through `ctx`
-(`ctx.picture`: layers, applications, calls, models, classes; the helpers below: names,
-scopes, parents, constants, uses, call sites, training gates) and never walks the tree with
+(`ctx.picture`: layers, applications, calls, models, classes; `ctx.training`: the models'
+outputs and `compile` calls; the helpers below: names, scopes, parents, constants, uses, call
+sites, training gates) and never walks the tree with
 its own walker or resolves names itself. A hit may carry a `Fix`: text edits on the original
 source, never on the parsed (pruned) tree.
 
@@ -51,12 +52,15 @@ from kerascheck.picture import (
     literal_string,
     literal_value,
 )
+from kerascheck.training import ANCHORS as TRAINING_ANCHORS
+from kerascheck.training import Compile, Loss, Metric, Model, Output, Training
 
 __all__ = [
-    "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Context", "Edit", "Fix", "Hit", "KerasClass", "LayerDef",
-    "ImportRecord", "MethodCallEvent", "ModelEvent", "Picture", "ProjectFacts", "Rule", "Use", "Scope", "Site",
-    "Value", "call_arg", "cst", "dotted_name", "keras_path", "literal_number", "literal_string", "literal_value",
-    "name_words", "remove_arg",
+    "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Compile", "Context", "Edit", "Fix", "Hit",
+    "ImportRecord", "KerasClass", "LayerDef", "Loss", "Metric", "MethodCallEvent", "Model", "ModelEvent", "Output",
+    "Picture", "ProjectFacts", "Rule", "Use", "Scope", "Site", "TRAINING_ANCHORS", "Training", "Value", "call_arg",
+    "cst", "dotted_name", "keras_path", "literal_number", "literal_string", "literal_value", "name_words",
+    "remove_arg",
 ]
 
 SEVERITIES = ("error", "warning", "info")
@@ -204,6 +208,13 @@ class Context:
         self.options = options
         self.facts = facts
         self._flavors: frozenset[str] | None = None
+
+    @property
+    def training(self) -> Training:
+        """The training set-up (kerascheck/training.py): each model's outputs (last layer,
+        activation, units) and each `compile` call (the model, the loss of each output,
+        from_logits, metrics). Built on first use, shared by every rule of the file."""
+        return self.picture.training
 
     # -- names and scopes ------------------------------------------------------------------
 

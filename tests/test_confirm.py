@@ -464,6 +464,31 @@ def test_kc001_evidence_is_the_variance_ratio(rule_fixtures_run):
         assert "BN moving variance / variance of its input at inference = " in f["confirm"]["evidence"]
 
 
+# The training set-up rules: every finding of their fixtures is confirmed by the measurement the
+# rule's docs describe (the loss against the network's logits, the loss stuck at 0 or the output
+# stuck at 1, accuracy 0.000 at a perfect fit, the double squash behind tf.identity).
+TRAINING_EVIDENCE = {
+    "KC006": ("the same outputs as logits (from_logits=True)", 10),
+    "KC007": (("from 1.0", "loss 0.000000 before and 0.000000 after", "outside the valid range"), 9),
+    "KC010": ("accuracy 0.000 at R^2 1.000", 6),
+    "KC011": ("as JAX/PyTorch compute it (behind tf.identity)", 4),
+}
+
+
+@pytest.mark.confirm
+@pytest.mark.skipif(not HAS_TF, reason="TensorFlow is not installed: pip install -e '.[test]'")
+def test_training_rules_evidence(rule_fixtures_run):
+    _, findings = rule_fixtures_run
+    for code, (parts, least) in TRAINING_EVIDENCE.items():
+        parts = (parts,) if isinstance(parts, str) else parts
+        mine = [f for f in findings if f["code"] == code]
+        assert len(mine) >= least, (code, len(mine))
+        for f in mine:
+            c = f["confirm"]
+            assert c["verdict"] == CONFIRMED and any(p in c["evidence"] for p in parts), (f["path"], f["line"], c)
+            assert "W1 observed" in c["evidence"] or code != "KC011", c  # the TensorFlow backend's warning
+
+
 @pytest.mark.confirm
 @pytest.mark.skipif(not HAS_TF, reason="TensorFlow is not installed: pip install -e '.[test]'")
 def test_clean_lookalikes_are_not_reproduced():

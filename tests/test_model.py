@@ -355,6 +355,42 @@ def test_method_calls_are_recorded_with_their_receiver():
     assert got == [("add_weight", "self"), ("compile", "model")]
 
 
+def test_method_calls_on_models_keep_a_snapshot():
+    source = ("import keras\nfrom keras import layers\nm = keras.Sequential([layers.Dense(4)])\n"
+              "ms = ['mae']\nm.compile(loss=keras.losses.Huber(), metrics=ms)\nms.append('acc')\n"
+              "m.add(layers.Dense(1))\n")
+    pic = context(source).picture
+    [event] = [e for e in pic.methods if e.name == "compile"]
+    assert event.state.sequential_output(event.receiver).app.layer.short == "Dense"
+    assert event.state.sequential_output(event.receiver).app is pic.applies[0]  # not the later Dense(1)
+    metrics = dict(event.kwargs)["metrics"]
+    assert [v.lit for v in event.state.items(metrics)] == ["mae"]  # as it was at the call
+    loss = dict(event.kwargs)["loss"]
+    assert (loss.kind, loss.canon.name) == ("object", "keras.losses.Huber")
+    assert [a.model for a in pic.applies] == [event.receiver.oid] * 2
+    assert context(source).code(pic.sequentials[event.receiver.oid]) == "keras.Sequential([layers.Dense(4)])"
+
+
+def test_a_subclassed_model_knows_what_call_returns():
+    source = ("import keras\nclass M(keras.Model):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.out = keras.layers.Dense(3)\n    def call(self, x):\n        return self.out(x)\n"
+              "m = M()\nm.compile(loss='mse')\n")
+    pic = context(source).picture
+    [kc] = pic.classes
+    assert kc.output.app.layer.short == "Dense"
+    [event] = [e for e in pic.methods if e.name == "compile"]
+    assert event.receiver.cls is kc
+
+
+def test_a_sequential_handed_to_unknown_code_is_no_longer_known():
+    source = ("import keras\nfrom keras import layers\nfrom lib import grow\nm = keras.Sequential([layers.Dense(4)])\n"
+              "print(m)\nm.fit(x)\nm.compile(loss='mse')\ngrow(m)\nm.compile(loss='mse')\n")
+    pic = context(source).picture
+    first, second = [e for e in pic.methods if e.name == "compile"]
+    assert first.state.sequential_output(first.receiver).app is not None  # print() and fit() change nothing
+    assert second.state.sequential_output(second.receiver).kind == "unknown"
+
+
 # ------------------------------------------------------------------ what a receiver is (Value.is_model)
 
 RECEIVERS = [

@@ -420,6 +420,41 @@ def test_project_classes_constants_and_inherited_methods(tmp_path):
     assert pic.flow.constant(pic.module.body[-1].body[0].value) == 0.0  # an imported constant
 
 
+def test_an_imported_model_subclass_is_run_for_the_training_set_up(tmp_path):
+    """`Net()` of another module is a model with its call() output (a foreign KerasClass, run
+    for that call), so `net.compile(...)` pairs the loss with Net's last layer; a Layer subclass is not run."""
+    root = make(tmp_path, {
+        "nets.py": """
+            import keras
+            class Net(keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.out = keras.layers.Dense(1)
+                def call(self, x):
+                    return self.out(x)
+            class Block(keras.layers.Layer):
+                def call(self, x):
+                    return x
+        """,
+        "train.py": """
+            from nets import Block, Net
+            net = Net()
+            net.compile(loss="mse", metrics=["accuracy"])
+            again = Net()
+            b = Block()
+        """,
+    })
+    pic = picture(root, "train.py")
+    [compiled] = pic.training.compiles
+    [output] = compiled.model.outputs
+    assert (compiled.model.kind, output.label, output.units, output.activation) == ("subclass", "Dense", 1, "linear")
+    # One run per place that instantiates it (its definition is loaded for that call); Block is not run.
+    nets = pic.foreign_classes
+    assert [(pic.entry_of(kc.node).qualname, kc.kind, set(kc.attrs)) for kc in nets] == [("nets.Net", "model", {"out"})] * 2
+    assert [pic.entry_of(kc.node).anchor.func.value for kc in nets] == ["Net", "Net"]
+    assert pic.entry_of(output.layer.node).path.name == "nets.py"
+
+
 def test_past_the_inlining_depth_the_index_answers(tmp_path):
     files = {"m0.py": "import tensorflow as tf\ndef f0(x):\n    return tf.keras.layers.Dense(4)(x)\n"}
     for i in range(1, 8):
