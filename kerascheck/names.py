@@ -75,6 +75,18 @@ def canonical(raw: str) -> Canon:
     return Canon(raw, None)
 
 
+def keras_class_kind_of(canon: Canon) -> str | None:
+    """The kind of Keras class a canonical name is: "layer" | "model" | "constraint" | None."""
+    name = canon.name
+    if name.startswith("keras.constraints."):
+        return "constraint"
+    if name in ("keras.Model", "keras.Sequential", "keras.Functional"):
+        return "model"
+    if name.startswith("keras.layers.") and canon.short[:1].isupper() and canon.short not in ("Input", "InputSpec"):
+        return "layer"
+    return None
+
+
 def _public(segments: list[str]) -> str:
     if not segments:
         return "keras"

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 
 from kerascheck.flow import NOT_CONSTANT, Flow, fold, literal_value
-from kerascheck.names import Canon, Names, Scope, walk_statements
+from kerascheck.names import Canon, Names, Scope, keras_class_kind_of, walk_statements
 
 if TYPE_CHECKING:
     from kerascheck.training import Training
@@ -718,7 +718,7 @@ class _Interpreter:
                     continue
                 canon = self.names.resolve(base.value, scope)
                 if canon is not None and canon.flavor is not None:
-                    k = _class_kind(canon)
+                    k = keras_class_kind_of(canon)
                     if k:
                         result = (k, (canon,))
                         break
@@ -1755,17 +1755,6 @@ _EXPR = {
                     lambda self, node, env, site: self._comprehension(node, env, site)),
     cst.Lambda: lambda self, node, env, site: self._lambda(node, env, site),
 }
-
-
-def _class_kind(canon: Canon) -> str | None:
-    name = canon.name
-    if name.startswith("keras.constraints."):
-        return "constraint"
-    if name in ("keras.Model", "keras.Sequential", "keras.Functional"):
-        return "model"
-    if name.startswith("keras.layers.") and canon.short[:1].isupper() and canon.short not in ("Input", "InputSpec"):
-        return "layer"
-    return None
 
 
 def _suite_body(suite) -> list:

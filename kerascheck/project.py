@@ -32,6 +32,7 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import math
 import os
 import re
 import warnings
@@ -40,7 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kerascheck.names import absolute, canonical
+from kerascheck.names import absolute, canonical, keras_class_kind_of
+from kerascheck.parse import _dotted
 
 MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 # Top-level names that are never the project's own: the libraries the model knows by name.
@@ -51,8 +53,8 @@ STRUCTURAL = ("__init__", "build", "call", "__call__")  # the methods a subclass
 SUMMARY_FORMAT = 1
 
 _IMPORT_RE = re.compile(
-    rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)|import[ \t]+([^\n#;]+))", re.M)
-_BASES = re.compile(rb"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.M)
+    rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)|import[ \t]+([^\n#;]+))", re.MULTILINE)
+_BASES = re.compile(rb"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.MULTILINE)
 _DOTTED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 
@@ -73,17 +75,6 @@ def project_root(start: Path) -> Path | None:
 # ------------------------------------------------------------------ summaries (ast)
 
 
-def _dotted(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
-
-
 def _span(node: ast.stmt) -> tuple[int, int]:
     start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])
     return start, node.end_lineno or node.lineno
@@ -102,7 +93,7 @@ def _literal(node: ast.AST | None) -> tuple[bool, Any]:
         value = ast.literal_eval(node)
     except Exception:  # noqa: BLE001 - not a literal
         return False, None
-    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+    if isinstance(value, float) and not math.isfinite(value):
         return False, None
     if isinstance(value, (int, float, str, bool, type(None), tuple, list)) and len(repr(value)) <= 200:
         return True, value
@@ -1349,8 +1340,8 @@ class Index:
         if depth > MAX_DEPTH or not isinstance(desc, list) or not desc:
             return UNKNOWN
         tag = desc[0]
-        rec = lambda d: self.value(d, env, path, depth + 1)  # noqa: E731
-        where = lambda d: (str(path), d[-2], d[-1])  # noqa: E731
+        rec = lambda d: self.value(d, env, path, depth + 1)
+        where = lambda d: (str(path), d[-2], d[-1])
         if tag == "literal":
             try:
                 return Summary("literal", lit=from_repr(desc[1]))
@@ -1425,7 +1416,7 @@ class Index:
     def _target(self, raw: str, path: Path, depth: int) -> Symbol | None:
         if raw.startswith("@."):
             return self.lookup(path, raw[2:], depth + 1)
-        head, _, rest = raw.partition(".")
+        head, _, _rest = raw.partition(".")
         summary = self.summary(path)
         if summary is None:
             return None
@@ -1489,16 +1480,7 @@ def _statements(body) -> Iterator[ast.stmt]:
 def keras_class_kind(raw: str) -> str | None:
     """The kind of Keras class a library base is: "layer" | "model" | "constraint" | None."""
     canon = canonical(raw)
-    if canon.flavor is None:
-        return None
-    name = canon.name
-    if name.startswith("keras.constraints."):
-        return "constraint"
-    if name in ("keras.Model", "keras.Sequential", "keras.Functional"):
-        return "model"
-    if name.startswith("keras.layers.") and canon.short[:1].isupper() and canon.short not in ("Input", "InputSpec"):
-        return "layer"
-    return None
+    return keras_class_kind_of(canon) if canon.flavor is not None else None
 
 
 @dataclass

@@ -59,24 +59,16 @@ def test_project(project: Path, inside):
 
 @pytest.mark.parametrize("project", PROJECTS, ids=[p.name for p in PROJECTS])
 def test_each_file_alone_gets_the_same_findings(project: Path, inside):
-    """A run on one file (pre-commit, an editor) reads the modules it imports on demand."""
+    """A run on one file (pre-commit, an editor) reads the modules it imports on demand; so does
+    the in-memory API, a buffer checked as a file of the project."""
     inside(project)
     whole = run(project, files(project)).findings
     for path in files(project):
         shown = path.relative_to(project).as_posix()
-        alone = [f for f in run(project, [path]).findings if f.path == shown]
-        assert alone == [f for f in whole if f.path == shown], shown
-
-
-@pytest.mark.parametrize("project", PROJECTS, ids=[p.name for p in PROJECTS])
-def test_check_text_reads_the_project(project: Path, inside):
-    """The in-memory API: a buffer checked as a file of the project sees its imports."""
-    inside(project)
-    whole = run(project, files(project)).findings
-    for path in files(project):
-        shown = path.relative_to(project).as_posix()
+        mine = [f for f in whole if f.path == shown]
+        assert [f for f in run(project, [path]).findings if f.path == shown] == mine, shown
         got = engine.check_text(path.read_text(encoding="utf-8"), shown, Settings(root=project))
-        assert [f.to_json() for f in got] == [f.to_json() for f in whole if f.path == shown], shown
+        assert [f.to_json() for f in got] == [f.to_json() for f in mine], shown
         if any(f.related for f in got):
             alone = engine.check_text(path.read_text(encoding="utf-8"), shown, Settings(root=project), index=False)
             assert all(r.path is None for f in alone for r in f.related)
