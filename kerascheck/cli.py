@@ -353,8 +353,8 @@ def _check(request: CheckRequest) -> int:
         # Confirm mode measures afresh, so it bypasses the cache.
         result = _run(engine, targets, plan, settings, request, index, dependents)
     if request.fixing:
-        # The files that import a changed one are fixed too when they are reported.
-        return _fix(result, plan, request, enabled, [*targets, *dependents] if data is None else None, data, index)
+        # Only the files named (or changed) are written: the files that import them are reported.
+        return _fix(result, plan, request, enabled, targets if data is None else None, data, index)
     if request.write_baseline:
         from kerascheck import baseline
 

@@ -579,3 +579,27 @@ def test_fix_keeps_the_findings_across_files(tmp_path):
     found = json.loads(result.stdout)
     assert [(f["code"], f["line"], f["related"][0]["path"]) for f in found] == [("KC001", 4, "blocks.py")]
     assert "InputLayer(shape=(8,))" in (root / "train.py").read_text()
+
+
+def test_fix_writes_only_the_named_file_and_reports_its_dependents(tmp_path):
+    """pre-commit passes blocks.py: train.py, which imports it, is checked and reported, and its
+    own fixable finding is left for a run that names it."""
+    from tests.conftest import invoke
+
+    root = make(tmp_path, {
+        "blocks.py": """
+            from keras import layers
+            def block(x):
+                return layers.Dropout(0.5)(x)
+        """,
+        "train.py": """
+            import keras
+            from blocks import block
+            inp = keras.layers.InputLayer(input_shape=(8,))
+            x = keras.layers.BatchNormalization()(block(keras.Input((8,))))
+        """,
+    })
+    before = (root / "train.py").read_text()
+    found = json.loads(invoke("check", "--no-cache", "--fix", "--output-format", "json", "blocks.py", cwd=root).stdout)
+    assert sorted((f["path"], f["code"]) for f in found) == [("train.py", "KC001"), ("train.py", "KC023")]
+    assert (root / "train.py").read_text() == before
