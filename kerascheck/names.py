@@ -467,6 +467,7 @@ class Names:
         self.scopes = binder.scopes
         self.root = self.scopes[module]
         self.import_records: tuple[ImportRecord, ...] = tuple(binder.imports)
+        self._resolved: dict[tuple[int, int], tuple] = {}
 
     def scope_of(self, node: cst.CSTNode) -> Scope:
         """The scope a function or class statement opens (the module scope for anything else)."""
@@ -645,7 +646,18 @@ class Names:
         return None
 
     def resolve(self, expr: cst.BaseExpression, scope: Scope) -> Canon | None:
-        """The canonical name of `expr` (a Name or an Attribute chain), or None."""
+        """The canonical name of `expr` (a Name or an Attribute chain), or None. Memoised per
+        (node, scope): the scopes do not change once built, and the interpreter asks again for
+        each call of a helper it inlines."""
+        key = (id(expr), id(scope))
+        hit = self._resolved.get(key)
+        if hit is not None and hit[0] is expr and hit[1] is scope:
+            return hit[2]
+        canon = self._resolve(expr, scope)
+        self._resolved[key] = (expr, scope, canon)  # holds expr and scope: their ids stay theirs
+        return canon
+
+    def _resolve(self, expr: cst.BaseExpression, scope: Scope) -> Canon | None:
         raws = self._raw(expr, scope)
         if not raws:
             return None

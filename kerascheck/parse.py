@@ -151,11 +151,13 @@ def _code_lines(lines: list[str]) -> list[str]:
 
 
 def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...], closure: bool = False,
-                   stmts: list[ast.stmt] | None = None):
+                   stmts: list[ast.stmt] | None = None, alone: tuple[str, ...] = ()):
     """Blank the functions (and methods) in which no keep word occurs.
 
     With `closure`, a function is also kept when a kept one calls it by name (`helper(`,
-    `self.helper(`), or when it calls a kept one, or instantiates a kept class.
+    `self.helper(`), or when it calls a kept one, or instantiates a kept class. A function
+    with one of the `alone` words is kept by itself: no closure, and its class's structural
+    methods are not kept for it (the words of rules with `ties=False`).
 
     Returns the text, the top-level statements left of it, and for each
     top-level class (by id) the members left of it.
@@ -166,14 +168,16 @@ def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...], closure: 
         return text, list(tree.body), members
     kept = []
     keep = keep + alias_words(tree, keep, stmts)
+    if alone:
+        alone = alone + alias_words(tree, alone, stmts)
     code = _code_lines(lines)
     tied = _tied(tree, code, keep) if closure else frozenset()
 
-    def has_keep(start: int, end: int, tie: bool = True) -> bool:
+    def has_keep(start: int, end: int, tie: bool = True, words: tuple[str, ...] = keep + alone) -> bool:
         if tie and start in tied:
             return True
         chunk = "".join(code[start - 1 : end])
-        return any(word in chunk for word in keep)
+        return any(word in chunk for word in words)
 
     def blank(start: int, end: int) -> None:
         for i in range(start - 1, end):
@@ -188,12 +192,12 @@ def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...], closure: 
                 blank(start, end)
                 continue
         elif isinstance(node, ast.ClassDef):
-            members[id(node)] = _blank_class(node, lines, has_keep, blank)
+            members[id(node)] = _blank_class(node, lines, has_keep, blank, keep)
         kept.append(node)
     return "".join(lines), kept, members
 
 
-def _blank_class(node: ast.ClassDef, lines: list[str], has_keep, blank) -> list[ast.stmt]:
+def _blank_class(node: ast.ClassDef, lines: list[str], has_keep, blank, keep: tuple[str, ...]) -> list[ast.stmt]:
     """Blank the members no rule needs; returns the members left (a lone `pass`: [])."""
     body = node.body
     if body[0].lineno == node.lineno:  # `class A: pass` on one line
@@ -201,7 +205,7 @@ def _blank_class(node: ast.ClassDef, lines: list[str], has_keep, blank) -> list[
     header_start, _ = _span(node)
     if has_keep(header_start, _span(body[0])[0] - 1, tie=False):
         return body  # the bases or decorators mention a keep word: keep it whole
-    whole = has_keep(header_start, node.end_lineno or node.lineno)
+    whole = has_keep(header_start, node.end_lineno or node.lineno, words=keep)
     removed = []
     for stmt in body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -308,16 +312,22 @@ def parse_relevant(text: str, filename: str, rules, cache: StatementCache | None
     """
     tree = check_syntax(text, filename)
     stmts = list(_statements(tree.body)) if rules is not None else None  # walked once, read twice
-    words = None if rules is None else anchor_words(tree, rules, stmts)
+    words = narrow = None
+    if rules is not None:
+        wide = [r for r in rules if r.ties]
+        words = anchor_words(tree, wide, stmts) if wide else ()
+        alone = [r for r in rules if not r.ties]
+        narrow = anchor_words(tree, alone, stmts) if alone else ()
     if words is not None and project is not None:
         # What a helper module holds, not what it imports: `import tensorflow` is everywhere.
+        # Kept with their ties: an imported block's call is followed into the helpers around it.
         needs = {w for rule in rules for group in rule.groups for w in group
                  if b"import" not in w and w not in (b"numpy", b"tf.keras", b"tensorflow", b"Layer", b"Model")}
         words = tuple(sorted({*words, *project.index.keep_names(tree, project.path, needs)}))
-    if words is None:
+    if words is None or narrow is None:
         partial, top, members = text, list(tree.body), {}
     else:
-        partial, top, members = blank_unneeded(text, tree, words, closure=True, stmts=stmts)
+        partial, top, members = blank_unneeded(text, tree, words, closure=True, stmts=stmts, alone=narrow)
     layout = _layout(top, members)
     module = cache.parse(partial, layout) if cache is not None else None
     if module is None:
@@ -440,6 +450,7 @@ def import_table(tree: ast.Module, stmts: list[ast.stmt] | None = None) -> dict[
 
 
 KERAS3_FLAVORS = frozenset({"keras", "tf.keras"})
+INTERNAL_ROOTS = ("keras.src.", "tf_keras.src.")  # Keras's own modules (an `@api` anchor skips them)
 
 
 def _keras_forms(anchor: str, flavors: frozenset[str] | None = None) -> list[str]:
@@ -462,7 +473,8 @@ def anchor_words(tree: ast.Module, rules, stmts: list[ast.stmt] | None = None) -
     `from tensorflow.keras import layers as L`, `keras.layers.*` is `L.`; with
     `import tensorflow as tf`, it is `tf.keras.layers.`. An anchor ending in `@3` counts only
     Keras 3's spellings (`keras`, `tf.keras`): a rule about Keras 3 APIs does not make
-    tf_keras code worth parsing."""
+    tf_keras code worth parsing. One ending in `@api` counts only those that go through the
+    public API: not `keras.src.*` or `tf_keras.src.*`, Keras's own modules."""
     from kerascheck.names import canonical
 
     anchors: set[str] = set()
@@ -488,6 +500,10 @@ def anchor_words(tree: ast.Module, rules, stmts: list[ast.stmt] | None = None) -
             canon = resolved.name
             for anchor in anchors:
                 flavors = None
+                if anchor.endswith("@api"):
+                    if raw.startswith(INTERNAL_ROOTS):
+                        continue
+                    anchor = anchor[:-4] + "@3"
                 if anchor.endswith("@3"):
                     anchor, flavors = anchor[:-2], KERAS3_FLAVORS
                     if resolved.flavor is not None and resolved.flavor not in flavors:

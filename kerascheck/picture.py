@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import operator
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -614,6 +615,23 @@ def _join_maps(maps: list[dict], merge) -> dict:
     """Key by key: the one value every map holds (the common case: most names and most of the
     heap are untouched by a branch), else `merge` of the values the maps hold."""
     first, rest = maps[0], maps[1:]
+    order = list(first)
+    if all(len(m) == len(order) and list(m) == order for m in rest):
+        # Branches copied from one environment: the same keys in the same order. Compare the
+        # values by identity in C; merge only the keys some branch changed.
+        values = list(first.values())
+        changed: set[int] = set()
+        for m in rest:
+            same = list(map(operator.is_, values, m.values()))
+            if not all(same):
+                changed.update(i for i, s in enumerate(same) if not s)
+        if not changed:
+            return dict(first)
+        out = dict(first)
+        for i in changed:
+            key = order[i]
+            out[key] = merge([m[key] for m in maps])
+        return out
     keys = set(first).union(*rest)
     out = {}
     for key in keys:

@@ -23,6 +23,7 @@ Confirm-mode recipes live in `rules/confirm/kcNNN.py`; lint never imports them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,7 @@ from kerascheck.training import ANCHORS as TRAINING_ANCHORS
 from kerascheck.training import Compile, Loss, Metric, Model, Output, Training
 
 __all__ = [
+    "KERAS3_IMPORTS", "KERAS_MODULES",
     "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Compile", "Context", "Edit", "Fix", "Hit",
     "ImportRecord", "KerasClass", "LayerDef", "Loss", "Metric", "MethodCallEvent", "Model", "ModelEvent", "Output",
     "Picture", "ProjectFacts", "Rule", "Use", "Scope", "Site", "TRAINING_ANCHORS", "Training", "Value", "call_arg",
@@ -64,6 +66,25 @@ __all__ = [
 ]
 
 SEVERITIES = ("error", "warning", "info")
+
+# Public modules of Keras 2 and 3 (`keras.src`, Keras's own code, is not one of them).
+KERAS_MODULES = (
+    "activations", "api", "applications", "backend", "callbacks", "config", "constraints", "datasets", "distribution",
+    "dtype_policies", "engine", "export", "initializers", "layers", "legacy", "losses", "metrics",
+    "mixed_precision", "models", "ops", "optimizers", "preprocessing", "quantizers", "random", "regularizers",
+    "saving", "tree", "utils", "visualization", "wrappers",
+)
+# Prefilter groups (see `Rule.needs`) for "this file imports Keras 3's public API": `import keras`,
+# `from keras import`, `from keras.layers import`, `tf.keras` (`tf_keras` alone is Keras 2; the
+# `keras.src` imports of Keras's own modules are left out). Add a rule's own word to each group:
+# `needs=tuple((b"_generator", *group) for group in KERAS3_IMPORTS)`.
+KERAS3_IMPORTS: tuple[tuple[bytes, ...], ...] = (
+    *((b"import keras" + end,) for end in (b"\n", b"\r", b" ", b".", b",")),
+    (b"from keras ",),
+    *((b"from keras." + module.encode(),) for module in KERAS_MODULES),
+    (b"from tensorflow import keras",), (b"from tensorflow.keras",), (b"import tensorflow.keras",),
+    (b"import tensorflow as tf", b"tf.keras."),
+)
 APPLICABILITIES = ("safe", "unsafe", "display")
 
 
@@ -77,7 +98,12 @@ class Rule:
     and method names (`.compile`, `.add_weight`) whose use makes a function worth parsing; the
     engine maps them to the file's own spellings and hands libcst only the functions that use
     one, the functions those call, and the structural methods of their classes. A canonical
-    anchor ending in `@3` (`keras.backend.*@3`) counts only Keras 3's spellings of it.
+    anchor ending in `@3` (`keras.backend.*@3`) counts only Keras 3's spellings of it; one ending
+    in `@api` only Keras 3's public spellings (not Keras's own `keras.src` modules, where a rule
+    about what the public API lost has nothing to find).
+    `ties`: False when the rule reads only the functions that use an anchor themselves: they are
+    parsed without their callers, callees and sibling structural methods (KC013 reads the
+    `add_weight` calls of a `build()`, nothing around it).
     `options`: the option schema, name -> default (the default's type is the option's type).
     `default`: enabled when nothing selects it explicitly (False for opt-in `info` rules).
     """
@@ -88,6 +114,7 @@ class Rule:
     severity: str = "warning"
     needs: tuple = ()
     anchors: tuple[str, ...] = ()
+    ties: bool = True
     options: Mapping[str, Any] = field(default_factory=dict)
     default: bool = True
     # Filled in by the registry from the rule's module:
@@ -108,17 +135,29 @@ class Rule:
     def wanted(self, data: bytes, seen: dict[bytes, bool] | None = None) -> bool:
         """Could this rule match `data`? `seen` shares word look-ups between rules."""
         seen = {} if seen is None else seen
-        for group in self.groups:
-            for word in group:
-                present = seen.get(word)
-                if present is None:
-                    # A word that starts with a line break also matches at the start of the file.
-                    present = seen[word] = word in data or (word[:1] == b"\n" and data.startswith(word[1:]))
-                if not present:
-                    break
-            else:
+
+        def present(word: bytes) -> bool:
+            found = seen.get(word)
+            if found is None:
+                # A word that starts with a line break also matches at the start of the file.
+                found = seen[word] = word in data or (word[:1] == b"\n" and data.startswith(word[1:]))
+            return found
+
+        for first, rests in _by_first_word(self.needs):
+            if present(first) and any(all(present(w) for w in rest) for rest in rests):
                 return True
         return False
+
+
+@functools.lru_cache(maxsize=None)
+def _by_first_word(needs: tuple) -> tuple[tuple[bytes, tuple[tuple[bytes, ...], ...]], ...]:
+    """A rule's prefilter groups by their first word, in order: a word that is absent rules out
+    every group it starts at once (KC008 has 21 words x 40 spellings of a Keras import)."""
+    firsts: dict[bytes, list[tuple[bytes, ...]]] = {}
+    for group in needs:
+        group = (group,) if isinstance(group, bytes) else tuple(group)
+        firsts.setdefault(group[0], []).append(group[1:])
+    return tuple((first, tuple(rests)) for first, rests in firsts.items())
 
 
 # ------------------------------------------------------------------ fixes
