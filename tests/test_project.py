@@ -554,24 +554,28 @@ def test_confirm_says_a_finding_across_files_is_not_built(tmp_path):
     assert job == {"_unavailable": f"the finding spans files ({finding.related[0].path}): confirm mode builds one file"}
 
 
+# train.py has a fixable KC023 finding and a KC001 finding that needs blocks.py.
+FIXABLE_ACROSS_FILES = {
+    "blocks.py": """
+        from keras import layers
+        def block(x):
+            return layers.Dropout(0.5)(x)
+    """,
+    "train.py": """
+        import keras
+        from blocks import block
+        inp = keras.layers.InputLayer(input_shape=(8,))
+        x = keras.layers.BatchNormalization()(block(keras.Input((8,))))
+    """,
+}
+
+
 def test_fix_keeps_the_findings_across_files(tmp_path):
     """--fix re-checks a fixed file with its imports followed: the KC001 finding that needs
     blocks.py is still reported after the KC023 fix, and --diff shows only the fix."""
     from tests.conftest import invoke
 
-    root = make(tmp_path, {
-        "blocks.py": """
-            from keras import layers
-            def block(x):
-                return layers.Dropout(0.5)(x)
-        """,
-        "train.py": """
-            import keras
-            from blocks import block
-            inp = keras.layers.InputLayer(input_shape=(8,))
-            x = keras.layers.BatchNormalization()(block(keras.Input((8,))))
-        """,
-    })
+    root = make(tmp_path, FIXABLE_ACROSS_FILES)
     diff = invoke("check", "--no-cache", "--diff", "train.py", cwd=root).stdout
     changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
     assert changed == ["-inp = keras.layers.InputLayer(input_shape=(8,))", "+inp = keras.layers.InputLayer(shape=(8,))"]
@@ -586,19 +590,7 @@ def test_fix_writes_only_the_named_file_and_reports_its_dependents(tmp_path):
     own fixable finding is left for a run that names it."""
     from tests.conftest import invoke
 
-    root = make(tmp_path, {
-        "blocks.py": """
-            from keras import layers
-            def block(x):
-                return layers.Dropout(0.5)(x)
-        """,
-        "train.py": """
-            import keras
-            from blocks import block
-            inp = keras.layers.InputLayer(input_shape=(8,))
-            x = keras.layers.BatchNormalization()(block(keras.Input((8,))))
-        """,
-    })
+    root = make(tmp_path, FIXABLE_ACROSS_FILES)
     before = (root / "train.py").read_text()
     found = json.loads(invoke("check", "--no-cache", "--fix", "--output-format", "json", "blocks.py", cwd=root).stdout)
     assert sorted((f["path"], f["code"]) for f in found) == [("train.py", "KC001"), ("train.py", "KC023")]
