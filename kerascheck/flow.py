@@ -15,7 +15,7 @@ from typing import Any
 
 import libcst as cst
 
-from kerascheck.names import Names, Scope, walk
+from kerascheck.names import Names, Scope, unpacked, walk
 
 
 class _NotConstant:
@@ -735,6 +735,10 @@ def _assigns(stmt: cst.CSTNode, name: str):
                         result = small.value if len(small.targets) == 1 else False
                     elif _binds(t.target, name):
                         result = False
+                        items = unpacked(t.target, small.value) if len(small.targets) == 1 else None
+                        for el, item in zip(t.target.elements if items is not None else (), items or ()):
+                            if isinstance(el.value, cst.Name) and el.value.value == name:
+                                result = item  # `a, b = 1, 2`
             elif isinstance(small, cst.AnnAssign) and _binds(small.target, name):
                 result = small.value if isinstance(small.target, cst.Name) and small.value is not None else False
             elif isinstance(small, cst.AugAssign) and _binds(small.target, name):

@@ -296,6 +296,17 @@ def _is_aliasable(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, (cst.Name, cst.Attribute)) and _dotted(expr) is not None
 
 
+def unpacked(target: cst.BaseExpression, value: cst.BaseExpression | None) -> list[cst.BaseExpression] | None:
+    """The items a tuple/list target takes from a tuple/list display of the same length, with
+    no starred element on either side; None for any other assignment."""
+    if not isinstance(target, (cst.Tuple, cst.List)) or not isinstance(value, (cst.Tuple, cst.List)):
+        return None
+    if len(target.elements) != len(value.elements) or any(
+            isinstance(el, cst.StarredElement) for el in (*target.elements, *value.elements)):
+        return None
+    return [el.value for el in value.elements]
+
+
 @dataclass(frozen=True, eq=False)
 class ImportRecord:
     """One name an import statement imports, as written: `path` is the whole dotted path
@@ -336,8 +347,10 @@ class _Binder:
             else:
                 scope.bind(target.value, Binding("other"))
         elif isinstance(target, (cst.Tuple, cst.List)):
-            for el in target.elements:
-                self.targets(el.value, scope)
+            # `a, b = 1, 2` binds each name to its own item; any other unpacking to no one value.
+            items = unpacked(target, value)
+            for i, el in enumerate(target.elements):
+                self.targets(el.value, scope, items[i] if items is not None else None)
         elif isinstance(target, cst.StarredElement):
             self.targets(target.value, scope)
 

@@ -118,7 +118,9 @@ class LayerDef:
     """A Keras layer constructed in the file: `layers.Dropout(0.5)`.
 
     `extra` holds the keyword arguments a known dict gave through `**kwargs`;
-    `opaque` is True when `*args`/`**kwargs` whose contents are unknown were passed.
+    `opaque` is True when `*args`/`**kwargs` whose contents are unknown were passed;
+    `values` are the arguments' abstract values where the construction ran (a parameter of an
+    inlined helper is the value its call site gave), by position or keyword.
     """
 
     canon: Canon
@@ -126,9 +128,7 @@ class LayerDef:
     site: Site
     extra: tuple[tuple[str, cst.BaseExpression], ...] = ()
     opaque: bool = False
-    # The abstract values of the arguments where the layer was made: (positional, keywords);
-    # None when a `*args` makes the positions unknown.
-    values: tuple[tuple[Value, ...], tuple[tuple[str, Value], ...]] | None = None
+    values: tuple[tuple[int | str, Value], ...] = ()
 
     @property
     def name(self) -> str:
@@ -153,17 +153,11 @@ class LayerDef:
         return None
 
     def value(self, keyword: str, position: int | None = None) -> Value | None:
-        """The abstract value given for a parameter where the layer was made: what a helper's
-        caller passed for `rate` in `Dropout(rate)`, a constant's value, ...; None when absent
-        or not known."""
-        if self.values is None:
-            return None
-        args, kwargs = self.values
-        for key, value in kwargs:
-            if key == keyword:
+        """The abstract value given for a parameter, by keyword or position (None when absent,
+        or when `*args` make positions unknown)."""
+        for key, value in self.values:
+            if key == keyword or (key == position and position is not None):
                 return value
-        if position is not None and position < len(args):
-            return args[position]
         return None
 
     def given(self, keyword: str, position: int | None = None) -> bool | None:
@@ -193,6 +187,8 @@ class Apply:
     # Made because a call's argument (or a default it left out) decided such an `if`: that call,
     # where the choice was made (`block(x, dropout_rate=0.3)`), outermost first.
     decided: cst.Call | None = None
+    first: bool = False  # the first layer of a Sequential model: nothing was added before it
+    looped: bool = False  # made in a loop the interpreter did not unroll exactly (`range(n)`, `while`)
 
     def kwarg(self, keyword: str) -> cst.BaseExpression | None:
         return call_arg(self.call, keyword, None) if self.call is not None else None
@@ -209,7 +205,7 @@ class Value:
     kind: str
     node: cst.CSTNode | None = None  # where it was created
     canon: Canon | None = None  # ref: the resolved name; const: the function that made it
-    layer: LayerDef | None = None
+    layer: LayerDef | None = None  # layer: the layer; tensor: the `keras.Input(...)` that made it
     app: Apply | None = None  # tensor: the application that produced it
     items: tuple[Value, ...] = ()  # seq (exact items), dict (values) and union (alternatives)
     kt: bool = False  # a symbolic KerasTensor
@@ -258,6 +254,7 @@ class Value:
 
 
 UNKNOWN = Value("unknown")
+_START = Value("unknown")  # what the first layer of a Sequential model consumes
 
 
 def union(values) -> Value:
@@ -405,10 +402,12 @@ class Picture:
     references: set[str] = field(default_factory=set)  # canonical names of every resolved name read
     # Across files: the project index as this file sees it (project.View, or None), the
     # definitions of other modules loaded for it (crossfile.Loaded), and the Keras classes among
-    # them that a rule asked for (an imported constraint class).
+    # them that a rule asked for (an imported constraint class) or that the file instantiates
+    # (a Model subclass, run for the training set-up).
     project: Any = None
     loaded: Any = None
     foreign_classes: list[KerasClass] = field(default_factory=list)
+    _shapes: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.flow is None:
@@ -449,6 +448,15 @@ class Picture:
     def module_for(self, node: cst.CSTNode | None) -> cst.Module:
         entry = self.entry_of(node)
         return entry.module if entry is not None else self.module
+
+    @property
+    def shapes(self):
+        """The static shapes of the applications (kerascheck/shapes.py), computed on first use."""
+        if self._shapes is None:
+            from kerascheck.shapes import Shapes
+
+            self._shapes = Shapes(self)
+        return self._shapes
 
     def resolve(self, expr: cst.BaseExpression, at: cst.CSTNode | Scope | None = None) -> Canon | None:
         if isinstance(at, Scope):
@@ -682,6 +690,7 @@ class _Interpreter:
         self.self_attrs: dict[str, Value] | None = None
         self.global_heap: dict[int, object] = {}
         self.returns: list[Value] | None = None
+        self.inexact = 0  # depth of loops whose iterations are not followed one by one
         self.conditional = 0  # depth of `if`s on unknown parameters around the current code
         self.decided: list[cst.Call] = []  # calls whose arguments decided the `if`s around it
 
@@ -932,7 +941,11 @@ class _Interpreter:
         elif isinstance(stmt, cst.While):
             if self.expr(stmt.test, env, site).truth() is False:
                 return
-            self._branches(env, site, [stmt.body, None])
+            self.inexact += 1
+            try:
+                self._branches(env, site, [stmt.body, None])
+            finally:
+                self.inexact -= 1
         elif isinstance(stmt, (cst.Try, cst.TryStar)):
             self._guarded(stmt.body, env, site)
             branches = [h.body for h in stmt.handlers]
@@ -1051,12 +1064,16 @@ class _Interpreter:
         elif _is_range_call(stmt.iter):
             count = _range_count(stmt.iter)
             repeat = 2 if count is not None and count >= 2 else 1
-        for i in range(len(items) if items is not None else repeat):
-            self.assign(stmt.target, items[i] if items is not None else UNKNOWN, env, site)
-            try:
-                self.suite(stmt.body, env, site)
-            except _Return:
-                break
+        self.inexact += items is None
+        try:
+            for i in range(len(items) if items is not None else repeat):
+                self.assign(stmt.target, items[i] if items is not None else UNKNOWN, env, site)
+                try:
+                    self.suite(stmt.body, env, site)
+                except _Return:
+                    break
+        finally:
+            self.inexact -= items is None
         if stmt.orelse is not None:
             self._guarded(stmt.orelse.body, env, site)
 
@@ -1246,6 +1263,7 @@ class _Interpreter:
             items = None
         inner = _Env(dict(env.vars), env.heap)  # the comprehension's own scope
         results = []
+        self.inexact += items is None
         for item in items if items is not None else [UNKNOWN]:
             self.assign(comp.target, item, inner, site)
             for cond in comp.ifs:
@@ -1258,6 +1276,7 @@ class _Interpreter:
                     self.expr(cond.test, inner, site)
                 more = more.inner_for_in
             results.append(self.expr(node.elt, inner, site))
+        self.inexact -= items is None
         exact = (items is not None and isinstance(node, cst.ListComp) and not comp.ifs
                  and comp.inner_for_in is None)
         return self._new_seq(results, env, node) if exact else UNKNOWN
@@ -1444,7 +1463,7 @@ class _Interpreter:
             inputs = args[:1] if args else tuple(v for k, v in kwargs if k == "inputs")
             via = "subclass" if site.cls is not None else "functional"
             app = Apply(callee.layer, inputs, call, via, site, call=call, conditional=self.conditional > 0,
-                        decided=self.decided[0] if self.decided else None)
+                        decided=self.decided[0] if self.decided else None, looped=self.inexact > 0)
             self.pic.applies.append(app)
             kt = bool(self._symbolic([*args, *(v for _, v in kwargs)], env))
             return Value("tensor", node=call, app=app, kt=kt)
@@ -1513,9 +1532,13 @@ class _Interpreter:
         if canon.flavor is not None:
             if name == "keras.Sequential":
                 return self._sequential(canon, call, env, site)
-            if name == "keras.Input":
-                self._args(call, env, site)
-                return Value("tensor", node=call, kt=True, canon=canon)
+            if name in ("keras.Input", "keras.InputLayer"):
+                # An `InputLayer(...)` stands for its tensor: it is what a Sequential list starts with.
+                args, kwargs = self._args(call, env, site)
+                if name == "keras.InputLayer":
+                    self.pic.calls.append(CallEvent(canon, call, args, kwargs, site))  # as for any call
+                source = LayerDef(canon, call, site, values=_values(call, args, kwargs))
+                return Value("tensor", node=call, kt=True, canon=canon, layer=source)
             if name in MODEL_MAKERS or (name.startswith("keras.applications.") and canon.short[:1].isupper()):
                 # A Keras application (`MobileNetV2(include_top=False)`) or a loaded model: a
                 # built model, whose call on a KerasTensor and whose `.output` are KerasTensors.
@@ -1531,12 +1554,10 @@ class _Interpreter:
                 return Value("model", node=call, canon=canon)
             if name.startswith("keras.layers.") and canon.short[:1].isupper() and canon.short not in NOT_LAYERS:
                 extra, opaque = (), False
-                starred = any(a.star for a in call.args)
-                if starred:
+                if any(a.star for a in call.args):
                     extra, opaque = self._layer_kwargs(call, env, site)
                 args, kwargs = self._args(call, env, site)
-                values = None if any(a.star == "*" for a in call.args) else (args, kwargs)
-                layer = LayerDef(canon, call, site, extra, opaque, values)
+                layer = LayerDef(canon, call, site, extra, opaque, _values(call, args, kwargs))
                 self.pic.layers.append(layer)
                 if canon.short == "Lambda":
                     self.pic.lambdas.append(layer)
@@ -1637,8 +1658,9 @@ class _Interpreter:
 
     def _sequential(self, canon: Canon, call: cst.Call, env: _Env, site: Site) -> Value:
         args, kwargs = self._args(call, env, site)
+        self.pic.calls.append(CallEvent(canon, call, args, kwargs, site))
         oid = next(self.oids)
-        env.heap[oid] = _SeqState(UNKNOWN, None, frozenset())
+        env.heap[oid] = _SeqState(_START, None, frozenset())
         self.pic.sequentials[oid] = call
         model = Value("model", node=call, canon=canon, oid=oid)
         layers = dict(kwargs).get("layers", args[0] if args else None)
@@ -1658,6 +1680,7 @@ class _Interpreter:
             adjacent = state.last_layer is not None and via == "sequential"
             repeat = id(item.layer) in state.added
             app = Apply(item.layer, (state.last,), node, via, site, adjacent=adjacent, repeat=repeat, model=oid,
+                        first=state.last is _START, looped=self.inexact > 0,
                         conditional=self.conditional > 0, decided=self.decided[0] if self.decided else None)
             self.pic.applies.append(app)
             env.heap[oid] = _SeqState(Value("tensor", node=node, app=app), item.layer,
@@ -1785,6 +1808,12 @@ def _flatten_targets(target) -> Iterator[cst.BaseExpression]:
             yield from _flatten_targets(el.value)
     else:
         yield target
+
+
+def _values(call: cst.Call, args, kwargs) -> tuple[tuple[int | str, Value], ...]:
+    """A call's argument values by position and keyword; positions only when no `*args` hides them."""
+    positional = () if any(a.star == "*" for a in call.args) else tuple(enumerate(args))
+    return (*positional, *kwargs)
 
 
 def _relabel(value: Value, label: str) -> Value:

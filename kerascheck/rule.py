@@ -53,16 +53,17 @@ from kerascheck.picture import (
     literal_string,
     literal_value,
 )
+from kerascheck.shapes import INPUT_RANK, Shape, Shapes
 from kerascheck.training import ANCHORS as TRAINING_ANCHORS
 from kerascheck.training import Compile, Loss, Metric, Model, Output, Training
 
 __all__ = [
     "KERAS3_IMPORTS", "KERAS_MODULES",
-    "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Compile", "Context", "Edit", "Fix", "Hit",
-    "ImportRecord", "KerasClass", "LayerDef", "Loss", "Metric", "MethodCallEvent", "Model", "ModelEvent", "Output",
-    "Picture", "ProjectFacts", "Rule", "Use", "Scope", "Site", "TRAINING_ANCHORS", "Training", "Value", "call_arg",
-    "cst", "dotted_name", "keras_path", "literal_number", "literal_string", "literal_value", "name_words",
-    "remove_arg",
+    "INPUT_RANK", "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Compile", "Context", "Edit", "Fix",
+    "Hit", "ImportRecord", "KerasClass", "LayerDef", "Loss", "Metric", "MethodCallEvent", "Model", "ModelEvent",
+    "Output", "Picture", "ProjectFacts", "Rule", "Use", "Scope", "Shape", "Shapes", "Site", "TRAINING_ANCHORS",
+    "Training", "Value", "call_arg", "cst", "dotted_name", "keras_path", "literal_number", "literal_string",
+    "literal_value", "name_words", "remove_arg",
 ]
 
 SEVERITIES = ("error", "warning", "info")
@@ -254,6 +255,13 @@ class Context:
         activation, units) and each `compile` call (the model, the loss of each output,
         from_logits, metrics). Built on first use, shared by every rule of the file."""
         return self.picture.training
+
+    @property
+    def shapes(self) -> Shapes:
+        """The static tensor shapes of the picture's layer applications (kerascheck/shapes.py):
+        `output(app)`, `input(app)`, `of(value)`, `declared(layer)`, `source(input_def)`,
+        `arg(layer, keyword, position, default)`, `consumers(app)`, `collapsed(app)`, `trail(app)`."""
+        return self.picture.shapes
 
     # -- names and scopes ------------------------------------------------------------------
 
