@@ -38,7 +38,9 @@ class Settings:
     max_bytes: int = 4 * 1024 * 1024
     jobs: int | None = None
     full_parse: bool = False  # debug: give libcst the whole file
+    project: bool = True  # follow imports into the project's other modules (debug and bench: --no-project)
     report_unused_noqa: bool = False  # KC100; off by default, so files without findings stay unparsed
+    src: tuple[str, ...] = ()  # folders (relative to `root`) that absolute imports start from, like ruff's
     # Which Keras the code runs on (kerascheck/target.py): `target-keras` ("2" | "3", None: infer
     # from the project's pins), where it was set, per-path values (glob, "2" | "3"), and
     # `--target-keras` (forced: wins over everything, the file's own markers included).
@@ -189,7 +191,7 @@ def from_table(table: dict[str, Any], path: Path | None, rule_defaults: Mapping[
         attr = key.replace("-", "_")
         if key in ("select", "ignore"):
             changes[attr] = read.strings(key, value, check_codes)
-        elif key in ("exclude", "extend-exclude"):
+        elif key in ("exclude", "extend-exclude", "src"):
             changes[attr] = read.strings(key, value)
         elif key == "per-file-ignores":
             if not isinstance(value, dict):

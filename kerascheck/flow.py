@@ -205,6 +205,8 @@ class Flow:
         self._bodies: dict[tuple[int, frozenset[str]], _Body] = {}
         self._loop_names: dict[int, frozenset[str]] = {}
         self._uses: dict[int, list[cst.Name]] = {}
+        # (name, scope or None) -> the value of a name no assignment here binds (set by the picture).
+        self.external = None
 
     # -- tree -------------------------------------------------------------------------------
 
@@ -326,7 +328,8 @@ class Flow:
                     source = self._single(expr.value, expr)
                 next_scope = None
             if source is None:
-                return NOT_CONSTANT
+                # An imported name: a constant of another module of the project, if the picture knows one.
+                return self.external(expr, scope) if self.external is not None else NOT_CONSTANT
             return self.constant(source, next_scope, depth + 1)
         if isinstance(expr, cst.BinaryOperation):
             return fold(expr.operator, self.constant(expr.left, scope, depth + 1),

@@ -299,14 +299,16 @@ class Parsed:
     statements: int  # top-level statements and class members handed to libcst
 
 
-def parse_relevant(text: str, filename: str, rules, cache: StatementCache | None = None) -> Parsed:
+def parse_relevant(text: str, filename: str, rules, cache: StatementCache | None = None, project=None) -> Parsed:
     """Parse what `rules` can need (all of it when `rules` is None, or a rule has no anchors).
 
     The `ast` tree of the syntax check gives the file's import table; each rule's anchors
     (canonical names, method names, plain words) become this file's own spellings of them,
     and only the functions and methods that use one, plus the functions those call and the
     structural methods of their classes, reach libcst. With a `cache` (an editor's buffer),
-    only the top-level statements that changed since its last parse do.
+    only the top-level statements that changed since its last parse do. With `project` (a
+    project.View), the names the file imports from project modules that hold a rule's prefilter
+    words are keep words too (a call of an imported block, a class derived from an imported base).
     """
     tree = check_syntax(text, filename)
     stmts = list(_statements(tree.body)) if rules is not None else None  # walked once, read twice
@@ -316,6 +318,12 @@ def parse_relevant(text: str, filename: str, rules, cache: StatementCache | None
         words = anchor_words(tree, wide, stmts) if wide else ()
         alone = [r for r in rules if not r.ties]
         narrow = anchor_words(tree, alone, stmts) if alone else ()
+    if words is not None and project is not None:
+        # What a helper module holds, not what it imports: `import tensorflow` is everywhere.
+        # Kept with their ties: an imported block's call is followed into the helpers around it.
+        needs = {w for rule in rules for w in rule.words
+                 if b"import" not in w and w not in (b"numpy", b"tf.keras", b"tensorflow", b"Layer", b"Model")}
+        words = tuple(sorted({*words, *project.index.keep_names(tree, project.path, needs)}))
     if words is None or narrow is None:
         partial, top, members = text, list(tree.body), {}
     else:
