@@ -32,7 +32,8 @@ It stays silent where Keras 3 does not raise: `train_on_batch`, `reset_metrics`,
 `ImageDataGenerator` through `tf.keras`, `input_shape=` / `input_dim=` on a layer and
 `Embedding(input_length=)` (a warning only, N3.5), `kernel_initializer="normal"` (N3.6),
 `save("m.h5")` and `save(..., save_format="tf")` with a `.keras` path. It is silent in code
-that expects the failure (in a `try` whose `except` catches it, under `if hasattr(opt, "lr")`)
+that expects the failure (in a `try` whose `except` catches it, in a test's
+`with self.assertRaises(...)` / `pytest.raises(...)`, under `if hasattr(opt, "lr")`)
 and in code that runs on Keras 2: files that import `tf_keras` or mention `TF_USE_LEGACY_KERAS`, and
 projects whose Keras target is 2 (unless `--target-keras 3`). Arguments that Keras accepts
 but ignores or renamed (`decay=`, `InputLayer(input_shape=)`, `lr=` on tf_keras) are
@@ -268,10 +269,19 @@ CAUGHT = frozenset({"AttributeError", "ImportError", "ModuleNotFoundError", "Typ
                     "BaseException"})
 
 
+RAISES = frozenset({"assertRaises", "assertRaisesRegex", "assertRaisesRegexp", "raises"})  # unittest, pytest
+
+
 def _guarded(ctx: Context, node) -> bool:
     """Code that expects the failure: in the body of a `try` whose handler catches it (or
-    anything), or under `if hasattr(x, "name")` for the name that is gone (Keras 2 / 3 code)."""
+    anything), of a `with self.assertRaises(...)` / `pytest.raises(...)` (a test that asserts
+    it), or under `if hasattr(x, "name")` for the name that is gone (Keras 2 / 3 code)."""
     name = node.attr.value if isinstance(node, cst.Attribute) else None
+    for outer in ctx.ancestors(node):
+        if isinstance(outer, cst.With) and any(
+                isinstance(item.item, cst.Call) and dotted_name(item.item.func).rsplit(".", 1)[-1] in RAISES
+                for item in outer.items):
+            return True
     for test in ctx.conditions(node):
         if isinstance(test, (cst.Try, cst.TryStar)):
             for handler in test.handlers:

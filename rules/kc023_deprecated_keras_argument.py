@@ -68,7 +68,7 @@ RULE = Rule(
     "{what}: {why}",
     severity="warning",
     needs=(*((word, *spelling) for word in (b"decay", b".lr", b"input_shape") for spelling in KERAS3_IMPORTS),
-           (b"lr=", b"import tf_keras"), (b"lr=", b"from tf_keras")),
+           (b"lr=", b"import tf_keras"), (b"lr=", b"from tf_keras"), (b"lr=", b", tf_keras")),
     anchors=("keras.optimizers.*", "keras.InputLayer@3", "keras.layers.InputLayer@3", "=.lr"),
 )
 
