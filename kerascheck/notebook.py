@@ -25,6 +25,7 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from kerascheck.lines import split_lines
 from kerascheck.source import Unreadable
 
 if TYPE_CHECKING:
@@ -99,10 +100,7 @@ def to_source(data: bytes) -> tuple[bytes, Cells]:
         source = _text(cell.get("source", cell.get("input", "")), f"cell {number}")
         if not source:
             continue
-        # Not str.splitlines(): Python breaks lines at \n and \r only, not at \f or \u2028.
-        lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        if lines[-1] == "":
-            lines.pop()
+        lines = split_lines(source)  # as Python's tokenizer: not at \f or \u2028
         starts.append((line, number, tuple(lines)))
         out.extend(neutralize(lines))
         line += len(lines)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from kerascheck.lines import split_lines
+from kerascheck.lines import byte_starts, split_lines
 from kerascheck.source import Unreadable
 
 # Methods a Keras class is made of: kept whenever the class is kept, because
@@ -33,10 +33,118 @@ def check_syntax(text: str, filename: str) -> ast.Module:
         kind = "indentation error" if isinstance(exc, IndentationError) else "syntax error"
         msg = exc.msg or "invalid syntax"
         raise Unreadable(f"{kind}: {msg}", exc.lineno or 1, exc.offset or 1) from None
-    except (RecursionError, MemoryError):
+    except RecursionError:
+        raise Unreadable("too deeply nested to parse") from None
+    except MemoryError:
+        if _could_fill_memory(text):
+            raise  # the worker's memory cap: its caller says so
+        # CPython's parser also raises MemoryError past its nesting limit (`-` * 100000).
         raise Unreadable("too deeply nested to parse") from None
     except ValueError as exc:  # e.g. source code string cannot contain null bytes
         raise Unreadable(f"cannot parse: {exc}") from None
+
+
+AST_BYTES_PER_CHAR = 300  # about what `ast` needs (a 1 MB list literal: 312 MB)
+
+
+def _could_fill_memory(text: str) -> bool:
+    """Could `ast` on `text` have used half of this process's data limit (a worker's cap)?"""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_DATA)[0]
+    except (ImportError, OSError, ValueError):
+        return False
+    return limit != resource.RLIM_INFINITY and len(text) * AST_BYTES_PER_CHAR > limit // 2
+
+
+# Shapes that crash or stall libcst's native parser, refused before it sees them, counted on the
+# `ast` tree of the syntax check. Chains: libcst's time grows about with the cube of their length
+# and its stack overflows (SIGSEGV) on long ones; literals: time and memory grow with their size.
+# Measured on libcst 1.9 by tests/measurements/libcst_limits.py (its output: libcst_limits.out).
+LIMITS = {
+    "boolean": (2000, "operands in one and/or expression"),
+    "binary": (500, "operators in one chain of binary operations (a + b - c ...)"),
+    "primary": (300, "attribute, call and subscript accesses in one chain (a.b(c)[d] ...)"),
+    "unary": (400, "unary operators in one chain (not not ... x, - - ... x)"),
+    "conditional": (400, "conditional expressions nested in one another (a if b else c if d else ...)"),
+    "lambda": (400, "lambdas nested in one another (lambda: lambda: ...)"),
+    "literal": (20_000, "elements in one literal (a dict entry counts two) or arguments in one call"),
+}
+
+
+def _chain_children(node: ast.AST, kind: str | None, count: int):
+    """(child, the chain it continues, that chain's count so far) for a node of family `kind`."""
+    for child in ast.iter_child_nodes(node):
+        if not child._fields:  # Load, Add, And, ...
+            continue
+        if kind == "primary" and child is not getattr(node, "func", getattr(node, "value", None)):
+            yield child, None, 0  # an argument or an index starts afresh
+        else:
+            yield child, kind, count
+
+
+def refuse_complex(text: str, top: list[ast.stmt], members: dict[int, list[ast.stmt]]) -> None:
+    """Raise Unreadable if the statements that will reach libcst (`top`, and of each class the
+    `members` kept) hold a shape over LIMITS.
+
+    A node is entered only if its source is long enough to hold a shape over a limit: a unary
+    step takes a byte of source (`-`), any other step or element two (`.b`, `()`, `+1`, `1,`).
+    A node is entered only if its source is long enough to hold a shape over a limit: a unary
+    step takes a byte of source (`-`), any other step or element two (`.b`, `()`, `+1`, `1,`).
+    So ordinary code costs a look at its few long statements."""
+    room = min(LIMITS["unary"][0], 2 * min(limit for kind, (limit, _) in LIMITS.items() if kind != "unary"))
+    if len(text) <= room:
+        return
+    starts = byte_starts(text)
+    stack: list[tuple[ast.AST, str | None, int]] = []
+    for node in top:
+        if isinstance(node, ast.ClassDef) and id(node) in members:
+            stack.extend((part, None, 0) for part in (*node.bases, *node.keywords, *node.decorator_list))
+            stack.extend((member, None, 0) for member in members[id(node)])
+        else:
+            stack.append((node, None, 0))
+    while stack:
+        node, chain, count = stack.pop()
+        end = getattr(node, "end_lineno", None)
+        if end is not None and (starts[end - 1] + node.end_col_offset - starts[node.lineno - 1]
+                                - node.col_offset) + 2 * count <= room:
+            continue  # too short to take a chain, even the one it continues, over its limit
+        kind = None
+        width = 0
+        if isinstance(node, ast.BinOp):
+            kind = "binary"
+        elif isinstance(node, ast.BoolOp):
+            kind, width = "boolean", len(node.values)
+        elif isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+            kind = "primary"
+        elif isinstance(node, ast.UnaryOp):
+            kind = "unary"
+        elif isinstance(node, ast.IfExp):
+            kind = "conditional"
+        elif isinstance(node, ast.Lambda):
+            kind = "lambda"
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            width = len(node.elts)
+        elif isinstance(node, ast.Dict):
+            width = 2 * len(node.keys)
+        elif isinstance(node, ast.Call):
+            width = len(node.args) + len(node.keywords)
+        if kind is not None:
+            count = (count if chain == kind else 0) + (width if kind == "boolean" else 1)
+            if count > LIMITS[kind][0]:
+                _refuse(kind, node, text)
+        if width > LIMITS["literal"][0] and kind != "boolean":
+            _refuse("literal", node, text)
+        stack.extend(_chain_children(node, kind, count))
+
+
+def _refuse(kind: str, node: ast.AST, text: str) -> None:
+    limit, what = LIMITS[kind]
+    lines = split_lines(text)
+    line = lines[node.lineno - 1] if node.lineno <= len(lines) else ""
+    column = len(line.encode("utf-8", "surrogatepass")[: node.col_offset].decode("utf-8", "replace")) + 1
+    raise Unreadable(f"too complex to parse safely: more than {limit} {what}", node.lineno, column)
 
 
 def _span(node: ast.stmt) -> tuple[int, int]:
@@ -61,10 +169,11 @@ _SELF_CALLED = re.compile(r"\bself\.([A-Za-z_]\w*)\s*\(")
 
 def _tied(tree: ast.Module, lines: list[str], keep: tuple[str, ...]) -> frozenset[int]:
     """First lines of the file's functions, methods and classes tied to relevant code (code
-    with a keep word) through calls, up to TIE_DEPTH calls away: the functions it calls
-    (`helper(`, `self.helper(`, `Block(`), where the picture follows values in, and the
-    functions that call it, where the analysis of a layer's `call()` starts. Module-level code
-    with a keep word counts as relevant code for what it calls."""
+    with a keep word) through calls, up to TIE_DEPTH calls away: the functions that call it,
+    where the analysis of a layer's `call()` starts, and the functions it or they call
+    (`helper(`, `self.helper(`, `Block(`), where the picture follows values in: a caller hands
+    what relevant code made (`fuse(make_inputs())`) to its own helpers. Module-level code with a
+    keep word counts as relevant code for what it calls."""
     units: list[tuple[int, str, bool, str]] = []  # (first line, name, is a method, code)
     module_level: list[str] = []
     for node in tree.body:
@@ -95,25 +204,41 @@ def _tied(tree: ast.Module, lines: list[str], keep: tuple[str, ...]) -> frozense
     calls = [callees(code) for _, _, _, code in units]
     relevant = {i for i, (_, _, _, code) in enumerate(units) if any(w in code for w in keep)}
     tied = set(relevant)
-    top = "".join(module_level)
-    frontier = set().union(*(calls[i] for i in relevant)) | (callees(top) if any(w in top for w in keep) else set())
-    for _ in range(TIE_DEPTH):  # what relevant code calls
-        frontier -= tied
-        if not frontier:
-            break
-        tied |= frontier
-        frontier = set().union(*(calls[i] for i in frontier))
     frontier = set(relevant)
     for _ in range(TIE_DEPTH):  # what calls relevant code
         frontier = {i for i, c in enumerate(calls) if i not in tied and c & frontier}
         if not frontier:
             break
         tied |= frontier
+    top = "".join(module_level)
+    frontier = set().union(*(calls[i] for i in tied)) | (callees(top) if any(w in top for w in keep) else set())
+    for _ in range(TIE_DEPTH):  # what relevant code and its callers call
+        frontier -= tied
+        if not frontier:
+            break
+        tied |= frontier
+        frontier = set().union(*(calls[i] for i in frontier))
     return frozenset(units[i][0] for i in tied)
 
 
-def alias_words(tree: ast.Module, keep: tuple[str, ...]) -> tuple[str, ...]:
-    """Names the file binds to something a keep word names.
+def _segment(lines: list[str], node: ast.AST) -> str:
+    """The source of `node` (ast columns count UTF-8 bytes), from the file's lines; no recursion,
+    unlike `ast.unparse`, so a 3,500-deep attribute chain is no harder than a short one."""
+    first, last = node.lineno - 1, node.end_lineno - 1
+
+    def cut(line: str, start: int | None, stop: int | None) -> str:
+        if line.isascii():
+            return line[start:stop]
+        return line.encode("utf-8", "surrogatepass")[start:stop].decode("utf-8", "replace")
+
+    if first == last:
+        return cut(lines[first], node.col_offset, node.end_col_offset)
+    return "".join([cut(lines[first], node.col_offset, None), *lines[first + 1 : last],
+                    cut(lines[last], None, node.end_col_offset)])
+
+
+def alias_words(tree: ast.Module, keep: tuple[str, ...], lines: list[str]) -> tuple[str, ...]:
+    """Names the file binds to something a keep word names (`lines`: the file's, with their ends).
 
     `from tensorflow.keras.layers import Dropout as Drop` makes `Drop` as good
     a reason to keep a function as `Dropout` itself; so does `Drop = L.Dropout`.
@@ -127,7 +252,7 @@ def alias_words(tree: ast.Module, keep: tuple[str, ...]) -> tuple[str, ...]:
                     extra.append(alias.asname)
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             if isinstance(node.value, (ast.Name, ast.Attribute)):
-                value = ast.unparse(node.value)
+                value = "".join(_segment(lines, node.value).split())
                 if any(w in value for w in keep):
                     extra.append(node.targets[0].id)
     return tuple(extra)
@@ -164,7 +289,7 @@ def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...], closure: 
     if not lines:
         return text, list(tree.body), members
     kept = []
-    keep = keep + alias_words(tree, keep)
+    keep = keep + alias_words(tree, keep, lines)
     code = _code_lines(tree, lines)
     tied = _tied(tree, code, keep) if closure else frozenset()
 
@@ -279,12 +404,23 @@ def parse_lines(text: str, filename: str, keep: tuple[str, ...] | None) -> tuple
         partial, top, members = text, list(tree.body), {}
     else:
         partial, top, members = blank_unneeded(text, tree, keep)
+    refuse_complex(text, top, members)
+    return _libcst(partial), _layout(top, members)
+
+
+def _libcst(partial: str) -> cst.Module:
+    """libcst's parse; its errors as Unreadable. A MemoryError is left to the caller: the worker
+    that runs this reports it as its memory limit."""
     try:
-        return cst.parse_module(partial), _layout(top, members)
+        return cst.parse_module(partial)
     except cst.ParserSyntaxError as exc:
         raise Unreadable(f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1) from None
-    except (RecursionError, MemoryError):
+    except RecursionError:
         raise Unreadable("too deeply nested to parse") from None
+    except BaseException as exc:
+        if type(exc).__name__ == "PanicException":  # pyo3: a Rust panic, a BaseException
+            raise Unreadable(f"parser crashed (panic: {exc})") from None
+        raise
 
 
 @dataclass(frozen=True)
@@ -308,12 +444,8 @@ def parse_relevant(text: str, filename: str, rules) -> Parsed:
         partial, top, members = text, list(tree.body), {}
     else:
         partial, top, members = blank_unneeded(text, tree, words, closure=True)
-    try:
-        module = cst.parse_module(partial)
-    except cst.ParserSyntaxError as exc:
-        raise Unreadable(f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1) from None
-    except (RecursionError, MemoryError):
-        raise Unreadable("too deeply nested to parse") from None
+    refuse_complex(text, top, members)
+    module = _libcst(partial)
     layout = _layout(top, members)
     count = sum(len(members.get(id(node), ())) if isinstance(node, ast.ClassDef) else 1 for node in top)
     return Parsed(module, layout, count)

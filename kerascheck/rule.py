@@ -105,8 +105,10 @@ class Rule:
             for word in group:
                 present = seen.get(word)
                 if present is None:
-                    # A word that starts with a line break also matches at the start of the file.
-                    present = seen[word] = word in data or (word[:1] == b"\n" and data.startswith(word[1:]))
+                    # A word that starts with a line break also matches at the start of the file,
+                    # and after a lone \r (a line break for Python's tokenizer too).
+                    present = seen[word] = word in data or (word[:1] == b"\n" and (
+                        data.startswith(word[1:]) or b"\r" + word[1:] in data))
                 if not present:
                     break
             else:

@@ -47,8 +47,9 @@ NaN, so the mismatch goes unnoticed.
 
 ## Confirm mode
 `--confirm` builds the flagged layer alone from its own source (for `add_weight`, the custom
-layer class as the file instantiates it, else with no arguments; the variable is picked out by
-the call's line), on the input shape the code states (`input_shape=`, `batch_input_shape=`,
+layer class as the file instantiates it, else with no arguments, so its `__init__` and `build()`
+run; the variable is picked out by the call's line), after the slice of imports, definitions and
+constants it uses (README, Confirm mode; never other module-level code), on the input shape the code states (`input_shape=`, `batch_input_shape=`,
 `input_dim=`, or the `Input(...)` it is applied to), else on a small default: (None, 8) for Dense,
 normalization, PReLU and custom layers, (None, 16, 3) / (None, 8, 8, 3) / (None, 8, 8, 8, 3) for
 1D/2D/3D convolutions, (None, 5, 4) for SimpleRNN/LSTM/GRU, (None, 5) for Embedding (its table
