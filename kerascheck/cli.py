@@ -35,6 +35,7 @@ class CheckRequest:
 
     paths: tuple[str, ...] = ()
     select: tuple[str, ...] = ()  # as typed: each may hold several comma-separated codes
+    extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     extend_exclude: tuple[str, ...] = ()
@@ -58,14 +59,36 @@ class CheckRequest:
     confirm_timeout: float = 60.0
     confirm_memory: int = 4096
     verbose: bool = False
+    quiet: bool = False  # findings only: no summary line, no notes on stderr, no progress bar
+    silent: bool = False  # nothing on stdout or stderr but errors: the exit code tells
+    color: str = "auto"  # auto | always | never (the text report)
+    show_files: bool = False
+    stdin_filename: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.paths:
-            object.__setattr__(self, "paths", (".",))
+        if not self.paths:  # with --stdin-filename and no path, the buffer is read from stdin (as ruff)
+            object.__setattr__(self, "paths", ("-",) if self.stdin_filename is not None else (".",))
+
+    @property
+    def stdin(self) -> bool:
+        """The one path is `-`: check standard input (reported as --stdin-filename, or `-`)."""
+        return self.paths == ("-",)
+
+    @property
+    def named_paths(self) -> tuple[str, ...]:
+        """The paths the run is about: for standard input, the file NAME stands for (its config,
+        its baseline entries)."""
+        return (self.stdin_filename,) if self.stdin and self.stdin_filename else self.paths
+
+    @property
+    def talk(self) -> bool:
+        """Whether notes (baseline counts, confirm timings) and progress bars may show."""
+        return not (self.quiet or self.silent)
 
     def overrides(self) -> dict[str, Any]:
         return {
             "select": _codes(self.select),
+            "extend_select": _codes(self.extend_select),
             "ignore": _codes(self.ignore),
             "exclude": self.exclude or None,
             "extend_exclude": self.extend_exclude or None,
@@ -124,8 +147,31 @@ def _to_devnull(stream) -> None:
         os.close(devnull)
 
 
+class _Option(click.Option):
+    """An option some of whose names work but are not shown (`--format`, which ruff dropped for
+    `--output-format`): `--help` and error messages name only the others."""
+
+    def __init__(self, *args, hidden_names: tuple[str, ...] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.hidden_names = tuple(hidden_names)
+
+    def _shown(self, method, ctx):
+        opts = self.opts
+        self.opts = [o for o in opts if o not in self.hidden_names]
+        try:
+            return method(ctx)
+        finally:
+            self.opts = opts
+
+    def get_help_record(self, ctx):
+        return self._shown(super().get_help_record, ctx)
+
+    def get_error_hint(self, ctx):
+        return self._shown(super().get_error_hint, ctx)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="kerascheck")
+@click.version_option(__version__, "--version", "-V", prog_name="kerascheck")
 def main() -> None:
     """kerascheck: a linter for Keras model code."""
 
@@ -133,12 +179,15 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--select", multiple=True, metavar="CODES", help="Rule codes or prefixes to enable (comma-separated).")
+@click.option("--extend-select", multiple=True, metavar="CODES",
+              help="Rule codes or prefixes to enable on top of the selection (`--select` or the config's).")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Rule codes or prefixes to disable (comma-separated).")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Replace the configured exclude globs.")
 @click.option("--extend-exclude", multiple=True, metavar="GLOB", help="Exclude these globs as well.")
 @click.option("--config", "config_file", type=click.Path(), help="Use this config file (pyproject.toml or kerascheck.toml).")
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
-              show_default=True)
+@click.option("--output-format", "--format", "output_format", cls=_Option, hidden_names=("--format",),
+              type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True,
+              help="Output format.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of each finding.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
@@ -159,31 +208,43 @@ def main() -> None:
               help="Record the current findings in FILE and exit 0.")
 @click.option("--report-unused-noqa", is_flag=True, help="Report `# noqa: KCnnn` comments that suppress nothing (KC100).")
 @click.option("--confirm", is_flag=True,
-              help="After linting, build each finding's code with TensorFlow (pip install kerascheck[confirm]) "
-                   "in a child process and measure whether the problem really happens: confirmed, not "
-                   "reproduced or could not build. From the flagged file this runs: the imports and the "
-                   "top-level functions and classes the flagged code uses (defining them runs their "
-                   "decorators, default values and class bodies), constant assignments without calls, then "
-                   "the flagged layers' constructors, the flagged class's __init__/build/call or the function "
-                   "that builds the model; for KC004 on module-level code also the straight-line module-level "
-                   "statements that build the flagged tensor (never data loading, files or training). Never "
-                   "other module-level code, never `if __name__ == \"__main__\":`. A finding that is `not "
-                   "reproduced` does not count toward exit 1; `confirmed` and `could not build` do.")
+              help="After linting, build each finding's code with TensorFlow (pip install tensorflow) in a "
+                   "child process and measure whether the problem really happens: confirmed, not reproduced or "
+                   "could not build. From the flagged file this runs: the imports and the top-level functions "
+                   "and classes the flagged code uses (defining them runs their decorators, default values and "
+                   "class bodies), constant assignments without calls, the values the flagged code reads "
+                   "(defaults, call-site arguments, locals bound once that read no data and call none of the "
+                   "file's functions), then the flagged layers' constructors, the flagged class's "
+                   "__init__/build/call or the function that builds the model; for KC004 on module-level code "
+                   "also the straight-line module-level statements that build the flagged tensor (never data "
+                   "loading, files or training). Never other module-level code, never `if __name__ == "
+                   "\"__main__\":`. Exit code: a finding that is `not reproduced` does not count toward exit 1; "
+                   "`confirmed` and `could not build` do (a finding that could not be built is never hidden). "
+                   "Ends with a table of verdicts and time per rule on stderr.")
 @click.option("--confirm-timeout", type=click.FloatRange(min=1), default=60, show_default=True, metavar="SECONDS",
               help="Time limit per confirmed finding.")
 @click.option("--confirm-memory", type=click.IntRange(min=512), default=4096, show_default=True, metavar="MB",
               help="Memory cap (data segment) of the confirm process.")
 @click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")
+@click.option("--quiet", "-q", is_flag=True, help="Print the findings only: no summary line, notes or progress bar.")
+@click.option("--silent", "-s", is_flag=True,
+              help="Print nothing but errors; the exit code tells the result (--output-file is still written).")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Colour the text report: auto means on a terminal, unless NO_COLOR is set.")
+@click.option("--show-files", is_flag=True, help="Print the files that would be checked, one a line, and exit 0.")
+@click.option("--stdin-filename", metavar="NAME",
+              help="Check standard input (path `-`, or no path) as the file NAME: reported under NAME, with "
+                   "the config, per-file ignores and --force-exclude that apply to NAME.")
+@click.version_option(__version__, "--version", "-V", prog_name="kerascheck")
 def check(**options) -> None:
     """Lint Python files under PATHS (default: the current directory).
 
     Exit status: 0 no findings, 1 findings, 2 usage or internal error. With --confirm,
-    findings measured as `not reproduced` do not count toward 1 (`confirmed` and `could not
-    build` do).
+    findings measured as `not reproduced` do not count toward 1; `confirmed` and `could not
+    build` do: a finding that could not be built is never hidden.
     """
     request = CheckRequest(**options)
-    if request.baseline_file and request.write_baseline:
-        _fail("--baseline and --write-baseline cannot be used together")
+    _refuse_conflicts(request)
     if request.confirm:
         from kerascheck.confirm.runner import ConfirmUnavailable, require_tensorflow
 
@@ -215,42 +276,99 @@ def check(**options) -> None:
     _exit(EXIT_CLEAN if request.exit_zero else code)
 
 
+def _refuse_conflicts(request: CheckRequest) -> None:
+    """Options that cannot work together are a usage error, never silently ignored."""
+    if request.baseline_file and request.write_baseline:
+        _fail("--baseline and --write-baseline cannot be used together")
+    if request.statistics and request.output_format == "sarif":
+        _fail("--statistics does not apply to --output-format sarif (a SARIF log holds every result); "
+              "use --output-format text, json or github")
+    if "-" in request.paths and len(request.paths) > 1:
+        _fail("`-` (standard input) cannot be checked together with other paths")
+    if request.stdin_filename is not None and not request.stdin:
+        _fail(f"--stdin-filename names standard input: give `-` or no path, not {' '.join(request.paths)}")
+    if request.stdin:
+        for flag, given in (("--show-files", request.show_files), ("--write-baseline", request.write_baseline),
+                            ("--diff", request.diff_ref), ("--confirm", request.confirm)):
+            if given:
+                _fail(f"{flag} cannot be used with standard input (`-`)")
+
+
 def _check(request: CheckRequest) -> int:
     from kerascheck import config, engine, registry
 
     overrides = request.overrides()
     if request.select and not overrides["select"]:  # `--select ''`, `--select ,`
         raise registry.RegistryError("--select names no rule code: give at least one (e.g. --select KC001)")
-    for flag, codes in (("--select", overrides["select"]), ("--ignore", overrides["ignore"])):
+    for flag, codes in (("--select", overrides["select"]), ("--extend-select", overrides["extend_select"]),
+                        ("--ignore", overrides["ignore"])):
         if codes is not None:
             try:
                 registry.validate(codes)
             except registry.RegistryError as exc:
                 raise registry.RegistryError(f"{exc} (in {flag})") from None
-    settings = config.resolve(request.paths, request.config_file, overrides, registry.option_defaults(),
+    settings = config.resolve(request.named_paths, request.config_file, overrides, registry.option_defaults(),
                               registry.validate)
-    enabled = registry.enabled(settings.select, settings.ignore)
+    enabled = registry.enabled(settings.select, settings.ignore, settings.extend_select)
     plan = engine.Plan.make(settings, registry.load(), enabled)
-    targets = _targets(request, settings)
-    # Confirm mode measures afresh, so it bypasses the cache.
-    result = _run(engine, targets, plan, settings, request.no_cache or request.confirm, request.output_format)
+    if request.stdin:
+        result = _check_stdin(engine, plan, request)
+    else:
+        targets = _targets(request, settings)
+        if request.show_files:
+            for target in targets:
+                click.echo(target.display)
+            return EXIT_CLEAN
+        # Confirm mode measures afresh, so it bypasses the cache.
+        result = _run(engine, targets, plan, settings, request)
     if request.write_baseline:
         from kerascheck import baseline
 
         n = baseline.write(Path(request.write_baseline), result.findings)
-        _note(f"kerascheck: recorded {n} finding{'s' if n != 1 else ''} in {request.write_baseline}")
+        _info(request, f"kerascheck: recorded {n} {_plural(n, 'finding')} in {request.write_baseline}")
         return EXIT_CLEAN
     if request.baseline_file:
         result = _apply_baseline(result, request, enabled)
+    confirmed = None
     if request.confirm:  # after the baseline: hidden findings are not built
-        _confirm(result, plan, request.confirm_timeout, request.confirm_memory, request.output_format)
+        confirmed = _confirm(result, plan, request)
         from kerascheck.confirm import counts_as_problem
 
         code = EXIT_FINDINGS if any(counts_as_problem(f.confirm) for f in result.findings) else EXIT_CLEAN
     else:
         code = EXIT_FINDINGS if result.findings else EXIT_CLEAN
     _report(result, request)
+    if confirmed is not None:
+        _info(request, confirmed)  # the per-rule table ends the run (not with --quiet)
     return code
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
+def _info(request: CheckRequest, message: str) -> None:
+    """A note on stderr (counts, timings), unless --quiet or --silent."""
+    if request.talk:
+        _note(message)
+
+
+def _check_stdin(engine, plan, request: CheckRequest):
+    """Standard input, checked in memory as the file --stdin-filename names (`-` without it)."""
+    import time
+
+    from kerascheck.discover import force_excluded
+
+    started = time.perf_counter()
+    name = request.stdin_filename or "-"
+    data = sys.stdin.buffer.read()
+    if request.stdin_filename and force_excluded(Path(name), plan.settings):
+        files = []  # as ruff: an excluded NAME is not checked, even from stdin
+    else:
+        # Bytes that are not UTF-8 reach the engine as such (surrogateescape), which reports KC000.
+        found = engine.check_text(data.decode("utf-8", "surrogateescape"), path=name, plan=plan)
+        files = [engine.FileResult(name, tuple(found), parsed=True)]
+    return engine.RunResult(files, time.perf_counter() - started)
 
 
 def _targets(request: CheckRequest, settings) -> list:
@@ -267,22 +385,26 @@ def _targets(request: CheckRequest, settings) -> list:
 def _apply_baseline(result, request: CheckRequest, enabled: set[str]):
     from kerascheck import baseline
 
-    applied = baseline.apply(result, Path(request.baseline_file), enabled, request.paths)
+    applied = baseline.apply(result, Path(request.baseline_file), enabled, request.named_paths)
     hidden, stale = applied.hidden, applied.stale
-    note = f"kerascheck: baseline {request.baseline_file}: {hidden} known finding{'s' if hidden != 1 else ''} hidden"
+    note = f"kerascheck: baseline {request.baseline_file}: {hidden} known {_plural(hidden, 'finding')} hidden"
     if stale:
         note += (f"; {stale} stale entr{'ies' if stale != 1 else 'y'} (fixed or changed; "
                  f"refresh with --write-baseline)")
-    _note(note)
+    _info(request, note)
     return applied.result
 
 
 def _report(result, request: CheckRequest) -> None:
     from kerascheck import report
 
+    if request.silent and request.output_file is None:
+        return
     try:
         with report.output(request.output_file) as stream:
-            report.get(request.output_format).render(result, stream, statistics=request.statistics)
+            report.get(request.output_format).render(result, stream, statistics=request.statistics,
+                                                     summary=not (request.quiet or request.silent),
+                                                     color=request.color)
             stream.flush()  # a closed pipe shows here, where it is handled, not at interpreter exit
     except BrokenPipeError:
         if request.output_file is not None:
@@ -294,8 +416,9 @@ def _report(result, request: CheckRequest) -> None:
         _fail(f"cannot write {request.output_file}: {exc.strerror or exc}")
 
 
-def _confirm(result, plan, timeout: float, memory_mb: int, output_format: str) -> None:
-    """Fill each finding's `confirm` verdict (one TensorFlow child process for the whole run)."""
+def _confirm(result, plan, request: CheckRequest) -> str:
+    """Fill each finding's `confirm` verdict (one TensorFlow child process per Keras version);
+    returns the summary table for the end of the run."""
     import dataclasses
 
     from kerascheck.confirm.jobs import build_jobs
@@ -304,27 +427,29 @@ def _confirm(result, plan, timeout: float, memory_mb: int, output_format: str) -
     findings = [f for r in result.files for f in r.findings]
     jobs = build_jobs(findings, plan)  # each file read again: confirm gets the finding and the text
     try:
-        done, stats = confirm_findings(findings, jobs, timeout, memory_mb, progress=output_format == "text")
+        done, stats = confirm_findings(findings, jobs, request.confirm_timeout, request.confirm_memory,
+                                       progress=request.output_format == "text" and request.talk)
     except ConfirmUnavailable as exc:
         _fail(str(exc))
     verdicts = iter(done)
     result.files = [dataclasses.replace(r, findings=tuple(next(verdicts) for _ in r.findings))
                     for r in result.files]
-    counts = ", ".join(f"{n} {v}" for v, n in sorted(stats.verdicts.items())) or "nothing to confirm"
-    _note(f"kerascheck: confirm: {counts} in {stats.seconds:.1f} s "
-          f"(TensorFlow start-up {stats.startup_seconds:.1f} s x{stats.startups})")
+    from kerascheck.confirm.summary import table
+
+    return table(done, stats)
 
 
-def _run(engine, targets, plan, settings, no_cache: bool, output_format: str):
-    """The engine run, with the result cache (unless `no_cache`) and, on a terminal, a progress bar."""
+def _run(engine, targets, plan, settings, request: CheckRequest):
+    """The engine run, with the result cache (unless --no-cache or --confirm) and, on a terminal, a
+    progress bar."""
     from kerascheck import progress
 
     cache = None
-    if not no_cache:
+    if not (request.no_cache or request.confirm):
         from kerascheck.cache import Cache
 
         cache = Cache(settings.root, plan)
-    bar = progress.make(len(targets), output_format)
+    bar = progress.make(len(targets), request.output_format, request.color) if request.talk else None
     try:
         result = engine.run(targets, plan, cache=cache, progress=bar)
     finally:
@@ -347,8 +472,10 @@ def rule(code, show_all) -> None:
 
     try:
         if show_all or code is None:
-            for r in registry.all_rules():
-                click.echo(f"{r.code}  {r.name:<32} {r.summary}")
+            from kerascheck.confirm.jobs import has_recipe
+
+            for r in registry.all_rules():  # `confirm`: --confirm has a recipe for the rule
+                click.echo(f"{r.code}  {r.name:<32} {'confirm' if has_recipe(r.code) else '-':<8} {r.summary}")
         else:
             import inspect
 
@@ -361,3 +488,20 @@ def rule(code, show_all) -> None:
     except BrokenPipeError:
         _stdout_closed()
     _exit(EXIT_CLEAN)
+
+
+@main.command()
+def server() -> None:
+    """Run the language server (LSP over stdio) for editors; it needs pygls (the `server` extra).
+
+    Exit status: 0 after the client's `shutdown` and `exit`, 1 without `shutdown`, 2 when
+    pygls is not installed.
+    """
+    try:
+        import lsprotocol  # noqa: F401
+        import pygls  # noqa: F401
+    except ImportError:
+        _fail("`kerascheck server` needs pygls (the `server` extra): pip install pygls")
+    from kerascheck.server import serve
+
+    sys.exit(serve())

@@ -27,6 +27,7 @@ class ConfigError(Exception):
 class Settings:
     root: Path = field(default_factory=Path.cwd)  # patterns are relative to it
     select: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] = ()  # --extend-select: on top of `select`
     ignore: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     extend_exclude: tuple[str, ...] = ()

@@ -411,6 +411,16 @@ def _reason(exc: OSError) -> str:
     return (exc.strerror or str(exc)).lower()
 
 
+def force_excluded(path: Path, settings: Settings, cwd: Path | None = None) -> bool:
+    """Whether --force-exclude keeps `path` from being checked by the configured excludes or a
+    default-excluded folder (for a file that may not exist, e.g. --stdin-filename's NAME)."""
+    if not settings.force_exclude:
+        return False
+    finder = _Finder(settings, cwd or Path.cwd())
+    path = Path(os.path.normpath(path if path.is_absolute() else finder.cwd / path))
+    return finder.ignores.configured(path, False) or finder.default_excluded(path)
+
+
 def discover(paths: tuple[str, ...], settings: Settings, cwd: Path | None = None) -> list[Target]:
     finder = _Finder(settings, cwd or Path.cwd())
     for raw in paths:

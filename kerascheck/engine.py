@@ -91,6 +91,7 @@ class _Work:
     unused_noqa: frozenset[str] | None = None  # KC100 on: the codes it must not judge in this file
     cells: tuple | None = None  # notebooks: (first joined line, cell number, cell lines)
     facts: ProjectFacts = DEFAULT_FACTS
+    parse_cache: Any = None  # parse.StatementCache: an editor's buffer, checked after every edit
 
 
 def _problem(display: str, reason: str, line: int = 1, column: int = 1, text: str | None = None) -> Finding:
@@ -191,7 +192,7 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
 
     display = work.display
     try:
-        parsed = parse_relevant(work.text, display, None if full_parse else work.rules)
+        parsed = parse_relevant(work.text, display, None if full_parse else work.rules, work.parse_cache)
     except Unreadable as exc:
         found = (_problem(display, exc.message, exc.line, exc.column, work.text),) if work.kc000 else ()
         return FileResult(display, found, parsed=True)
@@ -340,25 +341,29 @@ def recursion_room():
 
 
 def check_text(text: str, path: str | os.PathLike = "<stdin>", settings: Settings | None = None,
-               facts: ProjectFacts | None = None, plan: Plan | None = None) -> list[Finding]:
+               facts: ProjectFacts | None = None, plan: Plan | None = None, cache=None) -> list[Finding]:
     """Every finding for one buffer, as a file at `path` would get them (its notebook-ness,
     per-file ignores, noqa comments), computed in memory: nothing is read or written.
 
     `settings` default to kerascheck's defaults (every default rule on); `plan` may be given
-    instead, when many buffers share one.
+    instead, when many buffers share one. `cache`, a `parse.StatementCache` kept with a buffer
+    that is checked again after each edit, spares re-parsing the statements that did not change.
     """
     from kerascheck import registry
 
     if plan is None:
         settings = settings or Settings()
-        enabled = registry.enabled(settings.select, settings.ignore)
+        enabled = registry.enabled(settings.select, settings.ignore, settings.extend_select)
         plan = Plan.make(settings, registry.load(), enabled, facts or DEFAULT_FACTS)
     elif facts is not None:
         plan = replace(plan, facts=facts)
     display = os.fspath(path)
-    real = Path(display) if display not in ("<stdin>", "-") else None
+    # Absolute, so that per-file ignores (relative to the config's folder) match from any directory.
+    real = Path(display).absolute() if display not in ("<stdin>", "-") else None
     with recursion_room():
         prepared = prepare_data(display, real, text.encode("utf-8", "surrogatepass"), plan)
+        if not isinstance(prepared, FileResult):
+            prepared.parse_cache = cache
         result = prepared if isinstance(prepared, FileResult) else \
             _finish(prepared, analyze(prepared, plan.settings.full_parse), None)
     return sorted(result.findings, key=Finding.sort_key)

@@ -185,11 +185,9 @@ class Flow:
             parent: dict[int, cst.CSTNode] = {}
             order = self._order
             calls: dict[str, list[cst.Call]] = {}
-            for index, node in enumerate(walk(self.module)):
+            for index, node in enumerate(walk(self.module, parents=parent)):
                 order[id(node)] = index
-                for child in _kids(node):
-                    parent[id(child)] = node
-                if isinstance(node, cst.Call):
+                if type(node) is cst.Call:
                     name = _last_name(node.func)
                     if name is not None:
                         calls.setdefault(name, []).append(node)

@@ -12,6 +12,7 @@ not provable, and resolves to None: rules stay silent on it.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -162,44 +163,68 @@ def blocks(stmt: cst.CSTNode) -> list[cst.CSTNode]:
     return out
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[type, tuple[str, ...]] = {}  # per node class: the fields that can hold a node
+_LEAVES: set[type] = set()  # node classes with no such field (whitespace, newlines, comments)
+_IS_NODE: dict[type, bool] = {}  # isinstance(x, CSTNode) by type: an ABC check is slow on the hot path
+_PLAIN = (str, bool, int, float, type(None))
 
 
-def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+def _plain(annotation) -> bool:
+    """A field type that never holds a node: str, bool, a Literal, Optional[str], ..."""
+    if annotation in _PLAIN:
+        return True
+    origin = typing.get_origin(annotation)
+    return origin is typing.Literal or (origin is typing.Union and all(_plain(a) for a in typing.get_args(annotation)))
+
+
+def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """A node's children, read from its dataclass fields (in no particular order).
 
     Many times faster than libcst's `.children`, which re-visits the node to build them.
     """
     names = _FIELDS.get(type(node))
     if names is None:
-        names = _FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node))
+        names = _FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node) if not _plain(f.type))
+        if not names:
+            _LEAVES.add(type(node))
+    out = []
+    is_node = _IS_NODE
     for name in names:
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            yield value
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                if isinstance(item, cst.CSTNode):
-                    yield item
+        kind = type(value)
+        for item in (value if kind is tuple or kind is list else (value,)):
+            kind = type(item)
+            flag = is_node.get(kind)
+            if flag is None:
+                flag = is_node[kind] = isinstance(item, cst.CSTNode)
+            if flag:
+                out.append(item)
+    return out
 
 
 SCOPE_NODES = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp,
                cst.GeneratorExp)
+_SCOPE_TYPES = frozenset(SCOPE_NODES)  # libcst's node classes are final: a set lookup, not an ABC check
 
 
-def walk(node: cst.CSTNode, into_scopes: bool = True) -> Iterator[cst.CSTNode]:
+def walk(node: cst.CSTNode, into_scopes: bool = True, parents: dict | None = None) -> Iterator[cst.CSTNode]:
     """`node` and every node below it, parents before children (the one tree walker).
 
     With `into_scopes=False` the walk yields nested functions, classes, lambdas and
-    comprehensions but does not enter them.
+    comprehensions but does not enter them. `parents`, when given, receives
+    id(child) -> parent for every node the walk enters.
     """
     stack = [node]
+    leaves = _LEAVES
     while stack:
         current = stack.pop()
         yield current
-        if not into_scopes and current is not node and isinstance(current, SCOPE_NODES):
+        if type(current) in leaves or (not into_scopes and current is not node and type(current) in _SCOPE_TYPES):
             continue
-        kids = list(children(current))
+        kids = children(current)
+        if parents is not None:
+            for kid in kids:
+                parents[id(kid)] = current
         kids.reverse()
         stack.extend(kids)
 

@@ -430,13 +430,14 @@ class Parsed:
     statements: int  # top-level statements and class members handed to libcst
 
 
-def parse_relevant(text: str, filename: str, rules) -> Parsed:
+def parse_relevant(text: str, filename: str, rules, cache: StatementCache | None = None) -> Parsed:
     """Parse what `rules` can need (all of it when `rules` is None, or a rule has no anchors).
 
     The `ast` tree of the syntax check gives the file's import table; each rule's anchors
     (canonical names, method names, plain words) become this file's own spellings of them,
     and only the functions and methods that use one, plus the functions those call and the
-    structural methods of their classes, reach libcst.
+    structural methods of their classes, reach libcst. With a `cache` (an editor's buffer),
+    only the top-level statements that changed since its last parse do.
     """
     tree = check_syntax(text, filename)
     words = None if rules is None else anchor_words(tree, rules)
@@ -445,10 +446,75 @@ def parse_relevant(text: str, filename: str, rules) -> Parsed:
     else:
         partial, top, members = blank_unneeded(text, tree, words, closure=True)
     refuse_complex(text, top, members)
-    module = _libcst(partial)
     layout = _layout(top, members)
+    module = cache.parse(partial, layout) if cache is not None else None
+    if module is None:
+        module = _libcst(partial)
     count = sum(len(members.get(id(node), ())) if isinstance(node, ast.ClassDef) else 1 for node in top)
     return Parsed(module, layout, count)
+
+
+class StatementCache:
+    """The libcst parses of one buffer's top-level statements, by their text, for an editor
+    that checks the same buffer after every edit: an edit re-parses only the statements it
+    touched (libcst's parse is most of a check's time).
+
+    The module is assembled from one parse per top-level statement: each chunk of text runs
+    from a statement's first line to the next one's, so the blank and comment lines after a
+    statement fall where libcst puts them in the whole module (its block's footer, or the
+    chunk's footer, which becomes the next statement's leading lines). Identical to
+    `cst.parse_module(text)` (tests/test_statement_cache.py compares them on real code); whatever
+    could differ (no statements, a chunk that is not one statement, indentation or line
+    endings that differ between chunks, any error) returns None: parse the whole text.
+    Only the chunks of the latest text are kept.
+    """
+
+    def __init__(self) -> None:
+        self._chunks: dict[str, cst.Module] = {}
+
+    def parse(self, text: str, layout: list[Top]) -> cst.Module | None:
+        lines = split_lines(text, keepends=True)
+        bounds = [1] + [top.start for top in layout[1:]] + [len(lines) + 1]
+        if not layout or any(a >= b for a, b in zip(bounds, bounds[1:])):
+            return None
+        texts = ["".join(lines[begin - 1 : end - 1]) for begin, end in zip(bounds, bounds[1:])]
+        previous, self._chunks = self._chunks, {}
+        chunks = []
+        try:
+            for chunk in texts:
+                if chunk in self._chunks:  # the same text twice: parsed again, so no node is shared
+                    chunks.append(cst.parse_module(chunk))
+                    continue
+                parsed = previous.get(chunk)
+                if parsed is None:
+                    parsed = cst.parse_module(chunk)
+                    if parsed.code != chunk:  # libcst drops a comment line in some module footers
+                        return None
+                self._chunks[chunk] = parsed
+                chunks.append(parsed)
+        except Exception:  # a syntax error is reported from the whole text, where its line is right
+            return None
+        return _assemble(chunks, texts)
+
+
+def _assemble(chunks: list[cst.Module], texts: list[str]) -> cst.Module | None:
+    if any(len(c.body) != 1 for c in chunks) or any(c.header for c in chunks[1:]):
+        return None
+    indents = {c.default_indent for c in chunks if isinstance(c.body[0], cst.BaseCompoundStatement)}
+    newlines = {c.default_newline for c, text in zip(chunks, texts) if "\n" in text or "\r" in text}
+    if len(indents) > 1 or len(newlines) > 1:
+        return None
+    body = [chunks[0].body[0]]
+    for before, chunk in zip(chunks, chunks[1:]):
+        stmt = chunk.body[0]
+        if before.footer:
+            stmt = stmt.with_changes(leading_lines=(*before.footer, *stmt.leading_lines))
+        body.append(stmt)
+    first, last = chunks[0], chunks[-1]
+    return cst.Module(body=body, header=first.header, footer=last.footer, encoding=first.encoding,
+                      default_indent=indents.pop() if indents else first.default_indent,
+                      default_newline=newlines.pop() if newlines else first.default_newline,
+                      has_trailing_newline=last.has_trailing_newline)
 
 
 # ------------------------------------------------------------------ relevance

@@ -17,8 +17,9 @@ REFRESH = 0.1  # seconds between redraws
 
 
 class Bar:
-    def __init__(self, total: int, delay: float | None = None) -> None:
+    def __init__(self, total: int, delay: float | None = None, plain: bool = False) -> None:
         self.total = total
+        self.plain = plain  # no colour or bold (NO_COLOR, --color never); the bar still moves
         self.delay = DELAY if delay is None else delay
         self.started = time.monotonic()
         self.last = 0.0
@@ -46,7 +47,7 @@ class Bar:
             def on_broken_pipe(self) -> None:
                 self.quiet = True  # stderr closed: the bar just stops (rich's default would exit)
 
-        console = _Console(file=sys.stderr, stderr=True)
+        console = _Console(file=sys.stderr, stderr=True, color_system=None if self.plain else "auto")
         self._progress = Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
                                   TextColumn("files"), TimeElapsedColumn(), console=console,
                                   transient=True, auto_refresh=False)
@@ -59,8 +60,8 @@ class Bar:
             self._progress = None
 
 
-def make(total: int, output_format: str) -> Bar | None:
-    """A bar for this run, or None when it must not show."""
+def make(total: int, output_format: str, color: str = "auto") -> Bar | None:
+    """A bar for this run, or None when it must not show. `color` is --color's value."""
     if output_format != "text" or total < 2:
         return None
     try:
@@ -70,8 +71,10 @@ def make(total: int, output_format: str) -> Bar | None:
         return None
     if os.environ.get("TERM") == "dumb":
         return None
+    from kerascheck.report.text import plain
+
     delay = os.environ.get("KERASCHECK_PROGRESS_DELAY")  # hidden; the tests use 0
     try:
-        return Bar(total, delay=float(delay) if delay else None)
+        return Bar(total, delay=float(delay) if delay else None, plain=plain(color))
     except ValueError:
-        return Bar(total)
+        return Bar(total, plain=plain(color))

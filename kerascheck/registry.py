@@ -158,22 +158,20 @@ def validate(selectors) -> None:
     expand(selectors, tuple(r.code for r in all_rules()))
 
 
-def enabled(select, ignore) -> set[str]:
+def enabled(select, ignore, extend_select=()) -> set[str]:
     """The enabled codes. With no selection, the rules that are on by default; an explicit
     selection names opt-in rules too, except through a bare prefix or ALL, which turn on only
-    the default rules they cover (like ruff's preview rules). KC000 is always on, whatever the
+    the default rules they cover (like ruff's preview rules). `extend_select` adds to the
+    selection, in the same way; `ignore` wins over both. KC000 is always on, whatever the
     selection (like ruff's syntax errors): a file that could not be checked is always said."""
     rules = all_rules()
     known = tuple(r.code for r in rules)
     default = {r.code for r in rules if r.default}
-    if select is None:
-        chosen = set(default)
-    else:
-        chosen = set()
-        for sel in select:
-            codes = expand([sel], known)
-            exact = sel.strip().upper() in known
-            chosen |= codes if exact else codes & default
+    chosen = set(default) if select is None else set()
+    for sel in (*(select or ()), *extend_select):
+        codes = expand([sel], known)
+        exact = sel.strip().upper() in known
+        chosen |= codes if exact else codes & default
     return (chosen - expand(ignore, known)) | {KC000.code}
 
 

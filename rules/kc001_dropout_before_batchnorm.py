@@ -45,13 +45,17 @@ statistics are shifted there too and it is flagged.
     ])
 
 ## Confirm mode
-`--confirm` builds a ReLU producer (Dense(32), or Conv1D/2D/3D(8) when the layers need rank
-3-5) followed by the flagged layers, from the dropout through the BN, constructed from their own
-source (of the file, only that runs: its constructor calls, after the slice of imports,
-definitions and constants they use - README, Confirm mode); trains 16 steps and runs 500 training-mode passes on N(0, 1) data (seed 0), then compares
-BN's moving variance with the variance of its input at `training=False`. `confirmed` when the
-ratio exceeds 1.05: measured 1.15 (Dropout(0.1)) to 2.42 on the positive fixtures, 0.98 on every
-clean look-alike (BN before dropout, rate 0).
+`--confirm` builds a ReLU producer followed by the flagged layers, from the dropout through the
+BN, constructed from their own source (with the values the code gives them: a default, a helper's
+argument, else a synthesised one, said in the evidence); of the file, only those constructor calls
+run, after the slice of imports, definitions and constants they use (README, Confirm mode). The producer gives the dropout the input
+shape the code gives it (its `Input(shape=...)` and the layers between, rebuilt symbolically; an
+`input_shape=`): Dense(d, relu) for (None, d), ConvND(c, same, relu) for (None, ..., c), at most
+4096 values per sample; else Dense(32), or Conv1D/2D/3D(8) when the layers need rank 3-5. It runs
+500 training-mode passes on N(0, 1) data (seed 0), then compares BN's moving variance with the
+variance of its input at `training=False`. `confirmed` when the ratio exceeds 1.05: measured 1.15
+(Dropout(0.1)) to 2.42 on the positive fixtures, 0.98 on every clean look-alike (BN before
+dropout, rate 0). tf_keras code is built with Keras 2.
 """
 
 from __future__ import annotations

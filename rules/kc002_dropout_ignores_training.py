@@ -80,10 +80,13 @@ or a `keras.layers.Dropout(0.3)` sublayer, which Keras switches off at inference
 and constants it uses - README, Confirm mode; never other module-level code): its decorators and
 class body run when it is defined, then its `__init__`, `build()` and `call()`. It is built with
 its constructor defaults, or with the arguments of a
-`Cls(...)` call of the file when they are all literals (else `could not build`), or the flagged
+`Cls(...)` call of the file when they are all literals, else with values synthesised from the
+required parameters' names and type hints (`units=8`, said in the evidence), or the flagged
 `Lambda` layer from its own source. It calls it eagerly with `training=False`, as `predict()`
-does (F2.5), on N(0, 1) inputs (seed 0) of shape (4, 16), else (4, 8, 16), else (2, 8, 8, 4):
-one per required input of `call()`, plus an all-True `mask` if `call()` takes one. Then it calls
+does (F2.5), on N(0, 1) inputs (seed 0) of the shape the code gives it (the `Input(...)` and the
+layers before the class, a `build()` call, an array it is called on; batch 4), else (4, 16), else
+(4, 8, 16), else (2, 8, 8, 4): one per required input of `call()`, plus an all-True `mask` if
+`call()` takes one. tf_keras classes are built with Keras 2. Then it calls
 the same object again with every dropout function (`tf.nn.dropout`, `tf.compat.v1/v2.nn.dropout`,
 `tf.nn.experimental.stateless_dropout`, `keras.random.dropout`, `tf.keras.backend.dropout`,
 `tf_keras.backend.dropout`) replaced by the identity - in the modules that hold them, the

@@ -49,8 +49,9 @@ NaN, so the mismatch goes unnoticed.
 `--confirm` builds the flagged layer alone from its own source (for `add_weight`, the custom
 layer class as the file instantiates it, else with no arguments, so its `__init__` and `build()`
 run; the variable is picked out by the call's line), after the slice of imports, definitions and
-constants it uses (README, Confirm mode; never other module-level code), on the input shape the code states (`input_shape=`, `batch_input_shape=`,
-`input_dim=`, or the `Input(...)` it is applied to), else on a small default: (None, 8) for Dense,
+constants it uses (README, Confirm mode; never other module-level code), on the input shape the code gives it (`input_shape=`, `batch_input_shape=`,
+`input_dim=`, or its producers back to their `Input(...)`, rebuilt symbolically), else on a small
+default: (None, 8) for Dense,
 normalization, PReLU and custom layers, (None, 16, 3) / (None, 8, 8, 3) / (None, 8, 8, 8, 3) for
 1D/2D/3D convolutions, (None, 5, 4) for SimpleRNN/LSTM/GRU, (None, 5) for Embedding (its table
 comes from its own arguments). Then it applies the constraint object the weight holds to the
@@ -60,8 +61,12 @@ initial value, as the optimizer does after its first step, and counts the entrie
 about 50 % for every zero-mean initializer, 25 % for the LSTM forget-gate bias under clip(-0.5,
 0.5); 0.0 % on all 40 clean look-alikes (NonNeg with zeros, ones, Constant(0.5),
 RandomUniform(0, 0.1), Identity, TruncatedNormal(1, 0.1), default bias/gamma/beta/alpha;
-clips around their initializer; MaxNorm(>= 2) on glorot_uniform). A constraint that raises
-when applied (e.g. standalone `keras.backend.clip`, gone in Keras 3) is `could not build`.
+clips around their initializer; MaxNorm(>= 2) on glorot_uniform). A weight with fewer than 64
+entries (a 1x1 kernel) is initialised again with seeds 1, 2, ... until 64 entries are drawn: one
+draw says nothing. Keras 2 code is built with Keras 2 (tf_keras): tf_keras layers, a constraint
+on standalone `keras.backend.clip` (gone in Keras 3; the file's `import keras` meant Keras 2), and
+`add_weight("name", ...)` with the name by position. A constraint that raises when applied is
+`could not build`.
 """
 
 from __future__ import annotations

@@ -97,9 +97,11 @@ without error") if the op returns; `could not build` with the exception if anyth
 raises first. The slice is the file's imports plus:
 
 - for an op in a function: that function and the same-file definitions it uses (its body runs,
-  up to the flagged op), called as `build()` when it needs no argument, else through a call site with literal arguments
-  (`build_model(16)`), else through the nearest caller that can be called that way
-  (`attention(q, k)` is reached through `build()`); methods through `Class()` /
+  up to the flagged op), called as
+  `build()` when it needs no argument, else through a call site with literal arguments
+  (`build_model(16)`), else with values synthesised from the parameters' names and type hints
+  (`Wide(width=8)`, said in the evidence), else through the nearest caller that can be called
+  that way (`attention(q, k)` is reached through `build()`); methods through `Class()` /
   `Class().method()`. No such entry: `needs runtime data (parameter X of f())`;
 - for an op in module-level code (or in a helper called from it): only the module-level
   statements its names depend on, in order (`inputs = keras.Input(...)`, `x = layers.Dense(...)
@@ -109,14 +111,15 @@ raises first. The slice is the file's imports plus:
 
 TF, NumPy and `tf.keras.backend` calls that raise on a KerasTensor before the flagged op is
 reached (another finding earlier in the same function) run as a Lambda layer (what M1 advises;
-`tf.shape` as `keras.ops.shape`) and the evidence counts them; the flagged op itself always runs
-as written. TensorFlow is imported once per run, so `TF_USE_LEGACY_KERAS` in a file cannot switch
-`tf.keras` to Keras 2 any more: in such a file (and for legacy-Keras findings in a project pinned
-with `legacy-keras = true`) the slice's `import tensorflow` / `from tensorflow.keras import ...`
-are redirected to `tf_keras`, which is what the file would get. Measured on fixtures/kc004 (TF
-2.21, keras 3.15.1, tf_keras 2.21): 24 of 25 findings confirmed in 0.3-1.0 s each (the other
-needs a constructor argument); 16 clean look-alikes (keras.ops, TF ops on constants, the
-KerasTensor on the left of an operator, `Model(inputs=<layer output>)`, TF ops on tf_keras
+`tf.shape` as `keras.ops.shape`); one that fails even as a layer (`np.mean(x)`) is replaced by a
+stand-in of its output shape (computed on concrete zeros: a Lambda of zeros with the batch
+dimension, or the value itself without one), so each finding gets its own verdict; the evidence
+counts both. The flagged op itself always runs as written. A file that sets `TF_USE_LEGACY_KERAS`,
+and legacy-Keras findings (a project pinned with `legacy-keras = true`, a file on tf_keras alone),
+are built in the Keras 2 child (`TF_USE_LEGACY_KERAS=1`, where `tf.keras` is tf_keras); the rest
+in the Keras 3 child, whatever the shell sets. Measured on fixtures/kc004 (TF 2.21, keras 3.15.1,
+tf_keras 2.21): all 27 findings confirmed; 16 clean look-alikes (keras.ops, TF ops on constants,
+the KerasTensor on the left of an operator, `Model(inputs=<layer output>)`, TF ops on tf_keras
 tensors) all `not reproduced`.
 """
 

@@ -43,12 +43,17 @@ loop - and its fix is different.
     h = tf.nn.dropout(h, rate=1 - self.keep_prob)
 
 ## Confirm mode
-Not covered: `--confirm` reports `could not build: KC005 has no confirm recipe yet`. A run can
-only measure what the call does with the value it is given - `tf.nn.dropout(x, p)` drops a share
-p (F2.10) - and the finding is about what the author *meant* by p, which no run shows: with
-p = 0.6, 0.75 or a `keep_prob` of 0.9 the measurement is the same whether p is a mistaken keep
-probability or a deliberate rate, so a recipe would confirm the clean look-alikes (`0.6`, GAT's
-rate) as readily as the bugs, and for a literal it would only repeat the message's arithmetic.
+`--confirm` calls the flagged call's own function (as the file spells it) the way the code does,
+`fn(x, p)`, on a (64, 1024) tensor of ones (seed 0), with p the value the argument has: the
+literal; a parameter's default or the argument a caller gives it; for `self.keep_prob`, what
+`__init__` assigns it; else a keep probability synthesised from the name (0.8, said in the
+evidence). It measures the share of the 65,536 units that come out zero. `confirmed` when the call
+drops what its argument gives (|dropped - p| < 0.02: p is read as the rate to drop) while the
+argument reads as a keep probability (a literal above 0.6, a name like `keep_prob`) and p is not
+0.5 (where both readings drop half). What the author meant no run shows; what the run shows is
+that TF2 drops p, not 1 - p: on the fixtures 0.75 drops 74.9 %, 0.9 drops 90.0 %. `not
+reproduced` otherwise: the clean look-alikes `tf.compat.v1.nn.dropout(x, 0.8)` (drops 19.9 %:
+keep_prob, F2.10), `rate=1 - self.keep_prob`, `1.0 - self.keep_prob`, 0.5 and 0.6 (read as rates).
 """
 
 from __future__ import annotations

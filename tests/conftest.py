@@ -19,6 +19,41 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input:
                           capture_output=True, text=True, timeout=300, input=input)
 
 
+def run_on_terminal(*args: str, cwd: Path, env: dict, terminal: str = "stderr") -> tuple[int, str, str]:
+    """Run kerascheck (a process) with `terminal` ("stdout" or "stderr") on a pseudo-terminal and
+    the other stream in a file; `env` is its whole environment. Returns (code, stdout, stderr)."""
+    import pty
+    import select
+    import tempfile
+
+    master, slave = pty.openpty()
+    # The other stream goes to a file: a pipe nobody reads while we wait would fill up (SARIF is large).
+    other = tempfile.TemporaryFile()
+    streams = {"stdout": slave, "stderr": other} if terminal == "stdout" else {"stdout": other, "stderr": slave}
+    proc = subprocess.Popen([sys.executable, "-m", "kerascheck", *args], cwd=cwd, env=env, **streams)
+    os.close(slave)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    proc.wait(timeout=300)
+    other.seek(0)
+    written = other.read().decode()
+    other.close()
+    os.close(master)
+    shown = b"".join(chunks).decode(errors="replace")
+    return (proc.returncode, shown, written) if terminal == "stdout" else (proc.returncode, written, shown)
+
+
 @dataclass(frozen=True)
 class Ran:
     """What `invoke` returns: the fields of a CompletedProcess that the tests read."""

@@ -20,7 +20,7 @@ KERAS = "from keras import layers\nx = layers.BatchNormalization()(layers.Dropou
 
 
 def kc000(tmp_path: Path, name: str) -> list[dict]:
-    result = invoke("check", "--format", "json", ".", cwd=tmp_path)
+    result = invoke("check", "--output-format", "json", ".", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert result.stderr == ""
     return [d for d in json.loads(result.stdout) if d["path"] == name]
@@ -44,7 +44,7 @@ def assert_one(found: list[dict], needle: str, line: int | None = None, column: 
 
 def test_good_file_still_reported(tmp_path):
     write(tmp_path, "bad.py", KERAS.encode() + b"def f(:\n")
-    result = invoke("check", "--format", "json", ".", cwd=tmp_path)
+    result = invoke("check", "--output-format", "json", ".", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     codes = {(d["path"], d["code"]) for d in json.loads(result.stdout)}
     assert codes == {("bad.py", "KC000"), ("good.py", "KC001")}
@@ -68,7 +68,7 @@ def test_syntax_error_in_a_file_no_rule_can_match_is_not_parsed(tmp_path):
     (tmp_path / "other.py").write_bytes(b"def f(:\n")
     result = invoke("check", ".", cwd=tmp_path)
     assert result.returncode == 0, result.stdout
-    assert "(1 files checked, 1 skipped by prefilter)" in result.stdout
+    assert "(1 file checked, 1 skipped by prefilter)" in result.stdout
 
 
 def test_invalid_utf8(tmp_path):
@@ -80,7 +80,7 @@ def test_coding_cookie_and_bom_are_honoured(tmp_path):
     latin = b"# -*- coding: latin-1 -*-\n" + KERAS.encode() + b"name = 'caf\xe9'\n"
     (tmp_path / "latin.py").write_bytes(latin)
     (tmp_path / "bom.py").write_bytes(b"\xef\xbb\xbf" + KERAS.encode())
-    result = invoke("check", "--format", "json", ".", cwd=tmp_path)
+    result = invoke("check", "--output-format", "json", ".", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     data = json.loads(result.stdout)
     assert sorted((d["path"], d["code"], d["line"], d["column"]) for d in data) == [
@@ -196,6 +196,6 @@ def test_rule_crash_is_reported_and_others_still_run(tmp_path):
 def test_directory_named_like_python_file(tmp_path):
     (tmp_path / "pkg.py").mkdir()
     (tmp_path / "pkg.py" / "inner.py").write_text(KERAS)
-    result = invoke("check", "--format", "json", ".", cwd=tmp_path)
+    result = invoke("check", "--output-format", "json", ".", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert [d["path"] for d in json.loads(result.stdout)] == ["pkg.py/inner.py"]

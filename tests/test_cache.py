@@ -60,8 +60,8 @@ def test_warm_run_parses_nothing_and_reports_the_same(project):
     assert without_timing(warm.stdout) == without_timing(cold.stdout)  # code frame included
     assert "pkg/bad.py:3:48: KC001" in warm.stdout
     assert "(3 files checked, 1 skipped by prefilter, 2 from cache)" in warm.stdout
-    cold_json = json.loads(invoke("check", "--format", "json", "--no-cache", ".", cwd=project).stdout)
-    warm_json = json.loads(check(project, "--format", "json", ".").stdout)
+    cold_json = json.loads(invoke("check", "--output-format", "json", "--no-cache", ".", cwd=project).stdout)
+    warm_json = json.loads(check(project, "--output-format", "json", ".").stdout)
     assert warm_json == cold_json
 
 

@@ -46,7 +46,7 @@ def findings(result) -> list[dict]:
 
 def checked(result) -> int:
     """The number of files the text summary says were checked."""
-    match = re.search(r"\((\d+) files checked", result.stdout)
+    match = re.search(r"\((\d+) files? checked", result.stdout)
     assert match, result.stdout + result.stderr
     return int(match.group(1))
 
@@ -64,7 +64,7 @@ def test_module_entry_point_exit_1_and_default_path(project):
 def test_clean_exit_0_end_to_end(project):
     result = run_cli("check", "models/good.py", cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Found 0 findings in 0 files (1 files checked" in result.stdout
+    assert "All checks passed! (1 file checked" in result.stdout
 
 
 def test_missing_path_is_usage_error(project):
@@ -76,7 +76,7 @@ def test_missing_path_is_usage_error(project):
 
 def test_lint_never_imports_tensorflow(project):
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "kerascheck", "check", str(project),
-                           "--format", "json"], capture_output=True, text=True, timeout=120)
+                           "--output-format", "json"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert "libcst" in imported  # the measurement works
@@ -87,8 +87,8 @@ def test_jobs_give_identical_output(project):
     for i in range(6):
         (project / "models" / f"copy{i}.py").write_text(BAD)
     # --no-cache: both runs really check every file (a cached run would not use the workers).
-    one = run_cli("check", "--no-cache", "--format", "json", "--jobs", "1", cwd=project)
-    two = run_cli("check", "--no-cache", "--format", "json", "--jobs", "2", cwd=project)
+    one = run_cli("check", "--no-cache", "--output-format", "json", "--jobs", "1", cwd=project)
+    two = run_cli("check", "--no-cache", "--output-format", "json", "--jobs", "2", cwd=project)
     assert one.returncode == two.returncode == 1, one.stderr + two.stderr
     assert len(findings(one)) == 7
     assert one.stdout == two.stdout
@@ -116,7 +116,7 @@ def test_exit_zero(project):
 
 
 def test_json_keys_and_values(project):
-    result = invoke("check", "--format", "json", cwd=project)
+    result = invoke("check", "--output-format", "json", cwd=project)
     assert result.returncode == 1
     data = findings(result)
     assert len(data) == 1
@@ -130,7 +130,7 @@ def test_json_keys_and_values(project):
 
 def test_path_outside_cwd_is_absolute(project, tmp_path_factory):
     elsewhere = tmp_path_factory.mktemp("cwd")
-    data = findings(invoke("check", "--format", "json", str(project / "models"), cwd=elsewhere))
+    data = findings(invoke("check", "--output-format", "json", str(project / "models"), cwd=elsewhere))
     assert [d["path"] for d in data] == [(project / "models" / "bad.py").as_posix()]
 
 
@@ -291,9 +291,9 @@ def test_gitignore_and_default_excludes(project):
     for folder in ("generated", ".venv", "build", "node_modules", "__pycache__"):
         (project / folder).mkdir()
         (project / folder / "bad.py").write_text(BAD)
-    data = findings(invoke("check", "--format", "json", cwd=project))
+    data = findings(invoke("check", "--output-format", "json", cwd=project))
     assert [d["path"] for d in data] == ["models/bad.py"]
-    data = findings(invoke("check", "--format", "json", "--no-respect-gitignore", cwd=project))
+    data = findings(invoke("check", "--output-format", "json", "--no-respect-gitignore", cwd=project))
     assert [d["path"] for d in data] == ["generated/bad.py", "models/bad.py"]
 
 
@@ -323,7 +323,7 @@ def test_statistics(project):
     result = invoke("check", ".", "--statistics", cwd=project)
     assert result.returncode == 1
     assert result.stdout.splitlines()[0].split() == ["2", "KC001", "dropout-before-batchnorm"]
-    data = findings(invoke("check", ".", "--statistics", "--format", "json", cwd=project))
+    data = findings(invoke("check", ".", "--statistics", "--output-format", "json", cwd=project))
     assert data == [{"code": "KC001", "name": "dropout-before-batchnorm", "count": 2}]
 
 
@@ -348,9 +348,22 @@ def test_every_check_option_is_a_request_field():
     field no option fills) would break every run, so it is caught here."""
     from kerascheck.cli import CheckRequest, check
 
-    assert {p.name for p in check.params} == {f.name for f in dataclasses.fields(CheckRequest)}
+    assert {p.name for p in check.params if p.expose_value} == {f.name for f in dataclasses.fields(CheckRequest)}
     request = CheckRequest(select=("KC001, KC002", "KC003"), no_respect_gitignore=True)
     assert request.paths == (".",)
     overrides = request.overrides()
     assert overrides["select"] == ("KC001", "KC002", "KC003") and overrides["ignore"] is None
     assert overrides["respect_gitignore"] is False and overrides["exclude"] is None
+
+
+def test_format_is_a_hidden_alias_of_output_format(project):
+    """ruff's name is the option; the old `--format` still works but is not advertised."""
+    new = invoke("check", "--output-format", "json", cwd=project)
+    old = invoke("check", "--format", "json", cwd=project)
+    assert new.returncode == old.returncode == 1
+    assert findings(new) == findings(old) and len(findings(new)) == 1
+    help_text = invoke("check", "--help").stdout
+    assert "--output-format" in help_text and "--format" not in help_text.replace("--output-format", "")
+    bad = invoke("check", "--format", "xml", cwd=project)
+    assert bad.returncode == 2
+    assert "Invalid value for '--output-format'" in bad.stderr and "'--format'" not in bad.stderr

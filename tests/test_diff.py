@@ -59,7 +59,7 @@ CHANGED = ["committed.py", "src/nested.py", "staged.py", "unstaged.py", "untrack
 
 @pytest.mark.parametrize("flag", ["--diff", "--changed-since"])
 def test_only_changed_python_files_are_checked(repo, flag):
-    result = invoke("check", "--no-cache", "--format", "json", flag, "main", cwd=repo)
+    result = invoke("check", "--no-cache", "--output-format", "json", flag, "main", cwd=repo)
     assert paths(result) == CHANGED
 
 
@@ -71,16 +71,16 @@ def test_merge_base_not_the_refs_own_later_commits(repo):
     git(repo, "commit", "-qam", "main moves on")
     git(repo, "checkout", "-q", "feature")
     git(repo, "stash", "pop")
-    assert paths(invoke("check", "--no-cache", "--format", "json", "--diff", "main", cwd=repo)) == CHANGED
+    assert paths(invoke("check", "--no-cache", "--output-format", "json", "--diff", "main", cwd=repo)) == CHANGED
 
 
 def test_head_means_uncommitted_changes_only(repo):
-    result = invoke("check", "--no-cache", "--format", "json", "--diff", "HEAD", cwd=repo)
+    result = invoke("check", "--no-cache", "--output-format", "json", "--diff", "HEAD", cwd=repo)
     assert paths(result) == ["staged.py", "unstaged.py", "untracked file.py"]
 
 
 def test_paths_still_limit_the_files(repo):
-    result = invoke("check", "--no-cache", "--format", "json", "--diff", "main", "src", cwd=repo)
+    result = invoke("check", "--no-cache", "--output-format", "json", "--diff", "main", "src", cwd=repo)
     assert paths(result) == ["src/nested.py"]
 
 
@@ -88,7 +88,7 @@ def test_run_from_a_subdirectory_and_text_output(repo):
     result = invoke("check", "--no-cache", "--diff", "HEAD~1", ".", cwd=repo / "src")
     assert result.returncode == 1, result.stderr
     assert result.stdout.startswith("nested.py:3:48: KC001")
-    assert "(1 files checked" in result.stdout
+    assert "(1 file checked" in result.stdout
 
 
 def test_nothing_changed_is_clean(repo):
@@ -117,4 +117,4 @@ def test_not_a_repository_is_one_line_exit_2(tmp_path):
 
 def test_notebooks_changed_are_included(repo):
     (repo / "new.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "source": BAD}], "metadata": {}}))
-    assert "new.ipynb" in paths(invoke("check", "--no-cache", "--format", "json", "--diff", "HEAD", cwd=repo))
+    assert "new.ipynb" in paths(invoke("check", "--no-cache", "--output-format", "json", "--diff", "HEAD", cwd=repo))

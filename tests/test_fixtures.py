@@ -66,7 +66,7 @@ def test_partial_parse_changes_nothing_on_installed_corpus(package):
     root = _installed(package)
     if root is None:
         pytest.skip(f"{package} is not installed")
-    runs = [run_cli("check", str(root), "--format", "json", "--no-cache", "--exit-zero", *flag)
+    runs = [run_cli("check", str(root), "--output-format", "json", "--no-cache", "--exit-zero", *flag)
             for flag in ((), ("--full-parse",))]
     partial, full = (json.loads(r.stdout) for r in runs)
     assert partial == full

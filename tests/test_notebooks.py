@@ -64,7 +64,7 @@ def test_text_output_names_the_cell_and_shows_the_cell_as_written(project):
 
 
 def test_json_has_a_cell_key_only_for_notebook_findings(project):
-    result = run_cli("check", "--no-cache", "--format", "json", ".", cwd=project)
+    result = run_cli("check", "--no-cache", "--output-format", "json", ".", cwd=project)
     data = json.loads(result.stdout)
     assert [(d["path"], d.get("cell"), d["line"], d["column"]) for d in data] == [
         ("bad.py", None, 3, 48), ("nb/model.ipynb", 6, 2, 33)]
@@ -84,7 +84,7 @@ def test_notebooks_are_cached_too(project):
 def test_a_notebook_named_explicitly_and_the_python_suffixes_still_walked(project):
     result = run_cli("check", "--no-cache", "nb/model.ipynb", cwd=project)
     assert result.returncode == 1 and "nb/model.ipynb:cell 6:2:33: KC001" in result.stdout
-    assert "(1 files checked" in result.stdout
+    assert "(1 file checked" in result.stdout
 
 
 @pytest.mark.parametrize(("content", "where"), [
@@ -96,7 +96,7 @@ def test_a_notebook_named_explicitly_and_the_python_suffixes_still_walked(projec
 ])
 def test_malformed_notebook_is_one_kc000(tmp_path, content, where):
     (tmp_path / "broken.ipynb").write_text(content, encoding="utf-8")
-    result = run_cli("check", "--no-cache", "--format", "json", ".", cwd=tmp_path)
+    result = run_cli("check", "--no-cache", "--output-format", "json", ".", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     data = json.loads(result.stdout)
     assert [(d["code"], f'{d["line"]}:{d["column"]}') for d in data] == [("KC000", where)]
@@ -188,7 +188,7 @@ def test_to_source_lines_map_back():
 
 
 def test_sarif_and_github_name_the_cell(project):
-    sarif = json.loads(run_cli("check", "--no-cache", "--format", "sarif", ".", cwd=project).stdout)
+    sarif = json.loads(run_cli("check", "--no-cache", "--output-format", "sarif", ".", cwd=project).stdout)
     results = sarif["runs"][0]["results"]
     nb = [r for r in results if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "nb/model.ipynb"]
     assert len(nb) == 1 and nb[0]["properties"]["cell"] == 6
@@ -196,6 +196,6 @@ def test_sarif_and_github_name_the_cell(project):
     assert nb[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 2
     py = [r for r in results if r is not nb[0]]
     assert "cell" not in py[0].get("properties", {})
-    github = run_cli("check", "--no-cache", "--format", "github", ".", cwd=project).stdout.splitlines()
+    github = run_cli("check", "--no-cache", "--output-format", "github", ".", cwd=project).stdout.splitlines()
     assert any(line.startswith("::warning file=nb/model.ipynb,line=2,") and "::cell 6, line 2: KC001" not in line
                and "::cell 6, line 2: Dropout" in line for line in github), github

@@ -42,14 +42,14 @@ def project(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github"])
 def test_check_with_findings_exits_1_quietly(project, fmt):
-    code, stderr = run_with_closed_stdout("check", "--no-cache", "--format", fmt, ".", cwd=project)
+    code, stderr = run_with_closed_stdout("check", "--no-cache", "--output-format", fmt, ".", cwd=project)
     assert stderr == ""
     assert code == 1  # the findings still decide the exit code
 
 
 @pytest.mark.parametrize("fmt", ["text", "sarif"])
 def test_clean_check_exits_0_quietly(project, fmt):
-    code, stderr = run_with_closed_stdout("check", "--no-cache", "--format", fmt, "clean", cwd=project)
+    code, stderr = run_with_closed_stdout("check", "--no-cache", "--output-format", fmt, "clean", cwd=project)
     assert (code, stderr) == (0, "")
 
 

@@ -7,15 +7,11 @@ The tests give stderr a pseudo-terminal and set the hidden
 from __future__ import annotations
 
 import os
-import select
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_on_terminal
 
 pty = pytest.importorskip("pty")
 
@@ -24,33 +20,9 @@ BAD = ("import keras\nfrom keras import layers\n"
 
 
 def run_with_tty_stderr(*args: str, cwd: Path, delay: str = "0") -> tuple[int, str, str]:
-    master, slave = pty.openpty()
     env = {**os.environ, "KERASCHECK_PROGRESS_DELAY": delay, "TERM": "xterm"}
     env.pop("NO_COLOR", None)
-    # stdout goes to a file: a pipe nobody reads while we wait would fill up (SARIF is large).
-    out = tempfile.TemporaryFile()
-    proc = subprocess.Popen([sys.executable, "-m", "kerascheck", *args], cwd=cwd, env=env,
-                            stdout=out, stderr=slave)
-    os.close(slave)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([master], [], [], 0.1)
-        if ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-        elif proc.poll() is not None:
-            break
-    proc.wait(timeout=300)
-    out.seek(0)
-    stdout = out.read().decode()
-    out.close()
-    os.close(master)
-    return proc.returncode, stdout, b"".join(chunks).decode(errors="replace")
+    return run_on_terminal(*args, cwd=cwd, env=env, terminal="stderr")
 
 
 @pytest.fixture
@@ -70,7 +42,7 @@ def test_bar_on_a_terminal(project):
 
 @pytest.mark.parametrize("fmt", ["json", "sarif", "github"])
 def test_no_bar_for_machine_formats(project, fmt):
-    code, stdout, stderr = run_with_tty_stderr("check", "--no-cache", "--format", fmt, ".", cwd=project)
+    code, stdout, stderr = run_with_tty_stderr("check", "--no-cache", "--output-format", fmt, ".", cwd=project)
     assert code == 1, stderr
     assert "checking" not in stderr
 

@@ -1,8 +1,8 @@
 """Instrumentation for confirm mode: rewrite a slice so that one flagged operation (and the
-operations before it that would raise first) call back into the recipe, and redirect a legacy
-file's `tensorflow.keras` imports to tf_keras.
+operations before it that would raise first) call back into the recipe; stand-ins for earlier ops
+that raise on KerasTensors.
 
-Runs in the child (it only builds `ast` trees and builtins; TensorFlow is imported lazily).
+Runs in the child (it only builds `ast` trees; TensorFlow is used through the probe).
 """
 
 from __future__ import annotations
@@ -81,38 +81,41 @@ def instrument(tree, job: dict) -> int:
     return found[0]
 
 
-def builtins_for(job: dict):
-    """The slice's builtins; for a TF_USE_LEGACY_KERAS file, `tensorflow.keras` imports tf_keras.
+STAND_IN_BATCH, STAND_IN_DIM = 7, 5  # concrete sizes for the batch and other unknown dimensions
 
-    TensorFlow is imported once per run, before any slice, so the environment variable cannot
-    switch `tf.keras` any more: the slice's own imports are redirected instead.
-    """
-    import builtins
-    import types
 
-    if not job.get("legacy_tf"):
-        return builtins
-    from kerascheck.confirm import CouldNotBuild
-
+def stand_in(probe, fn, nest, tensors: list):
+    """What stands for an earlier op that raises on KerasTensors even as a Lambda layer (`np.tanh(x)`),
+    so that the flagged op after it gets its own verdict: `fn` is run on concrete zeros shaped like
+    `tensors` (batch 7, other unknown dimensions 5); a result with that batch dimension becomes a
+    KerasTensor of its shape and dtype (a Lambda layer of TF ops, from the first tensor's batch
+    size), a result without one (`np.mean(x, axis=0)`) is used as it is. None when `fn` fails on
+    concrete arrays too."""
+    np, tf = probe.np, probe.tf
+    concrete = []
+    for t in tensors:
+        dtype = getattr(t.dtype, "name", t.dtype)
+        dims = list(t.shape)
+        shape = [STAND_IN_BATCH if i == 0 and d is None else STAND_IN_DIM if d is None else int(d)
+                 for i, d in enumerate(dims)]
+        concrete.append(np.zeros(tuple(shape), dtype=str(dtype)))
+    args, kwargs = fill(nest, concrete)
     try:
-        import tf_keras
-    except ImportError as exc:
-        raise CouldNotBuild(f"missing dependency: {exc} (the file runs tf.keras as legacy Keras 2)") from None
-    import tensorflow
+        result = fn(*args, **kwargs)
+        array = np.asarray(result)
+    except Exception:  # noqa: BLE001 - no stand-in
+        return None
+    if array.dtype == object:
+        return None
+    if array.ndim == 0 or array.shape[0] != STAND_IN_BATCH:
+        return result  # no batch dimension: the value does not depend on the batch
+    tail, dtype = tuple(int(d) for d in array.shape[1:]), str(array.dtype)
 
-    class LegacyTF(types.ModuleType):
-        def __getattr__(self, name):
-            return tf_keras if name == "keras" else getattr(tensorflow, name)
+    def zeros(t):
+        return tf.zeros(tf.concat([tf.shape(t)[:1], tf.constant(tail, tf.int32)], 0), dtype=dtype)
 
-    proxy = LegacyTF("tensorflow")
-    real = builtins.__import__
-
-    def import_(name, globals=None, locals=None, fromlist=(), level=0):
-        if level == 0 and name == "tensorflow":
-            return proxy
-        if level == 0 and (name == "tensorflow.keras" or name.startswith("tensorflow.keras.")):
-            module = real("tf_keras" + name[len("tensorflow.keras"):], globals, locals, fromlist, level)
-            return module if fromlist else proxy
-        return real(name, globals, locals, fromlist, level)
-
-    return {**builtins.__dict__, "__import__": import_}
+    library = probe.keras_for(tensors[0])
+    try:
+        return library.layers.Lambda(zeros, output_shape=tail)(tensors[0])
+    except Exception:  # noqa: BLE001
+        return None

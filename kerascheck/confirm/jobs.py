@@ -8,8 +8,9 @@ to get back its hit (matched by position), and asks the rule's recipe
 A recipe module defines:
 
     def job(hit, ctx, index) -> dict | str | None
-        The job for one hit: usually `Slicer(ctx.picture, ctx.text).job(...)` (slice.py); a
-        string is the reason it cannot be built; None means "no recipe for this case".
+        The job for one hit: usually `Slicer(ctx.picture, ctx.text, ctx).job(...)` (slice.py); a
+        string is the reason it cannot be built; None means "no recipe for this case". The job's
+        "keras" ("2" or "3", target.keras_target) picks the child that builds it.
         `index` is the file's SourceIndex (ast index and libcst positions), built once per file.
     def confirm(job, probe) -> Verdict
         Runs in the child, with TensorFlow imported (see kerascheck/confirm/__init__.py).
@@ -147,4 +148,8 @@ def _file_jobs(path: str, findings: list, rules: dict, plan, read) -> Iterator[d
         elif isinstance(made, str):
             yield {"_unavailable": made}
         else:
+            if "keras" not in made:  # the recipe did not say: what the project and the file say
+                from kerascheck.confirm.target import keras_target
+
+                made.update(keras_target(analysis.contexts[f.code]))
             yield made

@@ -25,22 +25,71 @@ def one_line(text: str, limit: int = 300) -> str:
 
 
 class Probe:
-    def __init__(self, tf: ModuleType, keras: ModuleType, np: ModuleType, workdir: str) -> None:
+    """`version` is the Keras this child runs ("3", or "2": TF_USE_LEGACY_KERAS=1, where `tf.keras`
+    is tf_keras); `keras` is that library (keras, or tf_keras), `keras3` the Keras 3 package."""
+
+    def __init__(self, tf: ModuleType, keras: ModuleType, np: ModuleType, workdir: str, version: str = "3") -> None:
         self.tf, self.keras, self.np = tf, keras, np
         self.workdir = workdir  # the temporary working directory (removed after the run)
+        self.version = version
         self.job: dict[str, Any] = {}
+        self.unbound: dict[str, str] = {}  # local -> why it could not be evaluated
+
+    @property
+    def keras3(self) -> ModuleType:
+        import keras
+
+        return keras
 
     # -- the user's code -----------------------------------------------------------------
+
+    def builtins(self, job: dict[str, Any]):
+        """The slice's builtins. In the Keras 2 child, `tensorflow.python.keras` imports give
+        tf_keras, and so do standalone `keras` imports when the job says the code was written for
+        Keras 2 (`keras_alias`: `keras.backend.clip`, a Keras 2 project): with TF <= 2.15 `import
+        keras` was Keras 2. Only the slice's own imports are redirected, never a library's."""
+        import builtins
+
+        if self.version != "2":
+            return builtins
+        import importlib
+
+        alias = bool(job.get("keras_alias"))
+        real = builtins.__import__
+
+        def redirect(name: str) -> str | None:
+            for prefix in ("tensorflow.python.keras", *(("keras",) if alias else ())):
+                if name == prefix or name.startswith(prefix + "."):
+                    rest = name[len(prefix):]
+                    for target in ("tf_keras" + rest, "tf_keras.src" + rest):
+                        try:
+                            importlib.import_module(target)
+                            return target
+                        except ImportError:
+                            continue
+            return None
+
+        def import_(name, globals=None, locals=None, fromlist=(), level=0):
+            target = redirect(name) if level == 0 else None
+            if target is None or (not fromlist and name.startswith("tensorflow.")):
+                return real(name, globals, locals, fromlist, level)
+            module = importlib.import_module(target)
+            if fromlist:
+                return module
+            return importlib.import_module("tf_keras")  # `import keras.layers` binds the package
+
+        return {**builtins.__dict__, "__import__": import_}
 
     def namespace(self, job: dict[str, Any]) -> dict[str, Any]:
         """Execute the job's slice (imports + needed definitions) and bind its locals.
 
         Raises CouldNotBuild for a missing dependency or a name only runtime code provides;
-        other exceptions of the user's code propagate (the child reports them).
+        other exceptions of the user's code propagate (the child reports them). A local that
+        cannot be evaluated is left unbound: only a recipe that needs it fails, with the reason.
         """
         path = job.get("path", "<slice>")
         ns: dict[str, Any] = {"__name__": "__kerascheck_slice__", "__file__": f"{self.workdir}/slice.py",
-                              "__builtins__": __builtins__}
+                              "__builtins__": self.builtins(job)}
         code = compile(job.get("slice", ""), path, "exec")
         try:
             exec(code, ns)  # noqa: S102 - confirm mode runs the user's definitions on request
@@ -48,11 +97,14 @@ class Probe:
             raise CouldNotBuild(f"missing dependency: {one_line(str(exc))}{where(exc, path)}") from None
         except NameError as exc:
             raise CouldNotBuild(self.name_reason(exc, path)) from None
+        self.unbound = {}
         for name, source in job.get("locals", {}).items():
             try:
                 ns[name] = self.eval(source, ns)
-            except NameError as exc:
-                raise CouldNotBuild(self.name_reason(exc, path)) from None
+            except CouldNotBuild as exc:
+                self.unbound[name] = str(exc)
+            except Exception as exc:  # noqa: BLE001 - reported if the recipe needs the name
+                self.unbound[name] = f"`{name} = {one_line(source, 60)}` raised {describe(exc, path)}"
         return ns
 
     def eval(self, source: str, ns: dict[str, Any]) -> Any:
@@ -65,6 +117,8 @@ class Probe:
 
     def name_reason(self, exc: NameError, path: str) -> str:
         name = getattr(exc, "name", None)
+        if name and name in self.unbound:
+            return self.unbound[name]
         line = self.job.get("skipped", {}).get(name) if name else None
         if line is not None:
             return (f"needs runtime data: `{name}` is set by module-level code (line {line}) "
@@ -76,10 +130,12 @@ class Probe:
     def keras_for(self, obj: Any) -> ModuleType:
         """The Keras library an object belongs to: keras (3) or tf_keras (2, legacy)."""
         module = type(obj).__module__ or ""
-        if module.startswith("tf_keras") or ".legacy_tf_layers" in module:
+        if module.startswith(("tf_keras", "tensorflow.python.keras")) or ".legacy_tf_layers" in module:
             import tf_keras
 
             return tf_keras
+        if module.startswith("keras"):
+            return self.keras3
         return self.keras
 
     def seed(self, value: int = 0, library: ModuleType | None = None) -> None:
@@ -89,11 +145,18 @@ class Probe:
 
     @staticmethod
     def confirmed(evidence: str) -> Verdict:
-        return Verdict(CONFIRMED, one_line(evidence))
+        return Verdict(CONFIRMED, one_line(evidence, 400))
 
     @staticmethod
     def not_reproduced(evidence: str) -> Verdict:
-        return Verdict(NOT_REPRODUCED, one_line(evidence))
+        return Verdict(NOT_REPRODUCED, one_line(evidence, 400))
+
+
+def fatal(exc: BaseException) -> None:
+    """Re-raise what a recipe must not take for a failed attempt (a shape that does not fit): the
+    memory cap (MemoryError, TensorFlow's ResourceExhaustedError), so the child reports it as such."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError":
+        raise exc
 
 
 def where(exc: BaseException, path: str) -> str:
@@ -112,4 +175,4 @@ def describe(exc: BaseException, path: str) -> str:
     return f"{type(exc).__name__}: {message}{where(exc, path)}"
 
 
-__all__ = ["Probe", "strip_ansi", "one_line", "describe", "where"]
+__all__ = ["Probe", "strip_ansi", "one_line", "describe", "where", "fatal"]

@@ -1,11 +1,13 @@
-"""The parent side of confirm mode: one child process, a watchdog, a temporary directory.
+"""The parent side of confirm mode: one child process per Keras version, a watchdog, a temporary directory.
 
-The child (`python -m kerascheck.confirm.child`) is started only when there are jobs, imports
-TensorFlow once and answers the jobs one at a time. If it stops answering (a hang the child's own
-alarm cannot interrupt) the watchdog kills it after the time limit plus a grace period, marks that
-finding `could not build`, and starts a new child for the rest; so does a crash (`os._exit` from
-native code, a signal). Its working directory, HOME-like paths and TMPDIR point into one temporary
-directory that is removed afterwards.
+A child (`python -m kerascheck.confirm.child`) is started only when there are jobs for its Keras
+version ("3": TF_USE_LEGACY_KERAS=0; "2": TF_USE_LEGACY_KERAS=1, where `tf.keras` is tf_keras; the
+variable is pinned either way, so the user's shell cannot switch it), imports TensorFlow once and
+answers that version's jobs one at a time: at most two TensorFlow start-ups per run. If a child
+stops answering (a hang its own alarm cannot interrupt) the watchdog kills it after the time
+limit plus a grace period, marks that finding `could not build`, and starts a new child for the
+rest; so does a crash (`os._exit` from native code, a signal). The children's working directory,
+HOME-like paths and TMPDIR point into one temporary directory that is removed afterwards.
 """
 
 from __future__ import annotations
@@ -49,14 +51,16 @@ def require_tensorflow() -> None:
 @dataclass
 class Stats:
     jobs: int = 0
-    startups: int = 0  # TensorFlow start-ups (1, plus one per restart after a hang or crash)
+    startups: int = 0  # TensorFlow start-ups (1 per Keras version, plus one per restart after a hang or crash)
     startup_seconds: float = 0.0
     seconds: float = 0.0
     verdicts: dict[str, int] = field(default_factory=dict)
+    versions: dict[str, list] = field(default_factory=dict)  # Keras version -> [start-ups, seconds, library version]
+    cpu: dict[int, float] = field(default_factory=dict)  # finding index -> CPU seconds of its job in the child
 
 
 class _Child:
-    def __init__(self, workdir: str, timeout: float, memory_mb: int, log) -> None:
+    def __init__(self, workdir: str, timeout: float, memory_mb: int, log, version: str = "3") -> None:
         env = dict(os.environ)
         roots = {str(Path(m.__file__).resolve().parent.parent) for m in _packages()}
         env.update({
@@ -69,10 +73,12 @@ class _Child:
             "MPLCONFIGDIR": os.path.join(workdir, ".matplotlib"),
             "HOME": workdir,
             "CUDA_VISIBLE_DEVICES": "-1",  # tiny models: the CPU is enough, and deterministic
+            "TF_USE_LEGACY_KERAS": "1" if version == "2" else "0",  # pinned: the shell's value never leaks in
         })
+        self.version = version
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kerascheck.confirm.child", "--timeout", str(timeout),
-             "--memory-mb", str(memory_mb)],
+             "--memory-mb", str(memory_mb), "--keras", version],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=workdir, env=env,
             start_new_session=True)
         self.buffer = b""
@@ -166,17 +172,52 @@ def run_jobs(jobs: list[dict[str, Any]], timeout: float = DEFAULT_TIMEOUT,
     return verdicts, stats
 
 
+def _version(job: dict[str, Any]) -> str:
+    return "2" if str(job.get("keras", "3")) == "2" else "3"
+
+
+def _tf_keras_missing() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("tf_keras") is None
+    except (ImportError, ValueError):
+        return True
+
+
 def _run_jobs(findings, jobs: list, pending: list[int], verdicts: list, timeout: float, memory_mb: int,
               progress: bool, stats: Stats) -> None:
+    """Run the pending jobs, Keras 3 ones first, each version in its own child."""
+    groups: dict[str, list[int]] = {}
+    for i in pending:
+        groups.setdefault(_version(jobs[i]), []).append(i)
+    if "2" in groups and _tf_keras_missing():
+        for i in groups.pop("2"):
+            verdicts[i] = Verdict(COULD_NOT_BUILD, "missing dependency: No module named 'tf_keras' (the code is "
+                                  "Keras 2 code, confirmed with tf_keras: pip install tf-keras)")
     workdir = tempfile.mkdtemp(prefix="kerascheck-confirm-")
-    bar = _progress(len(pending)) if progress and len(pending) > 1 else None
-    child: _Child | None = None
+    total = sum(len(g) for g in groups.values())
+    bar = _progress(total) if progress and total > 1 else None
     log = open(os.path.join(workdir, "child.log"), "wb")  # noqa: SIM115 - closed below
     try:
-        queue = list(pending)
+        for version in sorted(groups, reverse=True):
+            _run_version(version, findings, jobs, groups[version], verdicts, timeout, memory_mb, stats,
+                         workdir, log, bar)
+    finally:
+        if bar is not None:
+            bar[0].stop()
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run_version(version: str, findings, jobs: list, queue: list[int], verdicts: list, timeout: float,
+                 memory_mb: int, stats: Stats, workdir: str, log, bar) -> None:
+    child: _Child | None = None
+    queue = list(queue)
+    try:
         while queue:
             if child is None:
-                child = _start(workdir, timeout, memory_mb, log, stats)
+                child = _start(workdir, timeout, memory_mb, log, stats, version)
             i = queue.pop(0)
             f = findings[i]
             job = {**jobs[i], "rule": f.code, "path": getattr(f, "path", jobs[i].get("path", "<slice>"))}
@@ -187,12 +228,13 @@ def _run_jobs(findings, jobs: list, pending: list[int], verdicts: list, timeout:
                 if child.proc.poll() is None:
                     reason = f"time limit: no verdict after {timeout:g} s (--confirm-timeout); the process was stopped"
                 else:
-                    reason = f"{child.died()}{_last_log_line(workdir)}"
+                    reason = _death(child, workdir, memory_mb)
                 child.kill()
                 child = None
                 verdicts[i] = Verdict(COULD_NOT_BUILD, reason, time.perf_counter() - began)
             else:
                 verdicts[i] = Verdict(answer["verdict"], answer["evidence"], time.perf_counter() - began)
+                stats.cpu[i] = float(answer.get("cpu", 0.0))
             if bar is not None:
                 bar[0].advance(bar[1])
     finally:
@@ -203,22 +245,32 @@ def _run_jobs(findings, jobs: list, pending: list[int], verdicts: list, timeout:
             except (OSError, subprocess.TimeoutExpired):
                 pass
             child.kill()
-        if bar is not None:
-            bar[0].stop()
-        log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _start(workdir: str, timeout: float, memory_mb: int, log, stats: Stats) -> _Child:
+def _death(child: _Child, workdir: str, memory_mb: int) -> str:
+    """Why the child died mid-job; an allocation that failed in native code is the memory limit."""
+    how = child.died()
+    last = _last_log_line(workdir)
+    if any(word in last for word in ("bad_alloc", "ResourceExhausted", "OOM", "Cannot allocate memory",
+                                     "MemoryError")):
+        return f"memory limit: the code needs more than the memory cap ({memory_mb} MB, --confirm-memory); {how}{last}"
+    return f"{how}{last}"
+
+
+def _start(workdir: str, timeout: float, memory_mb: int, log, stats: Stats, version: str = "3") -> _Child:
     began = time.perf_counter()
-    child = _Child(workdir, timeout, memory_mb, log)
+    child = _Child(workdir, timeout, memory_mb, log, version)
     hello = child.receive(STARTUP_LIMIT)
+    seconds = time.perf_counter() - began
     stats.startups += 1
-    stats.startup_seconds += time.perf_counter() - began
+    stats.startup_seconds += seconds
     if hello is None or "error" in hello:
         detail = hello["error"] if hello else f"{child.died() if child.proc.poll() is not None else 'no answer'}"
         child.kill()
         raise ConfirmUnavailable(f"--confirm could not import TensorFlow ({detail}): {INSTALL_HINT}")
+    entry = stats.versions.setdefault(version, [0, 0.0, hello.get("keras", "?")])
+    entry[0] += 1
+    entry[1] += seconds
     return child
 
 

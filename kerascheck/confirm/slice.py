@@ -16,6 +16,7 @@ from typing import Any
 
 import libcst as cst
 
+from kerascheck.flow import NOT_CONSTANT
 from kerascheck.lines import split_lines
 
 # Node types a constant assignment may contain: nothing that calls user code on purpose.
@@ -126,20 +127,80 @@ def _render(text: str, stmts: list[ast.stmt]) -> str:
     return "\n".join(out) + "\n"
 
 
+# What a required parameter gets when neither the code nor a call site gives a value: by its name
+# (the last word of it: `num_units`, `hidden_dim`) or its type hint. `None` means "cannot guess".
+_SIZE_WORDS = frozenset({"units", "filters", "dim", "dims", "size", "channels", "classes", "features", "hidden",
+                         "width", "heads", "depth", "neurons", "embed", "vocab", "length", "len", "k", "n", "d"})
+_SIZE_NAMES = frozenset({"d_model", "dmodel", "dff", "maxlen", "seqlen", "nhead", "nheads", "nlayers"})
+_RATE_WORDS = frozenset({"rate", "dropout", "drop", "p", "prob"})
+_KERNEL_WORDS = {"kernel": "3", "window": "3", "pool": "2", "strides": "1", "stride": "1"}
+_BOOL_PREFIXES = ("use_", "is_", "has_", "with_", "enable", "apply_", "do_", "return_")
+
+
+def synthesise(name: str, hint: str | None = None) -> str | None:
+    """A stand-in value (Python source) for a parameter nothing gives a value to, or None.
+
+    units/filters/dim-like -> 8; rate-like -> 0.5 (a keep probability -> 0.8); activation -> None;
+    kernel_size 3, pool_size 2, strides 1; an input shape -> (32, 32, 3); booleans (hint `bool` or a
+    `use_`/`is_` name) -> False, the branch taken when the flag is not set; otherwise an `int` hint
+    -> 8, a `float` hint -> 0.5."""
+    lowered = name.lower().strip("_")
+    hint = (hint or "").replace("typing.", "").replace("Optional[", "").rstrip("]").strip()
+    words = [w for w in lowered.split("_") if w]
+    last = words[-1] if words else ""
+    if hint == "bool" or lowered.startswith(_BOOL_PREFIXES) or lowered in ("training", "trainable"):
+        return "False"
+    if "keep" in words:
+        return "0.8"
+    if "activation" in lowered or lowered in ("act", "activ"):
+        return "None"
+    for word, value in _KERNEL_WORDS.items():
+        if word in words:
+            return value
+    if last in _RATE_WORDS or lowered in ("dropout_rate", "drop_rate"):
+        return "0.5"
+    if last in _SIZE_WORDS or words[:1] in (["num"], ["n"], ["nb"]) or lowered in _SIZE_NAMES:
+        return "8"
+    if last == "shape" and words[:1] != ["batch"]:  # `input_shape`, `img_shape`: an image, the commonest
+        return "(32, 32, 3)"
+    if hint == "int":
+        return "8"
+    if hint == "float":
+        return "0.5"
+    return None
+
+
 class Slicer:
     """Collects what one confirm job needs; `job(**fields)` returns the JSON-able job.
 
-    `expr(node, ctx)` gives the source of an expression of the file (e.g. a layer constructor
-    call) and records the names it reads; with the expression's `Context` (LayerDef.ctx,
-    Apply.ctx), the enclosing function's parameters that have defaults become "locals" the child
-    binds before evaluating it (`def build(rate=0.3): ... Dropout(rate)`).
+    `expr(node, site)` gives the source of an expression of the file (e.g. a layer constructor
+    call) and records the names it reads; with the expression's `Site` (LayerDef.site,
+    Apply.site), the names it reads from its function become "locals" the child binds before
+    evaluating it, dependencies first:
+    - a parameter with a default: the default (`def build(rate=0.3): ... Dropout(rate)`);
+    - a parameter of a helper the picture inlined: the argument of that call, resolved in the
+      caller the same way (`dropout_block(x, 0.4)` gives `rate=0.4`);
+    - a local variable bound once (`c = NonNeg()`), when its value calls nothing that reads data,
+      files or trains (source_index.UNSAFE_*) and none of the file's own functions;
+    - a required parameter: a constant a same-file call gives it; else a value synthesised from
+      its name and type hint (`synthesise`); else the first argument a module-level call site gives
+      it that the slice can evaluate.
+    Each synthesised value is listed in the job ("synthesised"; "synthesised_shape" for values
+    bound while `shaping`, for an input-shape plan only) so the verdict can say it depends on it.
+    Without a Context (`ctx=None`) only defaults are bound, as before.
     """
 
-    def __init__(self, pic: Any, text: str) -> None:
+    def __init__(self, pic: Any, text: str, ctx: Any = None) -> None:
         self.pic = pic
         self.text = text
+        self.ctx = ctx
         self.names: set[str] = set()
         self.locals: dict[str, str] = {}
+        self.synthesised: list[str] = []  # "units=8"
+        self.blocked: set[str] = set()  # locals whose value reads data, files or the network
+        self.shaping = False  # binding for an input-shape plan (shapes.py), not for the flagged code
+        self.shape_synthesised: list[str] = []
+        self.given: list[str] = []  # "rate=0.4 (call at line 50)"
 
     def source(self, node: cst.CSTNode) -> str:
         return self.pic.module.code_for_node(node).strip()
@@ -148,8 +209,10 @@ class Slicer:
         src = self.source(node)
         self.names |= free_names(src)
         function = getattr(ctx, "function", None)
-        if function is not None:
+        if isinstance(function, cst.FunctionDef):
             self.params(function)
+        if self.ctx is not None:
+            self.bind(node, ctx)
         return src
 
     def params(self, function: cst.FunctionDef) -> None:
@@ -163,9 +226,160 @@ class Slicer:
     def need(self, *names: str) -> None:
         self.names.update(names)
 
+    # -- names an expression reads from its function ----------------------------------------
+
+    def bind(self, node: cst.CSTNode, site: Any = None, depth: int = 0) -> None:
+        """Bind the names `node` reads from its function (see the class docstring)."""
+        ctx = self.ctx
+        if ctx is None or depth > 6:
+            return
+        reads = free_names(self.source(node))
+        for name in ctx.walk(node):
+            if not isinstance(name, cst.Name) or name.value not in reads or name.value in self.locals:
+                continue
+            parent = ctx.parent(name)
+            if (isinstance(parent, cst.Attribute) and parent.attr is name) or (
+                    isinstance(parent, cst.Arg) and parent.keyword is name):
+                continue
+            value = ctx.definition(name)
+            if isinstance(value, cst.BaseExpression):
+                if name.value in self.blocked or not self.safe(value):
+                    self.blocked.add(name.value)  # read from data: left unbound (runtime data)
+                    continue
+                self.bind(value, site, depth + 1)
+                if free_names(self.source(value)) & self.blocked:
+                    self.blocked.add(name.value)
+                elif name.value not in self.locals:
+                    self.locals[name.value] = self.source(value)
+                    self.names |= free_names(self.locals[name.value])
+                continue
+            if value is None:
+                self._parameter(name.value, name, site, depth)
+
+    def safe(self, value: cst.BaseExpression) -> bool:
+        """Does evaluating `value` call nothing that reads data, files or the network, or trains?"""
+        from kerascheck.confirm.source_index import UNSAFE_BUILTINS, UNSAFE_CALLS, UNSAFE_METHODS
+
+        for sub in self.ctx.walk(value):
+            if isinstance(sub, (cst.Await, cst.Yield)):
+                return False
+            if not isinstance(sub, cst.Call):
+                continue
+            func = sub.func
+            canon = self.ctx.resolve(func, sub) if isinstance(func, (cst.Name, cst.Attribute)) else None
+            if canon is not None and (canon.name in UNSAFE_BUILTINS or canon.name.startswith(UNSAFE_CALLS)):
+                return False
+            if isinstance(func, cst.Name) and func.value in UNSAFE_BUILTINS:
+                return False
+            if isinstance(func, cst.Name) and self.ctx.function_named(func.value, sub) is not None:
+                return False  # the file's own function (`load_data()`): not the flagged code
+            if canon is None and isinstance(func, cst.Attribute) and func.attr.value in UNSAFE_METHODS:
+                return False
+        return True
+
+    def _parameter(self, name: str, at: cst.CSTNode, site: Any, depth: int) -> None:
+        """A parameter of the function around `at` that has no default."""
+        ctx = self.ctx
+        function = ctx.enclosing_function(at)
+        if function is None:
+            return
+        param, index = _find_param(function, name)
+        if param is None:
+            return
+        if param.default is not None:
+            if name not in self.locals:
+                self.bind(param.default, None, depth + 1)
+                self.locals[name] = self.source(param.default)
+                self.names |= free_names(self.locals[name])
+            return
+        caller = None
+        for s in (site.chain() if site is not None and hasattr(site, "chain") else ()):
+            if s.function is function:
+                caller = s
+                break
+        if caller is not None and caller.caller is not None:  # the call that inlined the helper
+            arg = _argument(caller.caller, name, index, _is_method(ctx, function))
+            if arg is not None:
+                src = self.source(arg)
+                if src == name:  # `block(x, rate)` inside `def f(x, rate)`: resolve it there
+                    self.bind(arg, caller.outer, depth + 1)
+                    return
+                if self._use(name, arg, caller.outer, depth, caller.caller):
+                    return
+        # A same-file call that gives it a constant (`make_model((IMG, IMG, 3))`): the file's own value.
+        values = [v for v in ctx.param_values(function, name) or () if v is not None]
+        for value in values:
+            if ctx.constant(value) is not NOT_CONSTANT and self._use(name, value, None, depth, value):
+                return
+        hint = self.source(param.annotation.annotation) if param.annotation is not None else None
+        made = synthesise(name, hint)
+        if made is not None:
+            self.locals[name] = made
+            (self.shape_synthesised if self.shaping else self.synthesised).append(f"{name}={made}")
+            return
+        for value in values:  # last: a module-level call site whose arguments the slice can evaluate
+            if ctx.enclosing_function(value) is None and self._use(name, value, None, depth, value):
+                return
+
+    def _use(self, name: str, arg: cst.BaseExpression, site: Any, depth: int, where: cst.CSTNode) -> bool:
+        """Bind parameter `name` to a call's argument, unless the argument reads data."""
+        src = self.source(arg)
+        if name in free_names(src) or not self.safe(arg):
+            return False
+        self.bind(arg, site, depth + 1)
+        if free_names(src) & self.blocked:
+            return False
+        self.locals[name] = src
+        self.names |= free_names(src)
+        self.given.append(f"{name}={_short(src)} (the call at line {self._line(where)})")
+        return True
+
+    def _line(self, node: cst.CSTNode) -> int:
+        where = positions(self.pic.module).get(node)
+        return where.start.line if where is not None else 0
+
     def job(self, **fields: Any) -> dict[str, Any]:
         source, skipped = make_slice(self.text, self.names - set(self.locals))
-        return {"slice": source, "locals": self.locals, "skipped": skipped, **fields}
+        job = {"slice": source, "locals": self.locals, "skipped": skipped, **fields}
+        if self.synthesised:
+            job["synthesised"] = list(dict.fromkeys(self.synthesised))
+        if self.shape_synthesised:
+            job["synthesised_shape"] = list(dict.fromkeys(self.shape_synthesised))
+        if self.given:
+            job["given"] = list(dict.fromkeys(self.given))
+        return job
+
+
+def _short(src: str, limit: int = 40) -> str:
+    flat = " ".join(src.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _find_param(function: cst.FunctionDef, name: str):
+    """(the parameter called `name`, its position among the positional ones or None)."""
+    p = function.params
+    positional = [*p.posonly_params, *p.params]
+    for i, param in enumerate(positional):
+        if param.name.value == name:
+            return param, i
+    for param in p.kwonly_params:
+        if param.name.value == name:
+            return param, None
+    return None, None
+
+
+def _is_method(ctx: Any, function: cst.FunctionDef) -> bool:
+    outer = ctx.parent(ctx.parent(function)) if ctx.parent(function) is not None else None
+    return isinstance(outer, cst.ClassDef)
+
+
+def _argument(call: cst.Call, name: str, index: int | None, method: bool) -> cst.BaseExpression | None:
+    """The expression a call gives parameter `name` (position `index` of the def)."""
+    from kerascheck.picture import call_arg
+
+    if any(a.star for a in call.args):
+        return None
+    return call_arg(call, name, None if index is None else index - 1 if method else index)
 
 
 # ------------------------------------------------------------------ shared by the recipes
@@ -235,10 +449,24 @@ def nested_def(module: cst.Module, text: str, node: cst.FunctionDef | cst.ClassD
     return {"line": start, "source": source}
 
 
-def lines_of(ctx: Any, node: cst.CSTNode) -> tuple[int, int]:
-    """First and last line of a node of the context's module."""
+_POSITIONS: list[tuple[cst.Module, Any]] = []  # the last modules' positions (one file at a time)
+
+
+def positions(module: cst.Module):
+    """libcst node -> CodeRange for a whole module, computed once per module."""
+    for known, found in _POSITIONS:
+        if known is module:
+            return found
     from libcst.metadata import MetadataWrapper, PositionProvider
 
-    where = MetadataWrapper(ctx.picture.module, unsafe_skip_copy=True).resolve(PositionProvider)[node]
+    found = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    _POSITIONS.insert(0, (module, found))
+    del _POSITIONS[4:]
+    return found
+
+
+def lines_of(ctx: Any, node: cst.CSTNode) -> tuple[int, int]:
+    """First and last line of a node of the context's module."""
+    where = positions(ctx.picture.module)[node]
     return where.start.line, where.end.line
 

@@ -36,6 +36,7 @@ class SourceIndex:
         self.text = text
         self.module = module  # the libcst module of the same text, for `positions`
         self._positions: dict | None = None
+        self._constants: frozenset[str] | None = None
         self.tree = ast.parse(text)
         self.lines = split_lines(text)
         if text.endswith(("\n", "\r")):
@@ -67,12 +68,25 @@ class SourceIndex:
                 stack.append((child, inner))
 
     @property
+    def constants(self) -> frozenset[str]:
+        """Names that module-level constant statements bind once (what a slice may hold)."""
+        if self._constants is None:
+            from kerascheck.confirm.slice import _bound, _unit_kind
+
+            counts: dict[str, int] = {}
+            for stmt in self.tree.body:
+                for name in _bound(stmt):
+                    counts[name] = counts.get(name, 0) + (1 if _unit_kind(stmt) == "const" else 2)
+            self._constants = frozenset(n for n, c in counts.items() if c == 1)
+        return self._constants
+
+    @property
     def positions(self) -> dict:
         """libcst node -> CodeRange for the whole module (computed once, on first use)."""
         if self._positions is None:
-            from libcst.metadata import MetadataWrapper, PositionProvider
+            from kerascheck.confirm.slice import positions
 
-            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+            self._positions = positions(self.module)
         return self._positions
 
     def lines_of(self, node: cst.CSTNode) -> tuple[int, int]:
@@ -147,21 +161,52 @@ def required_args(fn, method: bool) -> list[str]:
     return need
 
 
-def literal_call(call) -> bool:
+def literal_call(call, constants: frozenset[str] = frozenset()) -> bool:
+    """Every argument is a literal, or reads only `constants` (module-level `NAME = literal`-like
+    statements, which the slice holds): `build(16)`, `make_model((IMG, IMG, 3))`."""
     values = [*call.args, *(k.value for k in call.keywords)]
     if any(isinstance(v, ast.Starred) for v in call.args) or any(k.arg is None for k in call.keywords):
         return False
-    try:
-        for v in values:
+    for v in values:
+        try:
             ast.literal_eval(v)
-    except (ValueError, TypeError, SyntaxError, RecursionError):
-        return False
+        except (ValueError, TypeError, SyntaxError, RecursionError):
+            names = [n for n in ast.walk(v) if isinstance(n, ast.Name)]
+            if not names or any(n.id not in constants for n in names) or any(
+                    isinstance(n, (ast.Call, ast.Lambda, ast.NamedExpr)) for n in ast.walk(v)):
+                return False
     return True
 
 
-def entry(src: SourceIndex, line: int, col: int) -> tuple[str, Any] | str:
-    """How to reach code at (line, byte column): ("module", top-level statement index) or
-    ("call", expression evaluated after the slice), or why it needs runtime data."""
+def synthesised_args(fn, method: bool) -> tuple[str, list[str]] | None:
+    """Keyword arguments synthesised for a function's required parameters (slice.synthesise),
+    with their notes, or None when one cannot be synthesised."""
+    from kerascheck.confirm.slice import synthesise
+
+    a = fn.args
+    positional = [*a.posonlyargs, *a.args]
+    if method and positional:
+        positional = positional[1:]
+    required = positional[: len(positional) - len(a.defaults)]
+    required += [p for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is None]
+    parts, notes = [], []
+    for p in required:
+        value = synthesise(p.arg, ast.unparse(p.annotation) if p.annotation is not None else None)
+        if value is None:
+            return None
+        parts.append(value if p in a.posonlyargs else f"{p.arg}={value}")
+        notes.append(f"{p.arg}={value}")
+    return ", ".join(parts), notes
+
+
+def entry(src: SourceIndex, line: int, col: int) -> tuple[str, Any, list[str]] | str:
+    """How to reach code at (line, byte column): ("module", top-level statement index, []) or
+    ("call", expression evaluated after the slice, synthesised values), or why it needs runtime data.
+
+    A function is called with no arguments when it needs none; else through a same-file call with
+    literal arguments; else with values synthesised from its parameters' names and type hints
+    (`Wide(width=8)`); else through a caller reached the same way, or the module-level statement
+    that calls it."""
     index = src.top_index(line, col)
     if index is None:
         return "the flagged op is not in a statement of the file"
@@ -171,7 +216,7 @@ def entry(src: SourceIndex, line: int, col: int) -> tuple[str, Any] | str:
                 node.lineno <= line <= (node.end_lineno or node.lineno) and (fn is None or node.lineno >= fn.lineno):
             fn = node  # the innermost one
     if fn is None:
-        return "module", index
+        return "module", index, []
     if isinstance(fn, ast.Lambda):
         return "the flagged op is inside a lambda, which confirm mode does not call"
     queue, seen, first = [fn], set(), None
@@ -186,7 +231,7 @@ def entry(src: SourceIndex, line: int, col: int) -> tuple[str, Any] | str:
         if first is None:
             first = (fn.name, need)
         if owner is src.tree and not need:
-            return "call", f"{fn.name}()"
+            return "call", f"{fn.name}()", []
         sites: list = []
         if owner is src.tree:
             sites = src.sites.get(fn.name, [])
@@ -195,27 +240,49 @@ def entry(src: SourceIndex, line: int, col: int) -> tuple[str, Any] | str:
             init_need = required_args(init, True) if init is not None else []
             if fn.name == "__init__":
                 if not need:
-                    return "call", f"{owner.name}()"
+                    return "call", f"{owner.name}()", []
                 sites = src.sites.get(owner.name, [])
             else:
                 if not need and not init_need:
-                    return "call", f"{owner.name}().{fn.name}()"
+                    return "call", f"{owner.name}().{fn.name}()", []
                 sites = [s for s in src.sites.get("self." + fn.name, [])
                          if s[1] is not None and src.parent.get(id(s[1])) is owner]
         elif isinstance(owner, (ast.FunctionDef, ast.AsyncFunctionDef)):
             sites = [s for s in src.sites.get(fn.name, []) if s[1] is owner]
         for call, where in sites:  # `build_model(16)`, wherever it is: evaluated on its own
-            if (owner is src.tree or (method and fn.name == "__init__")) and literal_call(call):
-                return "call", ast.get_source_segment(src.text, call)
+            if (owner is src.tree or (method and fn.name == "__init__")) and literal_call(call, src.constants):
+                return "call", ast.get_source_segment(src.text, call), []
+        made = _synthesised_entry(src, fn, owner, method)
+        if made is not None:
+            return made
         for call, where in sites:
             if where is None:
-                return "module", src.top_index(call.lineno, call.col_offset)
+                return "module", src.top_index(call.lineno, call.col_offset), []
             if isinstance(where, (ast.FunctionDef, ast.AsyncFunctionDef)):  # not a lambda or class body
                 queue.append(where)
     name, need = first
     if need:
         return f"needs runtime data (parameter {need[0]} of {name}(), no call site with literal arguments)"
     return f"no way to call {name}() without runtime data"
+
+
+def _synthesised_entry(src: SourceIndex, fn, owner, method: bool):
+    """("call", `f(units=8)` / `Cls(width=8).method(...)`, notes) when every required parameter on
+    the way can be synthesised, else None."""
+    args = synthesised_args(fn, method)
+    if args is None:
+        return None
+    if owner is src.tree:
+        return "call", f"{fn.name}({args[0]})", args[1]
+    if not method or src.parent.get(id(owner)) is not src.tree:
+        return None
+    if fn.name == "__init__":
+        return "call", f"{owner.name}({args[0]})", args[1]
+    init = next((s for s in owner.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None)
+    init_args = synthesised_args(init, True) if init is not None else ("", [])
+    if init_args is None:
+        return None
+    return "call", f"{owner.name}({init_args[0]}).{fn.name}({args[0]})", init_args[1] + args[1]
 
 
 def names_read(node) -> set[str]:

@@ -1,4 +1,4 @@
-"""`--format github`: GitHub Actions workflow commands, one annotation per finding.
+"""`--output-format github`: GitHub Actions workflow commands, one annotation per finding.
 
     ::error file=model.py,line=3,col=42,endLine=3,endColumn=70,title=KC001::Dropout feeds ...
 

@@ -1,4 +1,4 @@
-"""`--format json`: a JSON array, one object per finding (keys documented in README)."""
+"""`--output-format json`: a JSON array, one object per finding (keys documented in README)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""`--format sarif`: a SARIF 2.1.0 log with one run, for GitHub code scanning and other viewers.
+"""`--output-format sarif`: a SARIF 2.1.0 log with one run, for GitHub code scanning and other viewers.
 
-The run lists every rule (id, name, descriptions, help text and a link to its
-docs). Each result has a physical location whose URI is relative to `%SRCROOT%`,
+The run lists every rule (id, name, descriptions, and its whole documentation as help text
+and Markdown: the project has no public home to link to, so no `helpUri`). Each result has a physical location whose URI is relative to `%SRCROOT%`,
 the current directory (files outside it get an absolute `file:` URI), and a
 `partialFingerprints` entry built from the baseline identity (path, code, flagged
 code, occurrence), so an edit above a finding does not make it a new alert.
@@ -21,7 +21,6 @@ from kerascheck import __version__
 from kerascheck.baseline import keyed, relative_path
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-REPOSITORY = "https://example.invalid/kerascheck"  # the project's home (the README's pre-commit `repo:`)
 SRCROOT = "%SRCROOT%"
 FINGERPRINT = "kerascheck/v1"
 LEVEL = {"error": "error", "warning": "warning", "info": "note"}
@@ -30,11 +29,6 @@ LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 def _section(doc: str, heading: str) -> str:
     match = re.search(rf"^## {heading}[^\n]*\n(.*?)(?=^## |\Z)", doc, re.M | re.S)
     return " ".join(match.group(1).split()) if match else ""
-
-
-def _help_uri(rule) -> str:
-    module = rule.module.__name__.replace(".", "/") if rule.module is not None else "kerascheck/registry"
-    return f"{REPOSITORY}/blob/v{__version__}/{module}.py"
 
 
 def _descriptor(rule) -> dict:
@@ -46,8 +40,7 @@ def _descriptor(rule) -> dict:
         "name": rule.name,
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": _section(doc, "What it does") or rule.summary},
-        "help": {"text": doc, "markdown": doc},
-        "helpUri": _help_uri(rule),
+        "help": {"text": doc, "markdown": doc},  # all of `kerascheck rule KCnnn`: it needs no link
         "defaultConfiguration": {"level": LEVEL.get(rule.severity, "warning")},
     }
 
@@ -99,7 +92,6 @@ def log(result) -> dict:
                 "name": "kerascheck",
                 "version": __version__,
                 "semanticVersion": __version__,
-                "informationUri": REPOSITORY,
                 "rules": [_descriptor(r) for r in rules],
             }},
             "originalUriBaseIds": {SRCROOT: {"uri": cwd.resolve().as_uri().rstrip("/") + "/"}},

@@ -1,7 +1,13 @@
-"""Human output: `path:line:col: CODE message`, a code frame, a summary line."""
+"""Human output: `path:line:col: CODE message`, a code frame, a summary line.
+
+Colour (`--color`): `auto` styles the report on a terminal unless NO_COLOR is set, `always`
+styles it anywhere (a file, a pipe), `never` not at all. Unstyled means no ANSI code at all:
+rich alone would drop the colours for NO_COLOR but keep bold and dim.
+"""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 from rich.console import Console
@@ -20,13 +26,25 @@ class _Console(Console):
         raise BrokenPipeError
 
 
-def _console(stream) -> Console:
-    # rich decides colour from the stream (a terminal or not) and NO_COLOR.
-    return _Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
+def plain(color: str = "auto") -> bool:
+    """No styling at all: `--color never`, or `auto` with NO_COLOR set (to anything but "")."""
+    return color == "never" or (color == "auto" and os.environ.get("NO_COLOR", "") != "")
 
 
-def render(result, stream, *, statistics: bool = False, **_: object) -> None:
-    console = _console(stream)
+def _console(stream, color: str = "auto") -> Console:
+    if plain(color):
+        system = None  # rich writes no ANSI code for any style
+    elif color == "always":
+        system = "standard"
+    else:
+        system = "auto"  # rich decides from the stream: a terminal or not
+    return _Console(file=stream, highlight=False, soft_wrap=True, emoji=False, color_system=system,
+                    no_color=False if color == "always" else None)
+
+
+def render(result, stream, *, statistics: bool = False, summary: bool = True, color: str = "auto",
+           **_: object) -> None:
+    console = _console(stream, color)
     findings = result.findings
     if statistics:
         counts = Counter((f.code, f.name) for f in findings)
@@ -40,11 +58,14 @@ def render(result, stream, *, statistics: bool = False, **_: object) -> None:
                 (f.code, SEVERITY_STYLE.get(f.severity, "bold")), " ", f.message))
             if f.frame:
                 _frame(console, f)
-            if f.confirm:
+            if f.confirm:  # under its finding, before the blank line that separates findings
                 c = f.confirm
                 console.print(Text.assemble("  confirm: ", (str(c.get("verdict")), "bold"),
                                             f" ({c.get('seconds', 0):.1f} s): {c.get('evidence')}"))
-    console.print(Text(summary(result), style="dim" if not findings else ""))
+            if f.frame:
+                console.print()
+    if summary:
+        console.print(Text(summary_line(result), style="dim" if not findings else ""))
 
 
 def _frame(console: Console, f) -> None:
@@ -58,13 +79,19 @@ def _frame(console: Console, f) -> None:
             length = max(1, len(line[f.column - 1 : stop - 1].expandtabs(4)))
             console.print(Text.assemble((" " * width + " | ", "blue"), " " * len(prefix),
                                         ("^" * length, SEVERITY_STYLE.get(f.severity, "bold"))))
-    console.print()
 
 
-def summary(result) -> str:
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def summary_line(result) -> str:
+    """`All checks passed! (...)` or `Found N findings in M files (...)`, count words in number."""
     findings = result.findings
     n, m = len(findings), len({f.path for f in findings})
-    return (f"Found {n} finding{'s' if n != 1 else ''} in {m} file{'s' if m != 1 else ''} "
-            f"({len(result.files)} files checked, {result.skipped} skipped by prefilter"
-            f"{f', {result.cached} from cache' if getattr(result, 'cached', 0) else ''}) "
-            f"in {result.seconds:.2f} s")
+    cached = getattr(result, "cached", 0)
+    detail = (f"({_count(len(result.files), 'file')} checked, {result.skipped} skipped by prefilter"
+              f"{f', {cached} from cache' if cached else ''}) in {result.seconds:.2f} s")
+    if not n:
+        return f"All checks passed! {detail}"
+    return f"Found {_count(n, 'finding')} in {_count(m, 'file')} {detail}"

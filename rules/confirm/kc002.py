@@ -2,11 +2,14 @@
 
 What is built: the flagged Layer/Model class (from the file's slice: its imports, the class and
 whatever it uses), constructed with its defaults - or, when `__init__` has required parameters,
-with the arguments of a `Cls(...)` call of the same file whose arguments are all literals - or
-the flagged Lambda layer from its own constructor source (a function nested in a builder is
-defined from its own source). It is called eagerly, as predict() calls it (F2.5), with
-`training=False` on N(0, 1) inputs (seed 0; one input per required positional parameter of
-call(), all of one shape; an all-True `mask` when call() takes one). Shapes are tried in order
+with the arguments of a `Cls(...)` call of the same file whose arguments are all literals, else
+with values synthesised from the parameters' names and type hints (slice.synthesise), else with a
+module-level call's arguments the slice can evaluate - or the flagged Lambda layer from its own
+constructor source (a function nested in a builder is defined from its own source). It is called
+eagerly, as predict() calls it (F2.5), with `training=False` on N(0, 1) inputs (seed 0; one input
+per required positional parameter of call(), all of one shape; an all-True `mask` when call()
+takes one). Shapes are tried in order: the ones the code gives the class (shapes.py: the
+`Input(...)` and the layers before it, a `build()` call, an array it is called on; batch 4), then
 (4, 16), (4, 8, 16), (2, 8, 8, 4): the first that runs is used. Then the same object (same
 weights) is called again with every dropout function replaced by the identity: in the modules
 that define or re-export them (tf.nn, tf.compat.v1/v2.nn, tf.nn.experimental, keras.random,
@@ -27,8 +30,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kerascheck.confirm.slice import Slicer, construction_args, nested_def, required_params
-from kerascheck.rule import Context, Hit, LayerDef, cst
+from kerascheck.confirm import shapes
+from kerascheck.confirm.probe import fatal
+from kerascheck.confirm.slice import Slicer, construction_args, nested_def, required_params, synthesise
+from kerascheck.confirm.target import keras_target
+from kerascheck.rule import NOT_CONSTANT, Context, Hit, LayerDef, cst
 from kerascheck.rules.kc002_dropout_ignores_training import (
     DROPOUTS,
     lambda_in_model,
@@ -37,7 +43,8 @@ from kerascheck.rules.kc002_dropout_ignores_training import (
 )
 
 DIFF_THRESHOLD = 0.01
-SHAPES = ((4, 16), (4, 8, 16), (2, 8, 8, 4))
+# Tried after the shapes the code gives; the last two fit a class built with synthesised sizes (8).
+SHAPES = ((4, 16), (4, 8, 16), (2, 8, 8, 4), (4, 8), (4, 8, 8))
 
 
 def _inputs_of(call: cst.FunctionDef | None) -> tuple[int, bool]:
@@ -51,27 +58,68 @@ def _inputs_of(call: cst.FunctionDef | None) -> tuple[int, bool]:
     return max(1, len(required)), "mask" in names
 
 
+def _constructor(ctx: Context, slicer: Slicer, kc) -> str | None:
+    """The arguments to construct the class with: a `Cls(...)` call of the file with literal
+    arguments; else its defaults, with a value synthesised for each required parameter from its
+    name and type hint (listed in the job); else a module-level `Cls(...)` call whose arguments the
+    slice can evaluate (`Cls(NUM_CLASSES)`). None when none of these works."""
+    init = kc.methods.get("__init__")
+    required = required_params(init)
+    if not required:
+        return ""
+    args = construction_args(ctx.picture.module, kc.name)
+    if args is not None:
+        return args
+    for made in shapes.instances(ctx, kc):  # `Block(EMBED_DIM, 2)`: constants the file gives
+        call = made.node
+        if isinstance(call, cst.Call) and call.args and not any(a.star for a in call.args) and all(
+                ctx.constant(a.value) is not NOT_CONSTANT for a in call.args):
+            source = slicer.expr(call, made.site)
+            return source[source.index("(") + 1: source.rindex(")")]
+    p = init.params
+    by_name = {q.name.value: q for q in (*p.posonly_params, *p.params, *p.kwonly_params)}
+    made = {}
+    for name in required:
+        param = by_name[name]
+        hint = slicer.source(param.annotation.annotation) if param.annotation is not None else None
+        value = synthesise(name, hint)
+        if value is None:
+            break
+        made[name] = value
+    else:
+        slicer.synthesised.extend(f"{k}={v}" for k, v in made.items())
+        positional_only = {q.name.value for q in p.posonly_params}
+        return ", ".join(v if k in positional_only else f"{k}={v}" for k, v in made.items())
+    for made in shapes.instances(ctx, kc):  # the class built at module level with evaluable arguments
+        call = made.node
+        if ctx.enclosing_function(call) is None and isinstance(call, cst.Call) \
+                and not any(a.star for a in call.args) and slicer.safe(call):
+            source = slicer.expr(call)
+            return source[source.index("(") + 1: source.rindex(")")]
+    return None
+
+
 def _class_job(ctx: Context, kc) -> dict | str:
     pic = ctx.picture
-    slicer = Slicer(pic, ctx.text)
+    slicer = Slicer(pic, ctx.text, ctx)
     nested = nested_def(pic.module, ctx.text, kc.node, slicer)
-    required = required_params(kc.methods.get("__init__"))
-    args = ""
-    if required:
-        args = construction_args(pic.module, kc.name)
-        if args is None:
-            need = ", ".join(f"`{r}`" for r in required)
-            return (f"`{kc.name}.__init__` needs {need} and the file has no "
-                    f"`{kc.name}(...)` call with literal arguments to copy")
+    args = _constructor(ctx, slicer, kc)
+    if args is None:
+        need = ", ".join(f"`{r}`" for r in required_params(kc.methods.get("__init__")))
+        return (f"`{kc.name}.__init__` needs {need}: no value can be synthesised from the name and the file has "
+                f"no `{kc.name}(...)` call whose arguments confirm mode can evaluate")
     slicer.need(kc.name)
     n_inputs, mask = _inputs_of(kc.methods.get("call"))
+    plans = shapes.class_plans(ctx, slicer, kc)
+    flavors = [b.flavor for b in kc.bases]
     return slicer.job(make=f"{kc.name}({args})", what=f"{kc.name}({args})", defs=[nested] if nested else [],
-                      inputs=n_inputs, mask=mask, shapes=[list(s) for s in SHAPES])
+                      inputs=n_inputs, mask=mask, shapes=[list(s) for s in SHAPES], plans=plans,
+                      **keras_target(ctx, flavors))
 
 
 def _lambda_job(ctx: Context, layer: LayerDef) -> dict | str:
     pic = ctx.picture
-    slicer = Slicer(pic, ctx.text)
+    slicer = Slicer(pic, ctx.text, ctx)
     source = slicer.expr(layer.node, layer.site)
     defs = []
     fn_expr = layer.arg("function", 0)
@@ -85,7 +133,8 @@ def _lambda_job(ctx: Context, layer: LayerDef) -> dict | str:
     what = " ".join(source.split())
     what = what if len(what) <= 60 else what[:57] + "..."
     return slicer.job(make=source, what=what, defs=defs, inputs=1, mask=False,
-                      shapes=[list(s) for s in SHAPES])
+                      shapes=[list(s) for s in SHAPES], plans=shapes.plans(ctx, slicer, layer),
+                      **keras_target(ctx, [layer.canon.flavor]))
 
 
 def job(hit: Hit, ctx: Context, index=None) -> dict | str | None:
@@ -179,14 +228,20 @@ def _deliberate_text(ctx: Context, kc) -> bool:
 
 
 def _originals(probe) -> list:
-    """The dropout functions themselves (each object once), from the libraries that are installed."""
-    tf, keras = probe.tf, probe.keras
-    found = [tf.nn.dropout, tf.compat.v1.nn.dropout, tf.nn.experimental.stateless_dropout,
-             keras.random.dropout]
-    for getter in (lambda: tf.keras.backend.dropout, lambda: __import__("tf_keras").backend.dropout):
+    """The dropout functions themselves (each object once), from the libraries that are loaded."""
+    import sys
+
+    tf = probe.tf
+    found = [tf.nn.dropout, tf.compat.v1.nn.dropout, tf.nn.experimental.stateless_dropout]
+    getters = [lambda: tf.keras.backend.dropout]
+    if "keras" in sys.modules:  # Keras 3: loaded by the Keras 3 child or by the user's imports
+        getters.append(lambda: sys.modules["keras"].random.dropout)
+    if "tf_keras" in sys.modules:
+        getters.append(lambda: sys.modules["tf_keras"].backend.dropout)
+    for getter in getters:
         try:
             found.append(getter())
-        except Exception:  # noqa: BLE001, S110 - not installed / not in this Keras
+        except Exception:  # noqa: BLE001, S110 - not in this Keras
             pass
     unique = []
     for fn in found:
@@ -272,7 +327,11 @@ def confirm(job: dict, probe) -> object:
     for d in job.get("defs", []):
         exec(compile("\n" * (d["line"] - 1) + d["source"], path, "exec"), ns)  # noqa: S102
     errors = []
-    for shape in job["shapes"]:
+    first = probe.eval(job["make"], ns)
+    coded = [(tuple(4 if d is None else d for d in shape), where)
+             for shape, where in shapes.realise(job.get("plans") or [], probe, ns, first)
+             if not where.startswith("default")]
+    for shape, where in [*coded, *((tuple(s), "") for s in job["shapes"])]:
         probe.seed(0)
         obj = probe.eval(job["make"], ns)
         K = probe.keras_for(obj)
@@ -292,6 +351,7 @@ def confirm(job: dict, probe) -> object:
         try:
             written = patch.run(run, identity=False)  # builds the weights on the first call
         except Exception as exc:  # noqa: BLE001 - the next shape may fit
+            fatal(exc)
             errors.append(f"input {tuple(shape)}: {describe(exc, path)}")
             continue
         break
@@ -311,6 +371,7 @@ def confirm(job: dict, probe) -> object:
     stochastic = not np.array_equal(written, again)
     ok = differ > DIFF_THRESHOLD
     evidence = (f"{job['what']} called with training=False on N(0,1) input {tuple(shape)}"
+                f"{f' (the shape {where})' if where else ''}"
                 f"{' x' + str(job['inputs']) if job['inputs'] > 1 else ''}: dropout ran {ran}x; "
                 f"{differ:.1%} of output values differ from the run with dropout replaced by identity "
                 f"({'>' if ok else '<='} {DIFF_THRESHOLD:.0%}); zeros {zeros:.1%} vs {zeros_id:.1%}; "

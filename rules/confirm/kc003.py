@@ -2,9 +2,10 @@
 
 What is built: the flagged layer alone, from its own constructor source in the file's slice
 (imports, the definitions it uses, and the values its function binds once by `name = expr`,
-e.g. `c = NonNeg()`), built on the input shape the code gives (`input_shape=`,
-`batch_input_shape=`, `input_dim=`, or the shape of the `Input(...)` it is applied to), else
-on a small default (see _default_shape). For `add_weight`, the custom layer class is
+e.g. `c = NonNeg()`), built on the input shape the code gives (shapes.py: `input_shape=`,
+`batch_input_shape=`, `input_dim=`, or its producers back to their `Input(...)`, rebuilt
+symbolically), else on a small default (shapes.default_shape); a weight of fewer than
+MIN_ENTRIES entries is drawn again with seeds 1, 2, ... (one draw of a 1x1 kernel says nothing). For `add_weight`, the custom layer class is
 instantiated as the file does it (else with no arguments) and built; the variable made by the
 flagged call is picked out by its line. Then the constraint object the variable holds is applied
 to the initial value, as the optimizer would after its first step (F3.1), and the share of
@@ -18,7 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kerascheck.confirm.slice import Slicer, free_names, lines_of
+from kerascheck.confirm import shapes
+from kerascheck.confirm.probe import fatal
+from kerascheck.confirm.slice import Slicer, lines_of
+from kerascheck.confirm.target import keras_target
 from kerascheck.rule import Context, Hit, KerasClass, LayerDef, call_arg, cst, literal_string
 from kerascheck.rules.kc003_constraint_init_mismatch import (
     FORGET_GATE,
@@ -35,6 +39,7 @@ from kerascheck.rules.kc003_constraint_init_mismatch import (
 )
 
 CHANGED_SHARE = 0.5  # percent of the entries: above it, confirmed
+MIN_ENTRIES = 64  # a smaller weight is initialised again with other seeds until this many entries
 CHANGE_TOL = 1e-6  # |c(w) - w| above this (plus 1e-6 relative) counts as a change
 # The variable each constraint keyword governs, by attribute (on the layer, or its RNN cell).
 CONFIRM_ATTRS = {
@@ -43,59 +48,13 @@ CONFIRM_ATTRS = {
     "gamma_constraint": ("gamma",), "beta_constraint": ("beta",), "alpha_constraint": ("alpha",),
     "depthwise_constraint": ("depthwise_kernel", "kernel"), "pointwise_constraint": ("pointwise_kernel",),
 }
-def _bind_locals(ctx: Context, slicer: Slicer, node: cst.CSTNode, depth: int = 0) -> None:
-    """Names an expression reads whose value the model knows (the assignment that reaches them,
-    e.g. `shared = NonNeg()` or the last of two `init = ...`), as job locals, dependencies
-    first: the slice itself keeps only imports, definitions and call-free constants."""
-    if depth > 4:
-        return
-    reads = free_names(slicer.source(node))
-    for name in ctx.walk(node):
-        if not isinstance(name, cst.Name) or name.value not in reads or name.value in slicer.locals:
-            continue
-        parent = ctx.parent(name)
-        if (isinstance(parent, cst.Attribute) and parent.attr is name) or (
-                isinstance(parent, cst.Arg) and parent.keyword is name):
-            continue
-        value = ctx.definition(name)
-        if not isinstance(value, cst.BaseExpression):
-            continue  # functions, classes and imports come with the slice
-        _bind_locals(ctx, slicer, value, depth + 1)
-        if name.value not in slicer.locals:
-            slicer.locals[name.value] = slicer.expr(value)
-
-
-def _shape_sources(ctx: Context, slicer: Slicer, layer: LayerDef) -> list[list[str]]:
-    """Input shapes the code states for a layer: [kind, source, where] (kind: shape | batch | dim)."""
-    out: list[list[str]] = []
-    for keyword, kind in (("batch_input_shape", "batch"), ("input_shape", "shape"), ("input_dim", "dim")):
-        value = call_arg(layer.node, keyword, None)
-        if value is not None and not (keyword == "input_dim" and layer.short == "Embedding"):
-            _bind_locals(ctx, slicer, value)
-            out.append([kind, slicer.expr(value, layer.site), f"{keyword}="])
-    for app in ctx.picture.applications(layer):
-        for value in app.inputs:
-            for alt in value.alternatives():
-                if alt.kind != "tensor" or alt.canon is None or alt.canon.name != "keras.Input":
-                    continue
-                if not isinstance(alt.node, cst.Call):
-                    continue
-                batch = call_arg(alt.node, "batch_shape", None)
-                shape = call_arg(alt.node, "shape", 0)
-                if batch is not None:
-                    out.append(["batch", slicer.expr(batch, app.site), f"Input line {lines_of(ctx, alt.node)[0]}"])
-                elif shape is not None:
-                    out.append(["shape", slicer.expr(shape, app.site), f"Input line {lines_of(ctx, alt.node)[0]}"])
-    return out
-
-
 def _layer_job(ctx: Context, layer: LayerDef, keyword: str) -> dict:
-    slicer = Slicer(ctx.picture, ctx.text)
+    slicer = Slicer(ctx.picture, ctx.text, ctx)
     source = slicer.expr(layer.node, layer.site)
-    _bind_locals(ctx, slicer, layer.node)
     base = keyword[: -len("_constraint")]
-    return slicer.job(kind="layer", layer=source, keyword=keyword, shapes=_shape_sources(ctx, slicer, layer),
-                      what=f"{WEIGHT_NAMES.get(base, base)} of {layer.short}")
+    return slicer.job(kind="layer", layer=source, keyword=keyword, shapes=shapes.plans(ctx, slicer, layer),
+                      what=f"{WEIGHT_NAMES.get(base, base)} of {layer.short}",
+                      **keras_target(ctx, [layer.canon.flavor]))
 
 
 def _instantiation(ctx: Context, kc: KerasClass) -> LayerDef | None:
@@ -106,20 +65,24 @@ def _instantiation(ctx: Context, kc: KerasClass) -> LayerDef | None:
 
 
 def _weight_job(ctx: Context, kc: KerasClass, fn: cst.FunctionDef, call: cst.Call, made: LayerDef | None) -> dict:
-    slicer = Slicer(ctx.picture, ctx.text)
+    slicer = Slicer(ctx.picture, ctx.text, ctx)
     slicer.need(kc.name)
     if made is not None:
         ctor = slicer.expr(made.node, made.site)
-        _bind_locals(ctx, slicer, made.node)
-        shapes = _shape_sources(ctx, slicer, made)
+        plans = shapes.plans(ctx, slicer, made)
     else:
-        ctor, shapes = f"{kc.name}()", []
-    _bind_locals(ctx, slicer, call)
+        ctor, plans = f"{kc.name}()", []
+    call_source = slicer.expr(call)
     name = _weight_name(call)
     params = [p.name.value for p in fn.params.params]
-    return slicer.job(kind="add_weight", cls=kc.name, ctor=ctor, shapes=shapes, call=slicer.expr(call),
+    # `add_weight("gate", (4,))`: the name by position is Keras 2's signature; Keras 3 raises on it.
+    idiom = None
+    if literal_string(call_arg(call, "", 0)) is not None:
+        idiom = f"`add_weight({literal_string(call_arg(call, '', 0))!r}, ...)` passes the name by position, as only Keras 2 accepts"
+    return slicer.job(kind="add_weight", cls=kc.name, ctor=ctor, shapes=plans, call=call_source,
                       params=params, method=fn.name.value, lines=list(lines_of(ctx, call)),
-                      what=f"weight {name!r} of {kc.name}" if name else f"the add_weight() weight of {kc.name}")
+                      what=f"weight {name!r} of {kc.name}" if name else f"the add_weight() weight of {kc.name}",
+                      **keras_target(ctx, [b.flavor for b in kc.bases], idiom))
 
 
 def job(hit: Hit, ctx: Context, index=None) -> dict | str | None:
@@ -228,62 +191,6 @@ def lookalikes(ctx: Context, index=None) -> Iterator[dict]:
 # -- the child side (TensorFlow imported) --------------------------------------------------
 
 
-def _default_shape(layer) -> tuple:
-    """Input shape when the code states none: a small one per layer type.
-
-    Dense, normalization, PReLU, custom layers: (None, 8); Conv/Separable/Depthwise/Locally-
-    connected 1D (None, 16, 3), 2D (None, 8, 8, 3), 3D (None, 8, 8, 8, 3); SimpleRNN/LSTM/GRU
-    (None, 5, 4) and their cells (None, 4); ConvLSTM1D/2D/3D (None, 5, 8, 3) / (None, 5, 8, 8, 3)
-    / (None, 5, 4, 4, 4, 3); Embedding (None, 5) (its table is (input_dim, output_dim) from its
-    own arguments); MultiHeadAttention (None, 4, 8) as query and value; GroupNormalization
-    (None, 4, groups) so the channels divide into its groups; EinsumDense rank from its equation.
-    """
-    name = type(layer).__name__
-    if name.startswith("ConvLSTM"):
-        return {"1": (None, 5, 8, 3), "2": (None, 5, 8, 8, 3), "3": (None, 5, 4, 4, 4, 3)}.get(name[8:9], (None, 5, 8, 8, 3))
-    if name.endswith("Cell"):
-        return (None, 4)
-    if hasattr(layer, "cell") or name in ("SimpleRNN", "LSTM", "GRU"):
-        return (None, 5, 4)
-    if name == "Embedding":
-        return (None, 5)
-    if name == "MultiHeadAttention":
-        return (None, 4, 8)
-    if name == "GroupNormalization":
-        groups = getattr(layer, "groups", 8)
-        return (None, 4, groups if isinstance(groups, int) and groups > 0 else 8)
-    if name == "EinsumDense":
-        first = str(getattr(layer, "equation", "ab")).split(",")[0]
-        rank = sum(c.isalpha() for c in first) + (1 if "..." in first else 0)
-        return (None, *([8] * max(rank - 1, 1)))
-    for n, shape in (("1D", (None, 16, 3)), ("2D", (None, 8, 8, 3)), ("3D", (None, 8, 8, 8, 3))):
-        if n in name:
-            return shape
-    return (None, 8)
-
-
-def _eval_shape(kind: str, source: str, probe, ns: dict) -> tuple:
-    value = probe.eval(source, ns)
-    if kind == "dim":
-        return (None, int(value))
-    dims = (value,) if isinstance(value, int) else tuple(value)
-    dims = tuple(None if d is None else int(d) for d in dims)
-    return dims if kind == "batch" else (None, *dims)
-
-
-def _candidate_shapes(job: dict, probe, ns: dict, layer) -> list[tuple[tuple, str]]:
-    out: list[tuple[tuple, str]] = []
-    for kind, source, where in job.get("shapes", ()):
-        try:
-            shape = _eval_shape(kind, source, probe, ns)
-        except Exception:  # noqa: BLE001, S112 - a shape known only at run time: use the default
-            continue
-        if (shape, where) not in out:
-            out.append((shape, where))
-    out.append((_default_shape(layer), "default"))
-    return out
-
-
 def _zeros(layer, shape: tuple, np):
     dims = tuple(2 if d is None else d for d in shape)
     if type(layer).__name__ == "Embedding":
@@ -331,12 +238,13 @@ def _built_layer(job: dict, probe, ns: dict):
     np = probe.np
     first = probe.eval(job["layer"], ns)
     errors = []
-    for shape, where in _candidate_shapes(job, probe, ns, first):
+    for shape, where in shapes.realise(job.get("shapes"), probe, ns, first):
         probe.seed(0)
         layer = probe.eval(job["layer"], ns)  # a fresh layer per attempt
         try:
             _build(layer, shape, np)
         except Exception as exc:  # noqa: BLE001 - the next candidate shape may fit
+            fatal(exc)
             errors.append(f"input {shape} ({where}): {type(exc).__name__}: {exc}")
             continue
         holder, variables = _layer_variables(layer, job["keyword"])
@@ -344,6 +252,17 @@ def _built_layer(job: dict, probe, ns: dict):
             raise CouldNotBuild(f"{type(layer).__name__} built on {shape} has no weight for {job['keyword']}")
         constraint = getattr(variables[0], "constraint", None) or getattr(holder, job["keyword"], None)
         note = f"{type(layer).__name__} on input {shape} ({where})"
+        entries, draws = sum(int(np.prod(v.shape)) for v in variables), 1
+        while entries < MIN_ENTRIES and draws < MIN_ENTRIES:  # a 1x1 kernel: one draw says nothing
+            probe.seed(draws)
+            again = probe.eval(job["layer"], ns)
+            _build(again, shape, np)
+            more = _layer_variables(again, job["keyword"])[1]
+            variables += [(v, getattr(v, "constraint", None) or constraint) for v in more]
+            entries += sum(int(np.prod(v.shape)) for v in more)
+            draws += 1
+        if draws > 1:
+            note += f", {draws} initialisations (seeds 0-{draws - 1}: the weight has {entries // draws} entries)"
         return variables, constraint, note
     raise CouldNotBuild(f"no input shape builds {type(first).__name__}: " + "; ".join(errors[:2]))
 
@@ -374,8 +293,8 @@ def _built_weight(job: dict, probe, ns: dict):
     layer = probe.eval(job["ctor"], ns)
     if made:
         return made[-1:], None, f"{job['cls']} constructed"
-    failure, shapes = None, _candidate_shapes(job, probe, ns, layer)
-    for shape, where in shapes:
+    failure, candidates = None, shapes.realise(job.get("shapes"), probe, ns, layer)
+    for shape, where in candidates:
         probe.seed(0)
         layer = probe.eval(job["ctor"], ns)
         try:
@@ -383,11 +302,12 @@ def _built_weight(job: dict, probe, ns: dict):
             if not made:  # weights made lazily in call()
                 layer(_zeros(layer, shape, np))
         except Exception as exc:  # noqa: BLE001
+            fatal(exc)
             failure = failure or exc
         if made:
             return made[-1:], None, f"{job['cls']} on input {shape} ({where})"
     # build() failed before reaching the flagged call (or never made it): run that call alone.
-    shape = shapes[0][0]
+    shape = candidates[0][0]
     local = dict(ns)
     params = job.get("params") or ["self"]
     local[params[0]] = layer
@@ -396,6 +316,7 @@ def _built_weight(job: dict, probe, ns: dict):
     try:
         v = probe.eval(job["call"], local)
     except Exception as exc:  # noqa: BLE001
+        fatal(exc)
         before = f"raised {describe(failure, path)}" if failure is not None else "never made the weight"
         raise CouldNotBuild(f"{job['cls']}.{job['method']}() {before}; the flagged add_weight call alone "
                             f"raised {type(exc).__name__}: {one_line(str(exc), 160)} (line {lo})") from None
@@ -418,7 +339,7 @@ def confirm(job: dict, probe) -> object:
     what = job.get("what", "the weight")
     before_parts, after_parts, names, dims = [], [], set(), []
     for v in variables:
-        c = getattr(v, "constraint", None) or constraint
+        v, c = v if isinstance(v, tuple) else (v, getattr(v, "constraint", None) or constraint)
         if c is None:
             raise CouldNotBuild(f"{what} holds no constraint after build")
         names.add(type(c).__name__)
@@ -433,6 +354,8 @@ def confirm(job: dict, probe) -> object:
         before_parts.append(before.ravel())
         after_parts.append(after.ravel())
         dims.append("x".join(str(d) for d in before.shape) or "scalar")
+    if len(set(dims)) == 1 and len(dims) > 1:
+        dims = [f"{dims[0]} x{len(dims)}"]
     before, after = np.concatenate(before_parts), np.concatenate(after_parts)
     if before.size == 0:
         raise CouldNotBuild(f"{what} has no entries")

@@ -18,13 +18,15 @@ from kerascheck.confirm.instrument import (
     TARGET,
     TARGET_OP,
     Done,
-    builtins_for,
     fill,
     instrument,
     is_kt,
     leaves,
+    stand_in,
 )
+from kerascheck.confirm.probe import fatal
 from kerascheck.confirm.slice import Slicer, free_names
+from kerascheck.confirm.target import sets_legacy_env
 from kerascheck.confirm.source_index import (
     SourceIndex,
     ast_key,
@@ -86,8 +88,9 @@ def _job(ctx: Context, src: SourceIndex, node: cst.CSTNode, kind: str, expect: s
     reach = entry(src, target.lineno, target.col_offset)
     if isinstance(reach, str):
         return reach
-    how, what = reach
+    how, what, synthesised = reach
     slicer = Slicer(pic, text)
+    slicer.synthesised.extend(synthesised)
     statements, via = [], None
     if how == "module":
         got = module_statements(src, what)
@@ -121,9 +124,12 @@ def _job(ctx: Context, src: SourceIndex, node: cst.CSTNode, kind: str, expect: s
             defer.append({"pos": ast_key(found), "kind": other_kind})
     op = " ".join((ast.get_source_segment(text, target) or "").split())
     op = op if len(op) <= MAX_LABEL else op[: MAX_LABEL - 3] + "..."
+    version = ({"keras": "2", "keras_why": "the file sets TF_USE_LEGACY_KERAS" if _legacy_tf(text)
+                else "the code runs on legacy Keras"} if legacy_tf else {"keras": "3"})
+    if legacy_tf and getattr(ctx.facts, "keras", "3") == "2":
+        version["keras_alias"] = True
     job = slicer.job(target={"pos": ast_key(target), "kind": kind, "op": op},
-                     defer=defer, entry=entry_src, via=via, expect=expect, legacy_tf=legacy_tf,
-                     line=target.lineno)
+                     defer=defer, entry=entry_src, via=via, expect=expect, line=target.lineno, **version)
     if statements:
         job["slice"] = overlay(job["slice"], src, statements)
     return job
@@ -131,7 +137,7 @@ def _job(ctx: Context, src: SourceIndex, node: cst.CSTNode, kind: str, expect: s
 
 def _legacy_tf(text: str) -> bool:
     """`tf.keras` is Keras 2 in this file (TF_USE_LEGACY_KERAS set before TensorFlow is imported)."""
-    return "TF_USE_LEGACY_KERAS" in text
+    return sets_legacy_env(text)
 
 
 def job(hit: Hit, ctx: Context, src: SourceIndex) -> dict | str | None:
@@ -139,9 +145,12 @@ def job(hit: Hit, ctx: Context, src: SourceIndex) -> dict | str | None:
     if expect is None:
         return None
     kind = "binop" if isinstance(hit.node, cst.BinaryOperation) else "call"
-    imports_tf_keras = any(c.flavor == "tf_keras" for c in ctx.imported())
-    # A project pinned to Keras 2 (`legacy-keras = true`): its `tf.keras` is tf_keras too.
-    legacy_tf = _legacy_tf(ctx.text) or (hit.fmt.get("lib") == "legacy Keras" and not imports_tf_keras)
+    flavors = {c.flavor for c in ctx.imported() if c.flavor is not None}
+    # A legacy-Keras finding runs in the Keras 2 child: in a project pinned to Keras 2 (`legacy-keras
+    # = true`), where `tf.keras` is tf_keras too, and in a file that uses tf_keras alone. A file
+    # that also imports Keras 3 (a tf_keras Model given a Keras 3 tensor) needs the Keras 3 child.
+    legacy_tf = _legacy_tf(ctx.text) or (hit.fmt.get("lib") == "legacy Keras" and (
+        "tf_keras" not in flavors or flavors <= {"tf_keras", "tf.python.keras"}))
     return _job(ctx, src, hit.node, kind, expect, legacy_tf, hit.related.get("src"))
 
 
@@ -250,8 +259,7 @@ def confirm(job: dict, probe) -> object:
     tree = ast.parse(job["slice"], path)
     if not instrument(tree, job):
         raise CouldNotBuild(f"the flagged op (line {line}) is not in the slice")
-    state: dict[str, Any] = {"deferred": 0}
-    keras_ops = probe.keras.ops
+    state: dict[str, Any] = {"deferred": 0, "stand_ins": 0}
 
     def run_target(fn, *args, **kwargs):
         state["reached"] = True
@@ -261,6 +269,7 @@ def confirm(job: dict, probe) -> object:
         try:
             state["result"] = fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - what the op raises is the measurement
+            fatal(exc)
             state["error"] = exc
         raise Done
 
@@ -272,18 +281,22 @@ def confirm(job: dict, probe) -> object:
             nest = leaves((args, kwargs), tensors)
             if not tensors:
                 raise
+            library = probe.keras_for(tensors[0])
             try:
-                if fn is probe.tf.shape and len(tensors) == 1:  # its Keras 3 form, usable in slices
-                    out = keras_ops.shape(tensors[0])
+                if fn is probe.tf.shape and len(tensors) == 1 and hasattr(library, "ops"):
+                    out = library.ops.shape(tensors[0])  # its Keras 3 form, usable in slices
                 else:
                     def body(ts):
                         a, kw = fill(nest, ts if isinstance(ts, (list, tuple)) else [ts])
                         return fn(*a, **kw)
 
-                    library = probe.keras_for(tensors[0])
                     out = library.layers.Lambda(body)(tensors if len(tensors) > 1 else tensors[0])
-            except Exception:  # noqa: BLE001 - the op blocks the way: report its own error
-                raise exc from None
+            except Exception:  # noqa: BLE001 - not even as a layer: a stand-in of its output shape
+                out = stand_in(probe, lambda *a, **kw: fn(*a, **kw), nest, tensors)
+                if out is None:  # the op blocks the way: report its own error
+                    raise exc from None
+                state["stand_ins"] += 1
+                return out
             state["deferred"] += 1
             return out
 
@@ -299,10 +312,16 @@ def confirm(job: dict, probe) -> object:
                 if out is not NotImplemented:
                     state["deferred"] += 1
                     return out
-            raise
+            tensors: list = []
+            nest = leaves(((left, right), {}), tensors)
+            out = stand_in(probe, getattr(operator, name), nest, tensors) if tensors else None
+            if out is None:
+                raise
+            state["stand_ins"] += 1
+            return out
 
     ns: dict[str, Any] = {"__name__": "__kerascheck_slice__", "__file__": f"{probe.workdir}/slice.py",
-                          "__builtins__": builtins_for(job), TARGET: run_target, DEFER: run_deferred,
+                          "__builtins__": probe.builtins(job), TARGET: run_target, DEFER: run_deferred,
                           TARGET_OP: target_op, DEFER_OP: deferred_op}
     code = compile(tree, path, "exec")
     try:
@@ -316,12 +335,16 @@ def confirm(job: dict, probe) -> object:
     except NameError as exc:
         raise CouldNotBuild(probe.name_reason(exc, path)) from None
     except Exception as exc:  # noqa: BLE001
+        fatal(exc)
         raise CouldNotBuild(f"{describe(exc, path)}, before the flagged op (line {line}) ran") from None
     if not state.get("reached"):
         via = f" via {job['via']}" if job.get("via") else ""
         raise CouldNotBuild(f"the slice ran{via} without reaching the flagged op (line {line})")
     note = f"; {state['deferred']} earlier TF/NumPy op(s) on KerasTensors ran as Lambda layers" \
         if state["deferred"] else ""
+    if state["stand_ins"]:
+        note += (f"; {state['stand_ins']} earlier op(s) that raise on KerasTensors even as a Lambda layer "
+                 "were replaced by a stand-in of their output shape")
     via = f" via {job['via']}" if job.get("via") else ""
     if "error" not in state:
         what = "on the KerasTensor without error" if state["symbolic"] else \
