@@ -192,7 +192,7 @@ def main() -> None:
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of each finding.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
 @click.option("--file-timeout", type=click.FloatRange(min=0, min_open=True, max=1e9), metavar="SECONDS",
-              help="Time limit for one file's parse and analysis; a file over it is KC000 (default 20).")
+              help="CPU time limit for one file's parse and analysis; a file over it is KC000 (default 20).")
 @click.option("--file-memory", type=click.IntRange(min=64), metavar="MB",
               help="Memory cap of the process that parses one file; a file over it is KC000 (default 4096).")
 @click.option("--force-exclude", is_flag=True, help="Apply excludes to files named on the command line too.")

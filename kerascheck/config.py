@@ -37,7 +37,7 @@ class Settings:
     max_lines: int = 15_000
     max_bytes: int = 4 * 1024 * 1024
     jobs: int | None = None
-    file_timeout: float = 20.0  # seconds one file's parse and analysis may take (wall clock)
+    file_timeout: float = 20.0  # CPU seconds one file's parse and analysis may take
     file_memory: int = 4096  # MB one file's worker may allocate beyond what it inherited
     full_parse: bool = False  # debug: give libcst the whole file
     report_unused_noqa: bool = False  # KC100; off by default, so files without findings stay unparsed

@@ -458,7 +458,7 @@ def _analyze_all(work: list[tuple[int, _Work]], plan: Plan, jobs: int, cache, pr
         index, item = work[i]
         if isinstance(outcome, workers.Failed):
             # Not cached: a crash or a time limit says as much about the machine as about the file.
-            results[index] = _finish(item, _failed(item, _failure(outcome, plan.settings)), None)
+            results[index] = _finish(item, _failed(item, failure_reason(outcome, plan.settings)), None)
         else:
             results[index] = _finish(item, outcome, cache)
         if progress is not None:
@@ -499,10 +499,10 @@ def _worker_task(item: _Work, full: bool) -> FileResult:
     return _analyze_file(item, full)  # a MemoryError reaches the pool, which names the cap
 
 
-def _failure(failed, settings: Settings) -> str:
+def failure_reason(failed, settings: Settings) -> str:
     """KC000's message for a file whose worker gave no result."""
     if failed.kind == "timeout":
-        return f"timed out after {settings.file_timeout:g} s (limit: file-timeout)"
+        return f"timed out after {settings.file_timeout:g} s of CPU time (limit: file-timeout)"
     if failed.kind == "memory":
         return f"memory limit exceeded (limit: file-memory {settings.file_memory} MB)"
     if failed.kind == "signal":

@@ -9,7 +9,9 @@ saying why there is none:
 
 - the worker died: a signal (libcst's native parser overflows its stack on long flat chains:
   SIGSEGV), or any exit;
-- the item ran past `timeout` seconds (wall clock): the worker is killed;
+- the item used more than `timeout` seconds of CPU time (RLIMIT_CPU: the kernel stops the
+  worker with SIGXCPU), so a busy machine does not change the outcome; or, as a backstop for a
+  worker that waits without computing, ten times as long in wall-clock time (it is killed);
 - the worker hit its memory cap: `memory_mb` MB of data (RLIMIT_DATA) beyond what it inherited,
   seen as a `MemoryError` in Python code, or as an abort with Rust's "memory allocation ...
   failed" in the native parser;
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 _HEADER = 8  # bytes of a frame's length
+WALL_FACTOR = 10  # the wall-clock backstop, in times the CPU time limit
 _RUST_OOM = b"memory allocation of"  # Rust's alloc error handler, before it aborts
 
 
@@ -73,8 +76,11 @@ class _Worker:
         return self.tasks, self.results, self.errors
 
 
-def _child(task: Callable, items: Sequence, tasks: int, results: int, memory_mb: int | None) -> None:
+def _child(task: Callable, items: Sequence, tasks: int, results: int, memory_mb: int | None,
+           timeout: float | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent kills its workers
+    signal.signal(signal.SIGXCPU, signal.SIG_DFL)  # over the CPU limit: the kernel ends the worker
+    _no_core_files()  # a crash or SIGXCPU must not leave a core file in the user's folder
     if memory_mb:
         _limit_memory(memory_mb)
     while True:
@@ -82,6 +88,8 @@ def _child(task: Callable, items: Sequence, tasks: int, results: int, memory_mb:
         if len(head) < 4:
             return  # the parent closed the pipe: no more items
         index = int.from_bytes(head, "little")
+        if timeout is not None:
+            _limit_cpu(timeout)
         keep = True
         try:
             outcome: tuple = (index, "ok", task(items[index]))
@@ -100,6 +108,29 @@ def _child(task: Callable, items: Sequence, tasks: int, results: int, memory_mb:
         _write_all(results, len(blob).to_bytes(_HEADER, "little") + blob)
         if not keep:
             return
+
+
+def _no_core_files() -> None:
+    import resource
+
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+    except (ValueError, OSError):
+        pass
+
+
+def _limit_cpu(seconds: float) -> None:
+    """This item may use `seconds` more of CPU time (the limit counts whole seconds, from the
+    worker's start: what its earlier items used is added)."""
+    import math
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    limit = math.ceil(used.ru_utime + used.ru_stime + seconds)
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (limit, hard))
 
 
 def _redirect_output(fd: int) -> None:
@@ -193,7 +224,7 @@ class _Pool:
                 os.close(result_r)
                 os.close(err_r)
                 _redirect_output(err_w)
-                _child(self.task, self.items, task_r, result_w, self.memory_mb)
+                _child(self.task, self.items, task_r, result_w, self.memory_mb, self.timeout)
             except BaseException:  # noqa: BLE001 - never return into the parent's code
                 code = 70
             finally:
@@ -285,6 +316,8 @@ class _Pool:
             return
         if _RUST_OOM in worker.stderr:
             outcome = Failed("memory")
+        elif os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU and self.timeout is not None:
+            outcome = Failed("timeout", f"{self.timeout:g}")
         elif os.WIFSIGNALED(status):
             number = os.WTERMSIG(status)
             outcome = Failed("signal", signal_name(number), number)
@@ -328,10 +361,11 @@ class _Pool:
             self.done(index, outcome)
 
     def timed_out(self, now: float) -> None:
+        """The wall-clock backstop: a worker that waits (without using CPU) far past its limit."""
         if self.timeout is None:
             return
         for worker in list(self.workers.values()):
-            if worker.item is not None and now - worker.started >= self.timeout:
+            if worker.item is not None and now - worker.started >= self.timeout * WALL_FACTOR:
                 index = worker.item
                 worker.item = None
                 self.forget(worker, kill=True)
@@ -343,7 +377,7 @@ class _Pool:
             return
         wait = None
         if self.timeout is not None:
-            wait = max(0.0, min(w.started for w in busy) + self.timeout - time.monotonic())
+            wait = max(0.0, min(w.started for w in busy) + self.timeout * WALL_FACTOR - time.monotonic())
         for key, _ in self.selector.select(wait):
             worker = key.data
             if worker.pid in self.workers:

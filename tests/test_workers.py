@@ -38,6 +38,9 @@ def _task(item):
     if kind == "sleep":
         time.sleep(value)
         return "woke"
+    if kind == "spin":
+        while True:
+            pass
     if kind == "memory":
         return len(bytearray(value * 1024 * 1024))
     if kind == "raise":
@@ -72,11 +75,19 @@ def test_every_failure_costs_its_item_only_and_dead_workers_are_replaced(jobs):
     assert got[6] == workers.Failed("error", "too deeply nested to analyze")
 
 
-def test_time_limit_kills_the_worker_and_the_run_goes_on():
+def test_cpu_time_limit_ends_the_worker_and_the_run_goes_on():
+    """Over its CPU time (RLIMIT_CPU counts whole seconds: 1.5 is 2), the kernel ends the worker."""
     started = time.monotonic()
-    got = _pool([("sleep", 60), ("ok", 5), ("sleep", 0)], jobs=1, timeout=1.5)
+    got = _pool([("spin", 0), ("ok", 5), ("sleep", 0)], jobs=1, timeout=1.5)
     assert got == [workers.Failed("timeout", "1.5"), 10, "woke"]
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < 14  # before the wall-clock backstop (15 s)
+
+
+def test_wall_clock_backstop_kills_a_worker_that_waits():
+    started = time.monotonic()
+    got = _pool([("sleep", 60), ("ok", 5)], jobs=1, timeout=0.2)
+    assert got == [workers.Failed("timeout", "0.2"), 10]
+    assert 2 <= time.monotonic() - started < 30  # ten times the limit
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_DATA is enforced by Linux")
@@ -93,7 +104,7 @@ def test_stderr_of_a_worker_is_passed_on():
 
 def test_no_worker_is_left_behind():
     before = _children()
-    _pool([("ok", i) for i in range(6)] + [("segv", 0), ("sleep", 30)], jobs=3, timeout=1)
+    _pool([("ok", i) for i in range(6)] + [("segv", 0), ("sleep", 30), ("spin", 0)], jobs=3, timeout=0.5)
     assert _children() == before
 
 
@@ -144,7 +155,7 @@ def test_libcst_stall_is_one_kc000_after_the_time_limit(tmp_path, unguarded):
     started = time.monotonic()
     found = _run(tmp_path, {"stall.py": stall, "good.py": GOOD.encode()}, file_timeout=2)
     assert time.monotonic() - started < 30
-    assert ("stall.py", "KC000", "timed out after 2 s (limit: file-timeout)") in found
+    assert ("stall.py", "KC000", "timed out after 2 s of CPU time (limit: file-timeout)") in found
     assert any(p == "good.py" and code == "KC001" for p, code, _ in found)
 
 
@@ -165,9 +176,10 @@ def _rule(check) -> Rule:
     return Rule("KC998", "test-rule", "never", needs=(b"Dropout",), anchors=("keras.layers.Dropout",), check=check)
 
 
-def _sleeps(ctx):
-    time.sleep(60)
-    yield from ()
+def _spins(ctx):
+    while True:
+        pass
+    yield
 
 
 def _exits(ctx):
@@ -176,7 +188,7 @@ def _exits(ctx):
 
 
 def test_a_rule_that_hangs_or_kills_its_process_costs_its_file_only(tmp_path):
-    for check, message in ((_sleeps, "timed out after 1 s (limit: file-timeout)"),
+    for check, message in ((_spins, "timed out after 1 s of CPU time (limit: file-timeout)"),
                            (_exits, "the analysis process ended unexpectedly (exit status 3)")):
         found = _run(tmp_path, {"a.py": GOOD.encode(), "b.py": GOOD.encode()}, rules=(*registry.load(), _rule(check)),
                      file_timeout=1)
@@ -184,13 +196,14 @@ def test_a_rule_that_hangs_or_kills_its_process_costs_its_file_only(tmp_path):
         assert {p for p, code, _ in found if code == "KC001"} == set()  # the whole file's result is lost
 
 
-def test_failures_are_not_cached(tmp_path):
+def test_failures_are_not_cached(tmp_path, monkeypatch):
     (tmp_path / "a.py").write_text(GOOD)
-    (tmp_path / "pyproject.toml").write_text("[tool.kerascheck]\nfile-timeout = 0.001\n")
+    (tmp_path / "pyproject.toml").write_text("[tool.kerascheck]\nfile-timeout = 0.5\n")
+    monkeypatch.setattr(engine, "_analyze_file", lambda item, full: _spins(None).send(None))
     env = {"KERASCHECK_DEBUG_STATS": "1"}
     for _ in range(2):  # the second run checks the file again: a time limit is not the file's fault
         result = invoke("check", ".", cwd=tmp_path, env=env)
-        assert "timed out after 0.001 s" in result.stdout
+        assert "timed out after 0.5 s of CPU time" in result.stdout
         assert "parsed=1 cached=0" in result.stderr
 
 
@@ -231,3 +244,22 @@ def test_single_file_run_with_one_job_survives_a_crash(tmp_path, monkeypatch):
     proc = run_cli("check", "--no-cache", "--jobs", "1", "crash.py", cwd=tmp_path)
     assert proc.returncode == 1 and proc.stderr == ""
     assert "crash.py:2:5: KC000 too complex to parse safely" in proc.stdout
+
+
+def test_confirm_parses_files_again_in_guarded_workers(tmp_path, monkeypatch):
+    """Confirm mode parses each file with findings whole once more: a crash there costs that
+    file's jobs, not the run."""
+    from kerascheck.confirm import jobs
+    from kerascheck.finding import Finding
+
+    def crash(path, *args):
+        if path.endswith("crash.py"):
+            os.kill(os.getpid(), signal.SIGSEGV)
+        yield {"slice": "", "path": path}
+
+    monkeypatch.setattr(jobs, "_file_jobs", crash)
+    found = [Finding("KC001", "dropout-before-batchnorm", "m", str(tmp_path / name), 1, 1, 1, 2, "warning")
+             for name in ("crash.py", "good.py")]
+    made = jobs.build_jobs(found, None)
+    assert made[0] == {"_unavailable": "the file could not be analysed again: parser crashed (signal 11, SIGSEGV)"}
+    assert made[1] == {"slice": "", "path": str(tmp_path / "good.py")}
