@@ -300,7 +300,7 @@ def test_slice_keeps_imports_definitions_and_constants_only():
 CONFIRM_EXTRA = ("fixtures/confirm/built_from_code.py", "fixtures/confirm/legacy_env_leak.py")
 HOSTILE_RUN = ("fixtures/confirm/hostile.py", "fixtures/confirm/toplevel_training.py",
                "fixtures/confirm/rate_from_constant.py", "fixtures/confirm/init_writes_file.py",
-               "fixtures/confirm/build_allocates.py")
+               "fixtures/confirm/build_allocates.py", "fixtures/confirm/formfeed_lines.py")
 
 
 @pytest.fixture(scope="module")
