@@ -33,8 +33,8 @@ codec that cannot decode it, or one that is not a text encoding), NUL bytes, a
 symlink loop, a file that vanished or is unreadable, a directory that cannot be
 listed, a file over the size limit, nested too deeply, or holding a shape that
 crashes or stalls libcst's parser (`too complex to parse safely`: a chain of
-thousands of `and`s, `+`s, calls or attributes, a literal of tens of thousands
-of elements); a file whose parse and analysis crashed (`parser crashed (signal
+hundreds of `+`s, calls or attributes, thousands of `and`s, a literal of tens of
+thousands of elements); a file whose parse and analysis crashed (`parser crashed (signal
 11, SIGSEGV)`), ran past `file-timeout` or past `file-memory`; or an internal
 error of a rule on that file (the rule is named). Each is that file's only
 finding: the run goes on. It is always reported: `--select` and `--ignore` do

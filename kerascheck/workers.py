@@ -15,7 +15,8 @@ saying why there is none:
 - the worker hit its memory cap: `memory_mb` MB of data (RLIMIT_DATA) beyond what it inherited,
   seen as a `MemoryError` in Python code, or as an abort with Rust's "memory allocation ...
   failed" in the native parser;
-- the task raised (a `RecursionError`, a Rust panic, anything): the worker survives.
+- the task raised (a `RecursionError`, a Rust panic, anything): `Failed("error", ...)`, and the
+  worker goes on with its next item.
 
 A dead or killed worker is replaced, and the run goes on. Workers ignore SIGINT: on Ctrl-C this
 process kills them. What a worker writes on stderr is passed on once its item is done (and read
@@ -239,7 +240,7 @@ class _Pool:
         self.workers[pid] = worker
         return worker
 
-    def assign(self, worker: _Worker, index: int) -> bool:
+    def assign(self, worker: _Worker, index: int) -> None:
         worker.item = index
         worker.started = time.monotonic()
         worker.stderr.clear()
@@ -247,7 +248,6 @@ class _Pool:
             os.write(worker.tasks, index.to_bytes(4, "little"))
         except OSError:  # it died between items: its end of file says how
             pass
-        return True
 
     def forget(self, worker: _Worker, kill: bool = False) -> int:
         """Stop watching `worker`, reap it and return its wait status."""
@@ -396,7 +396,7 @@ def run(items: Sequence, task: Callable[[Any], Any], *, jobs: int, timeout: floa
     """`done(i, task(items[i]) or Failed)` for every item, computed in at most `jobs` workers.
 
     `order`: the indexes in the order to hand them out (default: as given). `stderr`: where
-    the workers. output is passed on (default: sys.stderr)."""
+    the workers' output is passed on (default: sys.stderr)."""
     if stderr is None:
         import sys
 

@@ -75,12 +75,12 @@ def test_every_failure_costs_its_item_only_and_dead_workers_are_replaced(jobs):
     assert got[6] == workers.Failed("error", "too deeply nested to analyze")
 
 
-def test_cpu_time_limit_ends_the_worker_and_the_run_goes_on():
-    """Over its CPU time (RLIMIT_CPU counts whole seconds: 1.5 is 2), the kernel ends the worker."""
-    started = time.monotonic()
+def test_cpu_time_limit_ends_the_worker_and_the_run_goes_on(monkeypatch):
+    """Over its CPU time (RLIMIT_CPU counts whole seconds: 1.5 is 2), the kernel ends the worker;
+    the wall-clock backstop is out of the way here, so only that can end it."""
+    monkeypatch.setattr(workers, "WALL_FACTOR", 10_000)
     got = _pool([("spin", 0), ("ok", 5), ("sleep", 0)], jobs=1, timeout=1.5)
     assert got == [workers.Failed("timeout", "1.5"), 10, "woke"]
-    assert time.monotonic() - started < 14  # before the wall-clock backstop (15 s)
 
 
 def test_wall_clock_backstop_kills_a_worker_that_waits():
@@ -151,10 +151,8 @@ def test_libcst_segfault_is_one_kc000(tmp_path, unguarded, jobs):
 
 
 def test_libcst_stall_is_one_kc000_after_the_time_limit(tmp_path, unguarded):
-    stall = TRIGGER + b"x = 1" + b" + 1" * 20000 + b"\n"
-    started = time.monotonic()
+    stall = TRIGGER + b"x = 1" + b" + 1" * 20000 + b"\n"  # over 120 s in libcst
     found = _run(tmp_path, {"stall.py": stall, "good.py": GOOD.encode()}, file_timeout=2)
-    assert time.monotonic() - started < 30
     assert ("stall.py", "KC000", "timed out after 2 s of CPU time (limit: file-timeout)") in found
     assert any(p == "good.py" and code == "KC001" for p, code, _ in found)
 
