@@ -405,14 +405,18 @@ def parse_lines(text: str, filename: str, keep: tuple[str, ...] | None) -> tuple
     else:
         partial, top, members = blank_unneeded(text, tree, keep)
     refuse_complex(text, top, members)
-    return _libcst(partial), _layout(top, members)
+    partial, shifts = formfeed_indents(partial, tree)
+    return _libcst(partial, shifts), _layout(top, members)
 
 
-def _libcst(partial: str) -> cst.Module:
+def _libcst(partial: str, shifts: dict[int, int] | None = None) -> cst.Module:
     """libcst's parse; its errors as Unreadable. A MemoryError is left to the caller: the worker
-    that runs this reports it as its memory limit."""
+    that runs this reports it as its memory limit. `shifts`: formfeed_indents' (registered)."""
     try:
-        return cst.parse_module(partial)
+        module = cst.parse_module(partial)
+        if shifts:
+            _register_shifts(module, shifts)
+        return module
     except cst.ParserSyntaxError as exc:
         raise Unreadable(f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1) from None
     except RecursionError:
@@ -421,6 +425,46 @@ def _libcst(partial: str) -> cst.Module:
         if type(exc).__name__ == "PanicException":  # pyo3: a Rust panic, a BaseException
             raise Unreadable(f"parser crashed (panic: {exc})") from None
         raise
+
+
+def formfeed_indents(text: str, tree: ast.Module) -> tuple[str, dict[int, int]]:
+    """`text` for libcst, whose tokenizer counts a form feed in a line's indentation (Python's
+    resets the column there, so `\\f    x` is indented by 4): on each line, the leading
+    whitespace up to its last form feed is removed, and the lines that moved left are returned
+    with by how much (line -> characters), to be added back to libcst's columns
+    (`column_shifts`). Lines inside a multi-line string keep theirs: that is the string's text."""
+    if "\x0c" not in text:
+        return text, {}
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Constant, ast.JoinedStr)) and (node.end_lineno or node.lineno) > node.lineno:
+            inside.update(range(node.lineno + 1, node.end_lineno + 1))
+    lines = split_lines(text, keepends=True)
+    shifts: dict[int, int] = {}
+    for number, line in enumerate(lines, 1):
+        lead = len(line) - len(line.lstrip(" \t\x0c"))
+        cut = line.rfind("\x0c", 0, lead) + 1
+        if cut and number not in inside:
+            lines[number - 1] = line[cut:]
+            shifts[number] = cut
+    return ("".join(lines), shifts) if shifts else (text, {})
+
+
+_SHIFTED: list[tuple[cst.Module, dict[int, int]]] = []  # the latest modules parsed with shifts
+
+
+def _register_shifts(module: cst.Module, shifts: dict[int, int]) -> None:
+    _SHIFTED.insert(0, (module, shifts))
+    del _SHIFTED[16:]
+
+
+def column_shifts(module: cst.Module) -> dict[int, int]:
+    """For a module parsed here: the lines whose leading form feeds libcst did not see, and how
+    many characters to add to its columns on each (see formfeed_indents); usually none."""
+    for known, shifts in _SHIFTED:
+        if known is module:
+            return shifts
+    return {}
 
 
 @dataclass(frozen=True)
@@ -446,10 +490,13 @@ def parse_relevant(text: str, filename: str, rules, cache: StatementCache | None
     else:
         partial, top, members = blank_unneeded(text, tree, words, closure=True)
     refuse_complex(text, top, members)
+    partial, shifts = formfeed_indents(partial, tree)
     layout = _layout(top, members)
     module = cache.parse(partial, layout) if cache is not None else None
     if module is None:
-        module = _libcst(partial)
+        module = _libcst(partial, shifts)
+    elif shifts:
+        _register_shifts(module, shifts)
     count = sum(len(members.get(id(node), ())) if isinstance(node, ast.ClassDef) else 1 for node in top)
     return Parsed(module, layout, count)
 

@@ -218,3 +218,34 @@ def test_no_module_splits_lines_another_way():
         count = text.count(".splitlines(") + text.count('.split("\\n")') + text.count("count(\"\\n\")")
         assert count == allowed.get(path.name, 0), path.name
     assert lines_module.split_lines.__module__ == "kerascheck.lines"
+
+
+@pytest.mark.parametrize("indent", ["\x0c", "\x0c\x0c", " \x0c", "\x0c  "], ids=["ff", "ff-ff", "sp-ff", "ff-sp"])
+@pytest.mark.parametrize("full", [False, True], ids=["partial", "full"])
+def test_form_feed_indentation_keeps_the_files_columns(indent, full):
+    """libcst's tokenizer drops a line's leading form feeds (and the whitespace before them)
+    from its columns; Python counts them. The finding's column is the file's own (ast's + 1),
+    at module level and inside a function whose lines start with whitespace and a form feed."""
+    import ast
+
+    call = "b = layers.Dense(3, bias_initializer='random_normal', bias_constraint=keras.constraints.NonNeg())"
+    head = ["import keras", "from keras import layers"]
+    for lines in (head + [indent.rstrip(" ") + call],
+                  head + ["def build():", f"  {indent}    {call}", f"  {indent}    return b", "build()"]):
+        text = text_of(lines)
+        keyword = next(n for n in ast.walk(ast.parse(text)) if isinstance(n, ast.keyword)
+                       and n.arg == "bias_constraint")
+        f = only(check_source(text, full_parse=full), "KC003")
+        assert (f.line, f.column, f.end_column) == (keyword.lineno, keyword.col_offset + 1,
+                                                     keyword.end_col_offset + 1)
+        assert f.snippet == "bias_constraint=keras.constraints.NonNeg()"
+
+
+def test_form_feed_inside_a_multiline_string_is_the_strings_text():
+    """Lines inside a multi-line string keep their form feeds (formfeed_indents leaves them)."""
+    from kerascheck.parse import formfeed_indents
+    import ast
+
+    text = "DOC = '''a\n\x0c  b'''\n\x0cx = 1\n"
+    got, shifts = formfeed_indents(text, ast.parse(text))
+    assert got == "DOC = '''a\n\x0c  b'''\nx = 1\n" and shifts == {3: 1}

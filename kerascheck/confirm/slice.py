@@ -459,7 +459,13 @@ def positions(module: cst.Module):
             return found
     from libcst.metadata import MetadataWrapper, PositionProvider
 
+    from kerascheck.parse import column_shifts
+    from kerascheck.positions import with_shifts
+
     found = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    shifts = column_shifts(module)  # lines whose leading form feeds libcst did not see
+    if shifts:
+        found = with_shifts(found, shifts)
     _POSITIONS.insert(0, (module, found))
     del _POSITIONS[4:]
     return found
