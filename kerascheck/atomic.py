@@ -1,4 +1,5 @@
-"""Writing a file whole: a report, a baseline. Nothing half-written is ever left behind."""
+"""Writing a file whole: a report, a baseline, a fixed source file. Nothing half-written is ever
+left behind."""
 
 from __future__ import annotations
 
@@ -40,4 +41,37 @@ def output(path: str | None):
         os.replace(tmp, target)
     except BaseException:
         os.unlink(tmp)
+        raise
+
+
+def replace_file(path: str | os.PathLike, data: bytes, expect: bytes | None = None) -> None:
+    """Replace the file at `path` with `data` whole: a temporary file in the same folder, then
+    a rename, so a reader sees the old bytes or the new, never half. The file keeps its mode
+    (and, where allowed, its owner); through a symlink, the file it points to is replaced and
+    the link kept. With `expect`, a file whose bytes are no longer those (changed by someone
+    else since they were read) is left alone: ValueError."""
+    target = Path(os.path.realpath(path))
+    before = os.stat(target)
+    if not stat.S_ISREG(before.st_mode):
+        raise ValueError("not a regular file")
+    if expect is not None and target.read_bytes() != expect:
+        raise ValueError("the file changed while it was being fixed")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".kerascheck", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(tmp, stat.S_IMODE(before.st_mode))
+        if hasattr(os, "chown") and (before.st_uid, before.st_gid) != (os.getuid(), os.getgid()):
+            try:
+                os.chown(tmp, before.st_uid, before.st_gid)
+            except PermissionError:  # not ours to give away: the new file is the writer's
+                pass
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise

@@ -50,7 +50,7 @@ class CheckRequest:
     force_exclude: bool = False
     no_respect_gitignore: bool = False
     no_cache: bool = False
-    diff_ref: str | None = None
+    changed_since: str | None = None  # --changed-since REF: only the files changed since REF
     full_parse: bool = False
     baseline_file: str | None = None
     write_baseline: str | None = None
@@ -64,6 +64,13 @@ class CheckRequest:
     color: str = "auto"  # auto | always | never (the text report)
     show_files: bool = False
     stdin_filename: str | None = None
+    fix: bool = False  # apply the safe fixes (--unsafe-fixes: the unsafe ones too)
+    unsafe_fixes: bool = False
+    diff: bool = False  # print the fixes as a unified diff, write nothing
+    fix_only: bool = False  # fix, and report nothing else
+    show_fixes: bool = False  # list what was fixed
+    target_keras: str | None = None  # --target-keras: forced, over the config and the project's pins
+    show_settings: bool = False
 
     def __post_init__(self) -> None:
         if not self.paths:  # with --stdin-filename and no path, the buffer is read from stdin (as ruff)
@@ -79,6 +86,11 @@ class CheckRequest:
         """The paths the run is about: for standard input, the file NAME stands for (its config,
         its baseline entries)."""
         return (self.stdin_filename,) if self.stdin and self.stdin_filename else self.paths
+
+    @property
+    def fixing(self) -> bool:
+        """Fixes are computed: --fix, --fix-only or --diff (which writes nothing)."""
+        return self.fix or self.fix_only or self.diff
 
     @property
     def talk(self) -> bool:
@@ -99,6 +111,7 @@ class CheckRequest:
             "respect_gitignore": False if self.no_respect_gitignore else None,
             "full_parse": self.full_parse or None,
             "report_unused_noqa": self.report_unused_noqa or None,
+            "force_target_keras": self.target_keras,
         }
 
 
@@ -198,8 +211,16 @@ def main() -> None:
 @click.option("--force-exclude", is_flag=True, help="Apply excludes to files named on the command line too.")
 @click.option("--no-respect-gitignore", is_flag=True, help="Check files .gitignore would skip.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache (.kerascheck_cache/).")
-@click.option("--diff", "--changed-since", "diff_ref", metavar="REF",
+@click.option("--changed-since", metavar="REF",
               help="Check only the files changed since the git ref REF (committed, staged, unstaged, untracked).")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes, then report what is left.")
+@click.option("--unsafe-fixes", is_flag=True,
+              help="With --fix, --fix-only or --diff, apply the unsafe fixes too (they may change behaviour or "
+                   "file names: read them); in the report, mark them fixable.")
+@click.option("--diff", is_flag=True,
+              help="Print the fixes as a unified diff and write nothing; exit 1 if there is anything to fix.")
+@click.option("--fix-only", is_flag=True, help="Apply the fixes and report nothing else (exit 0 unless an error).")
+@click.option("--show-fixes", is_flag=True, help="List the fixes applied, per file and rule (on stderr).")
 @click.option("--full-parse", is_flag=True, hidden=True, help="Debug: give libcst whole files.")
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE, not stdout.")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), metavar="FILE",
@@ -225,6 +246,12 @@ def main() -> None:
               help="Time limit per confirmed finding.")
 @click.option("--confirm-memory", type=click.IntRange(min=512), default=4096, show_default=True, metavar="MB",
               help="Memory cap (data segment) of the confirm process.")
+@click.option("--target-keras", type=click.Choice(["2", "3"]), default=None,
+              help="Check as if the code ran on this Keras, whatever the project pins or the config say "
+                   "(3: what breaks when the project moves to Keras 3).")
+@click.option("--show-settings", is_flag=True,
+              help="Print the settings each PATH is checked with (rules, Keras target and where it comes from) "
+                   "and exit.")
 @click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")
 @click.option("--quiet", "-q", is_flag=True, help="Print the findings only: no summary line, notes or progress bar.")
 @click.option("--silent", "-s", is_flag=True,
@@ -289,9 +316,18 @@ def _refuse_conflicts(request: CheckRequest) -> None:
         _fail(f"--stdin-filename names standard input: give `-` or no path, not {' '.join(request.paths)}")
     if request.stdin:
         for flag, given in (("--show-files", request.show_files), ("--write-baseline", request.write_baseline),
-                            ("--diff", request.diff_ref), ("--confirm", request.confirm)):
+                            ("--changed-since", request.changed_since), ("--confirm", request.confirm)):
             if given:
                 _fail(f"{flag} cannot be used with standard input (`-`)")
+    if request.fixing:
+        flag = "--diff" if request.diff else "--fix-only" if request.fix_only else "--fix"
+        for other, given in (("--confirm", request.confirm), ("--write-baseline", request.write_baseline)):
+            if given:
+                _fail(f"{flag} and {other} cannot be used together")
+        if request.statistics and (request.diff or request.fix_only):
+            _fail(f"--statistics does not apply to {flag}, which reports no findings")
+    elif request.show_fixes:
+        _fail("--show-fixes lists the fixes that --fix, --fix-only or --diff apply: give one of them")
 
 
 def _check(request: CheckRequest) -> int:
@@ -311,8 +347,16 @@ def _check(request: CheckRequest) -> int:
                               registry.validate)
     enabled = registry.enabled(settings.select, settings.ignore, settings.extend_select)
     plan = engine.Plan.make(settings, registry.load(), enabled)
+    if request.show_settings:
+        from kerascheck.showsettings import show
+
+        for path in request.named_paths:
+            click.echo(show(Path(path), plan))
+        return EXIT_CLEAN
+    data = None
     if request.stdin:
-        result = _check_stdin(engine, plan, request)
+        data = sys.stdin.buffer.read()
+        result = _check_stdin(engine, plan, request, data)
     else:
         targets = _targets(request, settings)
         if request.show_files:
@@ -321,6 +365,8 @@ def _check(request: CheckRequest) -> int:
             return EXIT_CLEAN
         # Confirm mode measures afresh, so it bypasses the cache.
         result = _run(engine, targets, plan, settings, request)
+    if request.fixing:
+        return _fix(result, plan, request, enabled, targets if data is None else None, data)
     if request.write_baseline:
         from kerascheck import baseline
 
@@ -353,7 +399,7 @@ def _info(request: CheckRequest, message: str) -> None:
         _note(message)
 
 
-def _check_stdin(engine, plan, request: CheckRequest):
+def _check_stdin(engine, plan, request: CheckRequest, data: bytes):
     """Standard input, checked in memory as the file --stdin-filename names (`-` without it)."""
     import time
 
@@ -361,7 +407,6 @@ def _check_stdin(engine, plan, request: CheckRequest):
 
     started = time.perf_counter()
     name = request.stdin_filename or "-"
-    data = sys.stdin.buffer.read()
     if request.stdin_filename and force_excluded(Path(name), plan.settings):
         files = []  # as ruff: an excluded NAME is not checked, even from stdin
     else:
@@ -375,10 +420,10 @@ def _targets(request: CheckRequest, settings) -> list:
     from kerascheck.discover import discover
 
     targets = discover(request.paths, settings)
-    if request.diff_ref is not None:
+    if request.changed_since is not None:
         from kerascheck.gitdiff import only_changed
 
-        targets = only_changed(targets, request.diff_ref, Path(request.paths[0]))
+        targets = only_changed(targets, request.changed_since, Path(request.paths[0]))
     return targets
 
 
@@ -395,16 +440,17 @@ def _apply_baseline(result, request: CheckRequest, enabled: set[str]):
     return applied.result
 
 
-def _report(result, request: CheckRequest) -> None:
+def _report(result, request: CheckRequest, to_stderr: bool = False) -> None:
     from kerascheck import report
 
     if request.silent and request.output_file is None:
         return
     try:
-        with report.output(request.output_file) as stream:
+        with report.output(request.output_file) if not to_stderr or request.output_file else \
+                _stream(sys.stderr) as stream:
             report.get(request.output_format).render(result, stream, statistics=request.statistics,
                                                      summary=not (request.quiet or request.silent),
-                                                     color=request.color)
+                                                     color=request.color, unsafe_fixes=request.unsafe_fixes)
             stream.flush()  # a closed pipe shows here, where it is handled, not at interpreter exit
     except BrokenPipeError:
         if request.output_file is not None:
@@ -414,6 +460,110 @@ def _report(result, request: CheckRequest) -> None:
         if request.output_file is None:
             raise
         _fail(f"cannot write {request.output_file}: {exc.strerror or exc}")
+
+
+def _stream(stream):
+    from contextlib import nullcontext
+
+    return nullcontext(stream)
+
+
+def _fix(result, plan, request: CheckRequest, enabled: set[str], targets, data: bytes | None) -> int:
+    """--fix, --fix-only, --diff: fix each file that has an applicable fix, then report (or print
+    the diff, or the fixed standard input). Exit 2 if a file could not be fixed as asked."""
+    from kerascheck import fix
+
+    hidden = _baseline_hider(request) if request.baseline_file else None
+    write = not request.diff
+    outcomes = []
+    if data is not None:  # standard input: fixed in memory; the fixed buffer goes to stdout
+        name = request.stdin_filename or "-"
+        path = Path(name).absolute() if request.stdin_filename else None
+        files = list(result.files)
+        if files and any(fix.applicable(f.fix, request.unsafe_fixes) for f in files[0].findings):
+            outcome = fix.fix_data(name, path, data, plan, request.unsafe_fixes, hidden)
+            outcomes.append(outcome)
+            files[0] = fix.remaining(outcome, files[0])
+        result.files = files
+    else:
+        paths = {t.display: t.path for t in targets}
+        files = []
+        for file in result.files:
+            if file.display in paths and any(fix.applicable(f.fix, request.unsafe_fixes) for f in file.findings):
+                outcome = fix.fix_file(file.display, paths[file.display], plan, request.unsafe_fixes, hidden,
+                                       write=write)
+                outcomes.append(outcome)
+                file = fix.remaining(outcome, file)
+            files.append(file)
+        result.files = files
+    failed = [o for o in outcomes if o.error]
+    for outcome in failed:
+        _note(f"kerascheck: error: {outcome.display}: {outcome.error}")
+    count = sum(o.count for o in outcomes)
+    changed = [o for o in outcomes if o.fixed is not None]
+    if request.show_fixes and not request.silent:
+        _show_fixes(changed, "Would fix" if request.diff else "Fixed")
+    if request.diff:
+        try:
+            for outcome in changed:
+                click.echo(outcome.diff(), nl=False)
+        except BrokenPipeError:
+            _stdout_closed()
+        _info(request, f"kerascheck: would fix {count} {_plural(count, 'finding')} in "
+                       f"{len(changed)} {_plural(len(changed), 'file')}" if count else "kerascheck: nothing to fix")
+        return EXIT_ERROR if failed else EXIT_FINDINGS if count else EXIT_CLEAN
+    if data is not None:
+        fixed = outcomes[0].fixed if outcomes and outcomes[0].fixed is not None else data
+        try:
+            sys.stdout.buffer.write(fixed)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _stdout_closed()
+    if request.baseline_file:
+        result = _apply_baseline(result, request, enabled)
+    result.fixed = count
+    if request.fix_only:
+        _info(request, f"kerascheck: fixed {count} {_plural(count, 'finding')}" if count else "kerascheck: nothing to fix")
+        return EXIT_ERROR if failed else EXIT_CLEAN
+    _report(result, request, to_stderr=data is not None)
+    if failed:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if result.findings else EXIT_CLEAN
+
+
+def _show_fixes(outcomes, verb: str) -> None:
+    """ruff's --show-fixes list: per file, how many fixes of each rule were applied."""
+    total = sum(o.count for o in outcomes)
+    if not total:
+        _note("No fixes applied." if verb == "Fixed" else "Nothing to fix.")
+        return
+    lines = [f"{verb} {total} {_plural(total, 'finding')}:"]
+    for outcome in sorted(outcomes, key=lambda o: o.display):
+        lines.append(f"- {outcome.display}:")
+        for (code, name), n in sorted(outcome.applied.items()):
+            lines.append(f"    {n:>3} x {code} ({name})")
+    _note("\n".join(lines))
+
+
+def _baseline_hider(request: CheckRequest):
+    """For --fix with --baseline: which of a file's findings the baseline records (not fixed)."""
+    from collections import Counter
+
+    from kerascheck import baseline
+
+    path = Path(request.baseline_file)
+    recorded = Counter(baseline.load(path))
+
+    def hidden(findings) -> set[int]:
+        left = Counter(recorded)
+        known = set()
+        for f, key in baseline.keyed(findings, path.parent):
+            if left[key] > 0:
+                left[key] -= 1
+                known.add(id(f))
+        return known
+
+    return hidden
 
 
 def _confirm(result, plan, request: CheckRequest) -> str:

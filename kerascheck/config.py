@@ -41,6 +41,14 @@ class Settings:
     file_memory: int = 4096  # MB one file's worker may allocate beyond what it inherited
     full_parse: bool = False  # debug: give libcst the whole file
     report_unused_noqa: bool = False  # KC100; off by default, so files without findings stay unparsed
+    # Which Keras the code runs on (kerascheck/target.py): `target-keras` ("2" | "3", None: infer
+    # from the project's pins), where it was set, per-path values (glob, "2" | "3"), and
+    # `--target-keras` (forced: wins over everything, the file's own markers included).
+    target_keras: str | None = None
+    target_keras_source: str = ""
+    per_file_target_keras: tuple[tuple[str, str], ...] = ()
+    force_target_keras: str | None = None
+    config_shown: str = ""  # the config file as the user would type it ("" when there is none)
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
 
     def options_for(self, code: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -152,6 +160,11 @@ class _Table:
             raise self.error(key, f"must be a positive number of seconds, not {value}")
         return float(value)
 
+    def keras(self, key: str, value: Any) -> str:
+        if value not in ("2", "3") or not isinstance(value, str):
+            raise self.error(key, f'must be "2" or "3" (a string: the Keras major version), not {_kind(value)}')
+        return value
+
     def positive(self, key: str, value: Any) -> int:
         if not isinstance(value, int) or isinstance(value, bool):
             raise self.error(key, f"must be a positive integer, not {_kind(value)}")
@@ -231,6 +244,15 @@ def from_table(table: dict[str, Any], path: Path | None, rule_defaults: Mapping[
             changes[attr] = read.positive(key, value)
         elif key == "file-timeout":
             changes[attr] = read.seconds(key, value)
+        elif key == "target-keras":
+            changes[attr] = read.keras(key, value)
+            changes["target_keras_source"] = _where_set(path, key)
+        elif key == "per-file-target-keras":
+            if not isinstance(value, dict):
+                raise read.error(key, f'must be a table of glob = "2" | "3", e.g. {{ "legacy/*" = "2" }}, '
+                                      f"not {_kind(value)}")
+            changes[attr] = tuple((pattern, read.keras(f"{key}.{_toml_key(pattern)}", v))
+                                  for pattern, v in value.items())
         elif key.upper() in rule_defaults:
             code = key.upper()
             if not isinstance(value, dict):
@@ -247,9 +269,36 @@ def from_table(table: dict[str, Any], path: Path | None, rule_defaults: Mapping[
             options[code] = dict(value)
         else:
             raise ConfigError(f"unknown configuration key '{key}'{read.where}")
+    if options.get("KC004", {}).get("legacy-keras"):
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "kerascheck: '[tool.kerascheck.kc004] legacy-keras'%s is deprecated: use target-keras = \"2\"",
+            read.where)
+        if "target_keras" not in changes:
+            changes["target_keras"] = "2"
+            changes["target_keras_source"] = f"{_where_set(path, 'legacy-keras')} (deprecated)"
     if options:
         changes["rule_options"] = MappingProxyType(options)
+    if path is not None:
+        changes["config_shown"] = _shown(path)
     return Settings(**changes)
+
+
+def _where_set(path: Path | None, key: str) -> str:
+    """`pyproject.toml:12` (the line that sets `key`), for --show-settings."""
+    if path is None:
+        return key
+    import re
+
+    shown = _shown(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return f"{key} in {shown}"
+    match = re.search(rf"^[ \t]*{re.escape(key)}[ \t]*=", text, re.M)
+    line = text.count("\n", 0, match.start()) + 1 if match else 0
+    return f"{key} in {shown}:{line}" if line else f"{key} in {shown}"
 
 
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a float", str: "a string", list: "a list",

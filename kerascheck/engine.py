@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,22 @@ class Plan:
     options: dict[str, dict[str, Any]]  # each rule's own typed options
     # KC100 (--report-unused-noqa) on: every known code, to tell unknown codes from disabled ones.
     unused_noqa: frozenset[str] | None = None
-    facts: ProjectFacts = DEFAULT_FACTS
+    facts: ProjectFacts = DEFAULT_FACTS  # the project's facts when nothing on disk is read (`infer` off)
+    infer: bool = True  # read the project's dependency files for its Keras target (kerascheck/target.py)
+    _inference: Any = field(default=None, compare=False, repr=False)
+
+    def facts_for(self, path: Path | None, text: str | None = None, display: str | None = None) -> ProjectFacts:
+        """The facts of one file: the settings' Keras target, the file's own markers, the pins of
+        its project (each folder's dependency files read once per plan)."""
+        if self._inference is None:
+            from kerascheck.target import Inference
+
+            object.__setattr__(self, "_inference", Inference(self.settings, self.infer, self.facts))
+        return self._inference.facts_for(path, text, display)
 
     @classmethod
     def make(cls, settings: Settings, rules: tuple[Rule, ...], enabled: set[str],
-             facts: ProjectFacts = DEFAULT_FACTS) -> Plan:
+             facts: ProjectFacts = DEFAULT_FACTS, infer: bool = True) -> Plan:
         from kerascheck.registry import expand
 
         from kerascheck.discover import gitignore_spec
@@ -59,7 +70,7 @@ class Plan:
         chosen = tuple(r for r in rules if r.code in enabled)
         options = {r.code: settings.options_for(r.code, r.options) for r in chosen}
         unused_noqa = frozenset(known) if settings.report_unused_noqa and KC100.code in enabled else None
-        return cls(settings, chosen, "KC000" in enabled, per_file, options, unused_noqa, facts)
+        return cls(settings, chosen, "KC000" in enabled, per_file, options, unused_noqa, facts, infer)
 
     def ignored_codes(self, path: Path | None) -> frozenset[str]:
         if not self.per_file or path is None:
@@ -156,7 +167,14 @@ def prepare_data(display: str, path: Path | None, data: bytes, plan: Plan) -> Fi
         reason = (f"file too large to check ({lines} lines, {len(data)} bytes; "
                   f"limits: max-lines {settings.max_lines}, max-bytes {settings.max_bytes})")
         return FileResult(display, (_problem(display, reason),) if kc000 else ())
-    return _Work(display, path, text, rules, kc000, plan.options, unused_noqa, cells=cells, facts=plan.facts)
+    if cells is not None:  # the cells as written: `%env TF_USE_LEGACY_KERAS=1` is a marker too
+        from kerascheck import notebook
+
+        marked = notebook.original_text(cells)
+    else:
+        marked = text
+    facts = plan.facts_for(path, marked, display)
+    return _Work(display, path, text, rules, kc000, plan.options, unused_noqa, cells=cells, facts=facts)
 
 
 # ------------------------------------------------------------------ stage 2
@@ -191,11 +209,16 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
     from kerascheck.rule import Context
 
     display = work.display
+    broken: list[Finding] = []
     try:
         parsed = parse_relevant(work.text, display, None if full_parse else work.rules, work.parse_cache)
     except Unreadable as exc:
-        found = (_problem(display, exc.message, exc.line, exc.column, work.text),) if work.kc000 else ()
-        return FileResult(display, found, parsed=True)
+        fixed = _without_broken_cells(work, full_parse, broken) if work.cells is not None else None
+        if fixed is None:
+            found = (_problem(display, exc.message, exc.line, exc.column, work.text),) if work.kc000 else ()
+            return FileResult(display, found, parsed=True)
+        parsed, text = fixed
+        work = replace(work, text=text)  # a copy: the cache keys the file by the text it read
     module = parsed.module
     try:
         pic = build(module, Names(module, walrus=":=" in work.text), work.text)
@@ -223,9 +246,29 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
         from kerascheck import noqa_unused
 
         findings += noqa_unused.findings(work.text, display, used, work.unused_noqa)
-    unique = {f.sort_key(): f for f in findings + problems}
+    unique = {f.sort_key(): f for f in findings + problems + broken}
     return FileResult(display, tuple(unique[k] for k in sorted(unique)), parsed=True,
                       statements=parsed.statements)
+
+
+def _without_broken_cells(work: _Work, full_parse: bool, broken: list[Finding]):
+    """A notebook whose joined cells do not parse: blank each cell that is broken on its own (one
+    KC000 each, into `broken`) and parse the rest; None if that does not help."""
+    from kerascheck import notebook
+    from kerascheck.parse import parse_relevant
+
+    original = work.text
+    text, problems = notebook.blank_broken(original, work.cells)
+    if not problems:
+        return None
+    try:
+        parsed = parse_relevant(text, work.display, None if full_parse else work.rules)
+    except Unreadable:
+        return None
+    if work.kc000:
+        broken.extend(_problem(work.display, f"{message} (this cell is not checked; the other cells are)",
+                               line, column, original) for line, column, message in problems)
+    return parsed, text
 
 
 def _line_ref(work: _Work, line: int, at: int) -> int | str:
@@ -274,8 +317,9 @@ def _findings(work: _Work, parsed, hits, used: set[tuple[int, str]] | None = Non
             rel = positions.get(node)
             fmt[f"{key}_line"] = _line_ref(work, rel.start.line, line) if rel is not None else "?"
             if rel is not None:
+                text = source_lines[rel.start.line - 1] if rel.start.line <= len(source_lines) else ""
                 related.append(Related(label or _label(parsed.module, node), rel.start.line, rel.start.column + 1,
-                                       rel.end.line, rel.end.column + 1))
+                                       rel.end.line, rel.end.column + 1, text=text))
         message = (hit.message or rule.message).format(**fmt)
         lines, start = frame(work.text, line, where.end.line)
         out.append(Finding(rule.code, rule.name, message, work.display, line, column,
@@ -306,6 +350,8 @@ def _fix(fix, positions) -> dict[str, Any] | None:
             stop = begin
         elif edit.at == "after":
             begin = stop
+        elif edit.at == "until":
+            stop = end.start
         edits.append({"line": begin.line, "column": begin.column + 1, "end_line": stop.line,
                       "end_column": stop.column + 1, "content": edit.content})
     return {"applicability": fix.applicability, "message": fix.message, "edits": edits}
@@ -345,8 +391,10 @@ def check_text(text: str, path: str | os.PathLike = "<stdin>", settings: Setting
     """Every finding for one buffer, as a file at `path` would get them (its notebook-ness,
     per-file ignores, noqa comments), computed in memory: nothing is read or written.
 
-    `settings` default to kerascheck's defaults (every default rule on); `plan` may be given
-    instead, when many buffers share one. `cache`, a `parse.StatementCache` kept with a buffer
+    `settings` default to kerascheck's defaults (every default rule on), and the Keras target is
+    `facts` (default Keras 3) refined by the buffer's own markers. `plan` may be given instead,
+    when many buffers share one: a plan from `Plan.make` reads the dependency files of the
+    project around `path` for the Keras target (once per folder and plan). `cache`, a `parse.StatementCache` kept with a buffer
     that is checked again after each edit, spares re-parsing the statements that did not change.
     """
     from kerascheck import registry
@@ -354,9 +402,9 @@ def check_text(text: str, path: str | os.PathLike = "<stdin>", settings: Setting
     if plan is None:
         settings = settings or Settings()
         enabled = registry.enabled(settings.select, settings.ignore, settings.extend_select)
-        plan = Plan.make(settings, registry.load(), enabled, facts or DEFAULT_FACTS)
+        plan = Plan.make(settings, registry.load(), enabled, facts or DEFAULT_FACTS, infer=False)
     elif facts is not None:
-        plan = replace(plan, facts=facts)
+        plan = replace(plan, facts=facts, infer=False, _inference=None)
     display = os.fspath(path)
     # Absolute, so that per-file ignores (relative to the config's folder) match from any directory.
     real = Path(display).absolute() if display not in ("<stdin>", "-") else None
@@ -376,6 +424,7 @@ def check_text(text: str, path: str | os.PathLike = "<stdin>", settings: Setting
 class RunResult:
     files: list[FileResult]
     seconds: float
+    fixed: int = 0  # fixes applied by --fix (the findings they removed are not in `files`)
 
     @property
     def findings(self) -> list[Finding]:
@@ -491,6 +540,24 @@ def _warm_up(plan: Plan) -> None:
                 analyze(prepared)
     except Exception:  # noqa: BLE001 - only a head start: the workers do the real work
         pass
+
+
+def analyze_guarded(work: _Work, plan: Plan) -> FileResult:
+    """One file's stage 2 in a guarded worker (in process without fork), as `run` does it: what
+    `--fix` checks after each pass, so a fixed text that crashes or stalls libcst is a KC000
+    (and the file is left as it was), never the end of the run."""
+    from kerascheck import workers
+
+    full = plan.settings.full_parse
+    if not workers.available():
+        return analyze(work, full)
+    got = []
+    workers.run([work], functools.partial(_worker_task, full=full), jobs=1, timeout=plan.settings.file_timeout,
+                memory_mb=plan.settings.file_memory, done=lambda _, outcome: got.append(outcome))
+    [outcome] = got
+    if isinstance(outcome, workers.Failed):
+        return _failed(work, failure_reason(outcome, plan.settings))
+    return outcome
 
 
 def _worker_task(item: _Work, full: bool) -> FileResult:

@@ -32,6 +32,7 @@ class Related:
     end_column: int
     path: str | None = None  # None: the finding's own file
     cell: int | None = None  # notebooks: the cell `line` counts in
+    text: str = field(default="", compare=False, repr=False)  # for the code frame: `line` as written
 
     def to_json(self) -> dict[str, Any]:
         data = {"message": self.message, "line": self.line, "column": self.column,

@@ -48,11 +48,21 @@ def literal_value(expr: cst.BaseExpression | None) -> Any:
     dicts of literals, with unary signs), else NOT_CONSTANT. No names are looked up."""
     if expr is None:
         return NOT_CONSTANT
+    kind = type(expr)
+    if kind is cst.Integer or kind is cst.Float:
+        try:  # what `evaluated_value` gives, without its `ast.literal_eval` (measured: slow on the hot path)
+            return int(expr.value, 0) if kind is cst.Integer else float(expr.value)
+        except (ValueError, OverflowError):
+            pass
     if isinstance(expr, (cst.Integer, cst.Float, cst.Imaginary)):
         try:
             return expr.evaluated_value
         except (ValueError, OverflowError):
             return NOT_CONSTANT
+    if type(expr) is cst.SimpleString:
+        value = _plain_string(expr.value)
+        if value is not None:
+            return value
     if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString)):
         try:
             value = expr.evaluated_value
@@ -75,6 +85,21 @@ def literal_value(expr: cst.BaseExpression | None) -> Any:
             items.append(value)
         return tuple(items) if isinstance(expr, cst.Tuple) else items
     return NOT_CONSTANT
+
+
+def _plain_string(source: str) -> str | None:
+    """The value of a string literal with no escape to interpret (`'relu'`, `r"\\d"`, a docstring),
+    without libcst's `evaluated_value`, which compiles it (measured: a tenth of the interpreter's
+    time on tf_keras); None for bytes and anything with a backslash."""
+    quote = source.find(source[-1])
+    prefix = source[:quote].lower()
+    if prefix not in ("", "r", "u"):
+        return None
+    width = 3 if source[quote:quote + 3] == source[-1] * 3 and len(source) - quote >= 6 else 1
+    body = source[quote + width:len(source) - width]
+    if "\\" in body and prefix != "r":
+        return None
+    return body
 
 
 def _unary(op, inner) -> Any:
@@ -176,7 +201,10 @@ class Flow:
         self._parent: dict[int, cst.CSTNode] | None = None
         self._order: dict[int, int] = {}
         self._calls: dict[str, list[cst.Call]] | None = None
+        self._attributes: dict[str, list[cst.Attribute]] | None = None
         self._bodies: dict[tuple[int, frozenset[str]], _Body] = {}
+        self._loop_names: dict[int, frozenset[str]] = {}
+        self._uses: dict[int, list[cst.Name]] = {}
 
     # -- tree -------------------------------------------------------------------------------
 
@@ -185,14 +213,18 @@ class Flow:
             parent: dict[int, cst.CSTNode] = {}
             order = self._order
             calls: dict[str, list[cst.Call]] = {}
+            attributes: dict[str, list[cst.Attribute]] = {}
             for index, node in enumerate(walk(self.module, parents=parent)):
                 order[id(node)] = index
                 if type(node) is cst.Call:
                     name = _last_name(node.func)
                     if name is not None:
                         calls.setdefault(name, []).append(node)
+                elif isinstance(node, cst.Attribute):
+                    attributes.setdefault(node.attr.value, []).append(node)
             self._parent = parent
             self._calls = calls
+            self._attributes = attributes
         return self._parent
 
     def walk(self, node: cst.CSTNode, into_scopes: bool = True) -> Iterator[cst.CSTNode]:
@@ -213,6 +245,11 @@ class Flow:
             if isinstance(outer, kinds):
                 return outer
         return None
+
+    def attributes(self, name: str) -> list[cst.Attribute]:
+        """Every `<expr>.name` in the module (loads, stores and calls alike), in source order."""
+        self._index()
+        return list(self._attributes.get(name, ()))
 
     def order(self, node: cst.CSTNode) -> int:
         """The node's place in a walk of the module (parents before children, source order)."""
@@ -322,6 +359,44 @@ class Flow:
             return None
         return found[1][0].value
 
+    def parameter(self, name: cst.Name) -> cst.Param | None:
+        found = self.bindings(name.value, name)
+        if found is None or not isinstance(found[0].node, cst.FunctionDef):
+            return None
+        p = found[0].node.params
+        param = next((q for q in (*p.posonly_params, *p.params, *p.kwonly_params) if q.name.value == name.value), None)
+        others = [b for b in found[1] if b.kind != "param"]
+        if param is None or len(found[1]) - len(others) != 1:
+            return None  # not a parameter, or also a loop target, an unpacking, `x += 1`...
+        at = self.order(self.statement(name))
+        if any(b.value is None or self.order(self.statement(b.value)) < at for b in others):
+            return None
+        return param
+
+    def values(self, name: cst.Name) -> list[cst.BaseExpression] | None:
+        """What a load of `name` may stand for: the one value it is bound to (`definition`), or,
+        for a parameter its function never rebinds, what each same-file call gives it (its default
+        where a call leaves it out), and its default alone when nothing in the file calls the
+        function. None when that is not known."""
+        got = self.definition(name)
+        if isinstance(got, cst.BaseExpression):
+            return [got]
+        if got is not None:
+            return None
+        found = self.bindings(name.value, name)
+        if found is None or len(found[1]) != 1 or found[1][0].kind != "param":
+            return None
+        param = found[1][0].value
+        fn = self.enclosing(param, cst.FunctionDef)
+        if fn is None:
+            return None
+        given = self.param_values(fn, name.value)
+        if given is not None:
+            return given
+        if param.default is not None and not self.call_sites(fn):
+            return [param.default]
+        return None
+
     def _single(self, name: str, at: cst.CSTNode | Scope) -> cst.BaseExpression | None:
         """The value of `name` when its scope binds it exactly once, by a plain assignment."""
         found = self.bindings(name, at)
@@ -377,15 +452,37 @@ class Flow:
         return found or self.module
 
     def uses(self, target: cst.Name) -> list[cst.Name]:
-        """Loads of the name assigned at `target`, from the end of its statement until the
-        statement that next assigns the name (whose right-hand side still counts)."""
-        body = self.body(self._function_of(target), frozenset())
+        """Loads of the name assigned at `target` that its value may reach: from the end of its
+        statement until a statement that surely assigns the name again (in the same block, or
+        an enclosing one, of the function), whose right-hand side still counts. An assignment
+        inside a branch or a loop does not stop it: the value may survive that."""
+        got = self._uses.get(id(target))
+        if got is None:
+            got = self._uses[id(target)] = self._may_reach(target)
+        return list(got)
+
+    def _may_reach(self, target: cst.Name) -> list[cst.Name]:
+        function = self._function_of(target)
+        body = self.body(function, frozenset())
         stmt = self.parent(target)
         while stmt is not None and not isinstance(stmt, (cst.BaseSmallStatement, cst.BaseCompoundStatement,
                                                           cst.NamedExpr, cst.CompFor)):
             stmt = self.parent(stmt)
         after = self.end(stmt if stmt is not None else target) + 1
-        return body.references(target.value, after, killed=True)
+        blocks = set()
+        cap = None
+        for outer in self.ancestors(self.statement(target)):
+            if isinstance(outer, (cst.IndentedBlock, cst.Module)):
+                blocks.add(id(outer))
+                # `if a: x = ... else: x = ...` after the target surely assigns it again.
+                for stmt in outer.body:
+                    if isinstance(stmt, cst.If) and self.order(stmt) > after and _every_branch_assigns(stmt, target.value):
+                        end = self.end(stmt)
+                        cap = end if cap is None else min(cap, end)
+            if outer is function:
+                break
+        found = body.references(target.value, after, killed=True, within=frozenset(blocks))
+        return [ref for ref in found if cap is None or self.order(ref) <= cap]
 
     # -- call sites -------------------------------------------------------------------------
 
@@ -462,6 +559,149 @@ class Flow:
         body = self.body(within or self._outermost_function(node), flags)
         return body.gated(node, flow=uses)
 
+    # -- loops -------------------------------------------------------------------------------
+
+    def loops(self, node: cst.CSTNode) -> list[cst.CSTNode]:
+        """The loops that run `node` once per iteration, innermost first, within its function:
+        `for`/`while` statements whose body holds it, and comprehensions whose element,
+        conditions or inner loops hold it. Not a `for`'s iterable or `else:` clause, a
+        comprehension's first iterable (each evaluated once), nor the loops around a nested
+        def, lambda or class (it runs where it is called)."""
+        found: list[cst.CSTNode] = []
+        path = [node]
+        for outer in self.ancestors(node):
+            if isinstance(outer, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                break
+            inner = path[-1]
+            if isinstance(outer, (cst.For, cst.While)) and inner is outer.body:
+                found.append(outer)
+            elif isinstance(outer, _COMPREHENSIONS) and not (
+                    inner is outer.for_in and len(path) > 1 and path[-2] is outer.for_in.iter):
+                found.append(outer)
+            path.append(outer)
+        return found
+
+    def reads(self, expr: cst.CSTNode) -> set[str]:
+        """The names `expr` loads (not attribute names after a dot, nor keyword names)."""
+        skip: set[int] = set()
+        found: set[str] = set()
+        for node in walk(expr):
+            if isinstance(node, cst.Attribute):
+                skip.add(id(node.attr))
+            elif isinstance(node, cst.Arg) and node.keyword is not None:
+                skip.add(id(node.keyword))
+            elif isinstance(node, cst.Name) and id(node) not in skip:
+                found.add(node.value)
+        return found
+
+    def loop_names(self, loop: cst.CSTNode) -> frozenset[str]:
+        """The names whose value changes from one iteration of `loop` to the next: the targets
+        of a `for` or a comprehension, the names of a `while` test that its body rebinds, the
+        targets of loops nested in the body, and every name the body assigns from an
+        expression that reads one of them (through any number of assignments)."""
+        got = self._loop_names.get(id(loop))
+        if got is not None:
+            return got
+        assigns: list[tuple[set[str], cst.CSTNode | None]] = []  # (names bound, value read)
+        region: list[cst.CSTNode] = []
+        names: set[str] = set()
+        if isinstance(loop, cst.For):
+            names |= _target_names(loop.target)
+            region = [loop.body]
+        elif isinstance(loop, cst.While):
+            region = [loop.body]
+        elif isinstance(loop, _COMPREHENSIONS):
+            part = loop.for_in
+            while part is not None:
+                names |= _target_names(part.target)
+                region.extend(part.ifs)
+                if part is not loop.for_in:
+                    region.append(part.iter)
+                part = part.inner_for_in
+            region.extend(n for n in (getattr(loop, "elt", None), getattr(loop, "key", None),
+                                      getattr(loop, "value", None)) if n is not None)
+        for part in region:
+            for node in walk(part, into_scopes=False):
+                if isinstance(node, cst.Assign):
+                    bound = set().union(*(_target_names(t.target) for t in node.targets))
+                    assigns.append((bound, node.value))
+                elif isinstance(node, (cst.AugAssign, cst.AnnAssign)) and node.value is not None:
+                    assigns.append((_target_names(node.target), node.value))
+                elif isinstance(node, cst.NamedExpr):
+                    assigns.append((_target_names(node.target), node.value))
+                elif isinstance(node, cst.For):
+                    names |= _target_names(node.target)  # a nested loop's own variable
+                elif isinstance(node, cst.WithItem) and node.asname is not None:
+                    assigns.append((_target_names(node.asname.name), node.item))
+        if isinstance(loop, cst.While):
+            rebound = set().union(*(bound for bound, _ in assigns)) if assigns else set()
+            names |= self.reads(loop.test) & rebound
+        reads = [(bound, self.reads(value) if value is not None else set()) for bound, value in assigns]
+        changed = True
+        while changed:
+            changed = False
+            for bound, used in reads:
+                if not bound <= names and used & names:
+                    names |= bound
+                    changed = True
+        got = self._loop_names[id(loop)] = frozenset(names)
+        return got
+
+    def max_trips(self, loop: cst.CSTNode) -> int | None:
+        """At most how many times `loop` runs its body, when the code says so: a `for` over
+        `range()` of constants, a literal list or tuple, a slice `x[:k]` / `x[a:b]` with constant
+        bounds, or `enumerate`/`zip`/`reversed`/`list`/`sorted` of one; None otherwise (and
+        for every `while`)."""
+        if isinstance(loop, cst.For):
+            return self._trips(loop.iter, 0)
+        if isinstance(loop, _COMPREHENSIONS):
+            count = 1
+            part = loop.for_in
+            while part is not None:
+                trips = self._trips(part.iter, 0)
+                if trips is None:
+                    return None
+                count *= trips
+                part = part.inner_for_in
+            return count
+        return None
+
+    def _trips(self, expr: cst.BaseExpression, depth: int) -> int | None:
+        if depth > 4:
+            return None
+        if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+            if any(isinstance(el, cst.StarredElement) for el in expr.elements):
+                return None
+            return len(expr.elements)
+        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and not any(a.star for a in expr.args) \
+                and self.bindings(expr.func.value, expr) is None:  # a builtin, not rebound
+            name, args = expr.func.value, [a.value for a in expr.args if a.keyword is None]
+            if name == "range" and 1 <= len(args) <= 3:
+                bounds = [self.constant(a) for a in args]
+                if all(isinstance(b, int) and not isinstance(b, bool) for b in bounds) and bounds[2:] != [0]:
+                    return len(range(*bounds))
+                return None
+            if name in ("enumerate", "reversed", "list", "tuple", "sorted", "iter") and args:
+                return self._trips(args[0], depth + 1)
+            if name == "zip" and args:
+                known = [t for t in (self._trips(a, depth + 1) for a in args) if t is not None]
+                return min(known) if known else None
+            return None
+        if isinstance(expr, cst.Subscript) and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Slice):
+            part = expr.slice[0].slice
+            lower = self.constant(part.lower) if part.lower is not None else 0
+            upper = self.constant(part.upper) if part.upper is not None else NOT_CONSTANT
+            step = self.constant(part.step) if part.step is not None else 1
+            if all(isinstance(v, int) and not isinstance(v, bool) for v in (lower, upper, step)) \
+                    and lower >= 0 and upper >= 0 and step > 0:
+                return len(range(lower, upper, step))
+            return None
+        if isinstance(expr, cst.Name):
+            value = self.constant(expr)
+            if isinstance(value, (list, tuple)):
+                return len(value)
+        return None
+
     def conditions(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         inner = node
         for outer in self.ancestors(node):
@@ -525,6 +765,35 @@ def _assigns(stmt: cst.CSTNode, name: str):
             if _assigns(cst.SimpleStatementLine(body=[node]), name) is not None:
                 return False
     return None
+
+
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+
+
+def _target_names(target: cst.CSTNode) -> set[str]:
+    """The names an assignment (or loop) target binds: `i`, `(i, (x, y))`, `*rest`."""
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return set().union(*(_target_names(el.value) for el in target.elements)) if target.elements else set()
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return set()
+
+
+def _every_branch_assigns(stmt: cst.If, name: str) -> bool:
+    """Does every branch of an `if`/`elif`/`else` chain assign `name` in its own block?"""
+    branch: cst.CSTNode | None = stmt
+    while isinstance(branch, cst.If):
+        if not _block_assigns(branch.body, name):
+            return False
+        branch = branch.orelse
+    return isinstance(branch, cst.Else) and _block_assigns(branch.body, name)
+
+
+def _block_assigns(block: cst.CSTNode, name: str) -> bool:
+    body = block.body if isinstance(block, cst.IndentedBlock) else ()
+    return any(isinstance(s, cst.SimpleStatementLine) and _assigns(s, name) not in (None, False) for s in body)
 
 
 def _binds(target: cst.CSTNode, name: str) -> bool:
@@ -594,18 +863,21 @@ class _Body:
         return False
 
     def references(self, name: str, after: int, exclude: cst.CSTNode | None = None,
-                   killed: bool = False) -> list[cst.Name]:
+                   killed: bool = False, within: frozenset[int] | None = None) -> list[cst.Name]:
         """Loads of `name` from walk position `after` on; with `killed`, only until the
-        statement that next assigns it a new value (its own right-hand side included)."""
+        statement that next assigns it a new value (its own right-hand side included); with
+        `within` (ids of blocks), only an assignment whose statement sits in one of them kills."""
         flow = self.flow
         inside = {id(n) for n in walk(exclude)} if exclude is not None else set()
         until = None
         if killed:
-            for ref in self.names:
+            for ref in self.names:  # in walk order: the first assignment that kills ends first
                 if ref.value == name and flow.order(ref) >= after and isinstance(flow.parent(ref), cst.AssignTarget):
                     stmt = flow.parent(flow.parent(ref))
-                    end = flow.end(stmt) if stmt is not None else flow.order(ref)
-                    until = end if until is None else min(until, end)
+                    if within is not None and id(flow.parent(flow.statement(ref))) not in within:
+                        continue  # in a branch or loop: the value may survive it
+                    until = flow.end(stmt) if stmt is not None else flow.order(ref)
+                    break
         found = []
         for ref in self.names:
             if ref.value != name or flow.order(ref) < after or id(ref) in inside:

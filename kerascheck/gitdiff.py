@@ -1,4 +1,4 @@
-"""`--diff REF`: only the files changed since a git ref, for CI on pull requests.
+"""`--changed-since REF`: only the files changed since a git ref, for CI on pull requests.
 
 Changed means: committed since the merge base of REF and HEAD (what a pull
 request against REF changes, like `git diff REF...HEAD`), staged, unstaged,
@@ -24,7 +24,7 @@ def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=120)
     except FileNotFoundError:
-        raise GitError("--diff needs git, and no `git` executable was found") from None
+        raise GitError("--changed-since needs git, and no `git` executable was found") from None
     except subprocess.TimeoutExpired:
         raise GitError(f"git {args[0]} did not finish in 120 s") from None
 
@@ -39,7 +39,7 @@ def changed_files(ref: str, start: Path) -> set[str]:
     start = start if start.is_dir() else start.parent
     top = _git(["rev-parse", "--show-toplevel"], start)
     if top.returncode != 0:
-        raise GitError(f"--diff needs a git repository, and {start} is not inside one")
+        raise GitError(f"--changed-since needs a git repository, and {start} is not inside one")
     root = Path(os.fsdecode(top.stdout.strip()))
     if not ref or ref.startswith("-"):
         raise GitError(f"unknown git ref: {ref!r}")

@@ -17,9 +17,14 @@ _BYTES_BREAK = re.compile(rb"\r\n|\r|\n")
 NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:\s*,?\s*[A-Za-z]+[0-9]+)*))?", re.I)
 
 
+_OTHER_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
 def split_lines(text: str, keepends: bool = False) -> list[str]:
     """The lines of `text`, split where the tokenizer splits them; a trailing break gives no
     empty last line (as `str.splitlines`)."""
+    if not _OTHER_BREAKS.search(text):  # the common case: str.splitlines agrees, and is fast
+        return text.splitlines(keepends)
     if keepends:
         lines = []
         start = 0
@@ -42,11 +47,14 @@ def byte_starts(text: str) -> list[int]:
     return [0, *(m.end() for m in _BYTES_BREAK.finditer(text.encode("utf-8", "surrogatepass")))]
 
 
+def count_breaks(text: str) -> int:
+    """The line breaks in `text` (\n, \r\n, \r)."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
 def count_lines(text: str) -> int:
     """len(split_lines(text)), without building the list."""
-    crlf = text.count("\r\n")
-    breaks = text.count("\n") + text.count("\r") - crlf
-    return breaks + (1 if text and not text.endswith(("\n", "\r")) else 0)
+    return count_breaks(text) + (1 if text and not text.endswith(("\n", "\r")) else 0)
 
 
 def frame(text: str, line: int, end_line: int) -> tuple[tuple[str, ...], int]:

@@ -53,6 +53,16 @@ class Canon:
         return self.name.rsplit(".", 1)[-1]
 
 
+def keras_relative(raw: str) -> tuple[str, str] | None:
+    """(flavor, the path below the Keras root as written) for a raw dotted path under a Keras
+    root: `tensorflow.keras.layers.merge.concatenate` -> ("tf.keras", "layers.merge.concatenate");
+    None for a path outside Keras."""
+    for root, flavor in KERAS_ROOTS:
+        if raw == root or raw.startswith(root + "."):
+            return flavor, raw[len(root) + 1 :]
+    return None
+
+
 @lru_cache(maxsize=4096)
 def canonical(raw: str) -> Canon:
     """Map a raw dotted path to its canonical public name."""
@@ -95,7 +105,8 @@ class Binding:
 
     kind: "import" | "alias" (`L = keras.layers`) | "none" (`x = None`) | "assign" (any other
     single-target assignment; `value` is its right-hand side) | "def" (a function or class
-    statement; `value` is the statement) | "other" (parameters, loop targets, unpacking,
+    statement; `value` is the statement) | "param" (a function's parameter; `value` is the
+    `cst.Param`) | "other" (`*args` / `**kwargs`, loop targets, unpacking,
     augmented assignment, `with ... as`, `except ... as`: no single value).
     """
 
@@ -257,12 +268,26 @@ def _is_aliasable(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, (cst.Name, cst.Attribute)) and _dotted(expr) is not None
 
 
+@dataclass(frozen=True, eq=False)
+class ImportRecord:
+    """One name an import statement imports, as written: `path` is the whole dotted path
+    (`keras.layers.merge.concatenate` for `from keras.layers.merge import concatenate`,
+    `keras.utils.np_utils` for `import keras.utils.np_utils`), `node` the `ImportAlias`,
+    `statement` the `Import`/`ImportFrom`, `scope` where it binds."""
+
+    path: str
+    node: cst.ImportAlias
+    statement: cst.Import | cst.ImportFrom
+    scope: Scope
+
+
 class _Binder:
     """Collects every scope's bindings in one walk over statements."""
 
     def __init__(self, module: cst.Module, walrus: bool = True) -> None:
         self.walrus = walrus  # False when the text has no `:=`: no expression needs scanning
         self.scopes: dict[cst.CSTNode, Scope] = {}
+        self.imports: list[ImportRecord] = []
         root = Scope(module, "module", None)
         self.scopes[module] = root
         self.block(module.body, root)
@@ -297,7 +322,7 @@ class _Binder:
             self.scopes[stmt] = inner
             params = stmt.params
             for p in (*params.posonly_params, *params.params, *params.kwonly_params):
-                inner.bind(p.name.value, Binding("other"))
+                inner.bind(p.name.value, Binding("param", value=p))
             for p in (params.star_arg, params.star_kwarg):
                 if isinstance(p, cst.Param):
                     inner.bind(p.name.value, Binding("other"))
@@ -353,6 +378,7 @@ class _Binder:
         elif isinstance(small, cst.Import):
             for alias in small.names:
                 full = _dotted(alias.name) or ""
+                self.imports.append(ImportRecord(full, alias, small, scope))
                 if alias.asname is not None:
                     scope.bind(alias.asname.name.value, Binding("import", full))
                 else:
@@ -372,6 +398,7 @@ class _Binder:
                 return
             for alias in small.names:
                 name = _dotted(alias.name) or ""
+                self.imports.append(ImportRecord(f"{module}.{name}", alias, small, scope))
                 bound = alias.asname.name if alias.asname else alias.name
                 if isinstance(bound, cst.Name):
                     scope.bind(bound.value, Binding("import", f"{module}.{name}"))
@@ -393,8 +420,10 @@ class Names:
 
     def __init__(self, module: cst.Module, walrus: bool = True) -> None:
         self.module = module
-        self.scopes = _Binder(module, walrus).scopes
+        binder = _Binder(module, walrus)
+        self.scopes = binder.scopes
         self.root = self.scopes[module]
+        self.import_records: tuple[ImportRecord, ...] = tuple(binder.imports)
 
     def scope_of(self, node: cst.CSTNode) -> Scope:
         """The scope a function or class statement opens (the module scope for anything else)."""
@@ -465,6 +494,11 @@ class Names:
                 found.update(b.path for b in bindings if b.kind == "import")
         return found
 
+    def bound_anywhere(self, name: str) -> bool:
+        """Does any scope of the file bind `name` (or may a star import)?"""
+        return any(name in scope.bindings for scope in self.scopes.values()) or any(
+            scope.stars for scope in self.scopes.values())
+
     # -- resolution --------------------------------------------------------
 
     def _lookup(self, name: str, scope: Scope, depth: int) -> frozenset[str] | None:
@@ -526,6 +560,42 @@ class Names:
         if bases is None:
             return None
         return frozenset(f"{b}.{tail}" if tail else b for b in bases)
+
+    def spelled(self, expr: cst.BaseExpression, scope: Scope) -> frozenset[str] | None:
+        """The raw dotted paths `expr` stands for, as the imports wrote them (before they are made
+        canonical): `keras.layers.merge.concatenate` where `resolve` says `keras.layers.concatenate`."""
+        return self._raw(expr, scope)
+
+    def spell(self, target: str, scope: Scope, flavors: frozenset[str] = frozenset({"keras", "tf.keras"})) -> str | None:
+        """The shortest expression that names the canonical `target` (`keras.ops`) at `scope`
+        through the file's own imports (`ops`, `keras.ops`, `tf.keras.ops`), or None."""
+        forms = [target]
+        if target == "keras" or target.startswith("keras."):
+            rest = target[len("keras"):]
+            forms = [root + rest for root, flavor in KERAS_ROOTS
+                     if flavor in flavors and root not in ("keras.src", "keras.api", "tf_keras.src")]
+        found: list[str] = []
+        current: Scope | None = scope
+        seen: set[str] = set()
+        while current is not None:
+            for name, bindings in current.bindings.items():
+                if name in seen:
+                    continue
+                seen.add(name)  # an inner binding hides the outer ones
+                if not bindings or any(b.kind != "import" for b in bindings):
+                    continue
+                for path in {b.path for b in bindings}:
+                    for form in forms:
+                        if form == path or form.startswith(path + "."):
+                            found.append(name + form[len(path):])
+            current = current.parent
+        keras = target == "keras" or target.startswith("keras.")
+        wanted = canonical(target).name
+        for text in sorted(found, key=lambda t: (len(t), t)):
+            canon = self.resolve(cst.parse_expression(text), scope)
+            if canon is not None and canon.name == wanted and (canon.flavor in flavors if keras else canon.flavor is None):
+                return text
+        return None
 
     def resolve(self, expr: cst.BaseExpression, scope: Scope) -> Canon | None:
         """The canonical name of `expr` (a Name or an Attribute chain), or None."""

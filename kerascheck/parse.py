@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from kerascheck.lines import byte_starts, split_lines
+from kerascheck.lines import byte_starts, count_breaks, split_lines
 from kerascheck.source import Unreadable
 
 # Methods a Keras class is made of: kept whenever the class is kept, because
@@ -162,9 +162,9 @@ def _statements(body):
             stack.extend(getattr(node, name, ()))
 
 
-TIE_DEPTH = 3  # calls followed from (and back to) relevant code: the picture inlines helpers as deep
-_CALLED = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*\(")
-_SELF_CALLED = re.compile(r"\bself\.([A-Za-z_]\w*)\s*\(")
+TIE_DEPTH = 5  # calls followed from (and back to) relevant code: the picture inlines helpers as deep
+# `name(` (not `x.name(`), and `self.name(`: one scan finds both.
+_CALLED = re.compile(r"(?<![\w.])([A-Za-z_]\w*+)\s*+\(|\bself\.([A-Za-z_]\w*+)\s*+\(")
 
 
 def _tied(tree: ast.Module, lines: list[str], keep: tuple[str, ...]) -> frozenset[int]:
@@ -195,10 +195,8 @@ def _tied(tree: ast.Module, lines: list[str], keep: tuple[str, ...]) -> frozense
 
     def callees(code: str) -> set[int]:
         found = set()
-        for name in _CALLED.findall(code):
-            found.update(by_name.get((name, False), ()))
-        for name in _SELF_CALLED.findall(code):
-            found.update(by_name.get((name, True), ()))
+        for name, method in _CALLED.findall(code):
+            found.update(by_name.get((name, False) if name else (method, True), ()))
         return found
 
     calls = [callees(code) for _, _, _, code in units]
@@ -221,61 +219,49 @@ def _tied(tree: ast.Module, lines: list[str], keep: tuple[str, ...]) -> frozense
     return frozenset(units[i][0] for i in tied)
 
 
-def _segment(lines: list[str], node: ast.AST) -> str:
-    """The source of `node` (ast columns count UTF-8 bytes), from the file's lines; no recursion,
-    unlike `ast.unparse`, so a 3,500-deep attribute chain is no harder than a short one."""
-    first, last = node.lineno - 1, node.end_lineno - 1
-
-    def cut(line: str, start: int | None, stop: int | None) -> str:
-        if line.isascii():
-            return line[start:stop]
-        return line.encode("utf-8", "surrogatepass")[start:stop].decode("utf-8", "replace")
-
-    if first == last:
-        return cut(lines[first], node.col_offset, node.end_col_offset)
-    return "".join([cut(lines[first], node.col_offset, None), *lines[first + 1 : last],
-                    cut(lines[last], None, node.end_col_offset)])
-
-
-def alias_words(tree: ast.Module, keep: tuple[str, ...], lines: list[str]) -> tuple[str, ...]:
-    """Names the file binds to something a keep word names (`lines`: the file's, with their ends).
+def alias_words(tree: ast.Module, keep: tuple[str, ...], stmts: list[ast.stmt] | None = None) -> tuple[str, ...]:
+    """Names the file binds to something a keep word names.
 
     `from tensorflow.keras.layers import Dropout as Drop` makes `Drop` as good
     a reason to keep a function as `Dropout` itself; so does `Drop = L.Dropout`.
     """
     extra = []
-    for node in _statements(tree.body):
+    for node in stmts if stmts is not None else _statements(tree.body):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             module = getattr(node, "module", None) or ""
             for alias in node.names:
                 if alias.asname and any(w in f"{module}.{alias.name}" for w in keep):
                     extra.append(alias.asname)
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            if isinstance(node.value, (ast.Name, ast.Attribute)):
-                value = "".join(_segment(lines, node.value).split())
-                if any(w in value for w in keep):
-                    extra.append(node.targets[0].id)
+            value = _dotted(node.value)  # a loop, not ast.unparse: no recursion on deep chains
+            if value is not None and any(w in value for w in keep):
+                extra.append(node.targets[0].id)
     return tuple(extra)
 
 
-def _code_lines(tree: ast.Module, lines: list[str]) -> list[str]:
-    """The lines with docstrings and comment-only lines emptied: a word in a docstring's example
-    (`>>> tf.keras.Input(...)`) or a comment is not a use."""
-    code = list(lines)
-    for node in _statements(tree.body):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
-            first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
-                    and isinstance(first.value.value, str):
-                for i in range(first.lineno - 1, (first.end_lineno or first.lineno)):
-                    code[i] = "\n"
-    for i, line in enumerate(code):
-        if line.lstrip().startswith("#"):
-            code[i] = "\n"
-    return code
+# String literals (triple-quoted first) and comments, in one left-to-right scan: a `#` inside a
+# string is part of the string, a quote inside a comment part of the comment.
+# A line ends at \n, \r\n or \r (kerascheck.lines), so a comment or one-line string stops at either.
+_NOT_CODE = re.compile(r'''"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\r\n])*"|'(?:\\.|[^'\\\r\n])*'|\#[^\r\n]*''')
 
 
-def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...], closure: bool = False):
+def _blank_match(match: re.Match) -> str:
+    text = match.group()
+    return "\n" * count_breaks(text)
+
+
+def _code_lines(lines: list[str]) -> list[str]:
+    """The lines with string literals (docstrings, messages) and comments taken out: a word in
+    a docstring's example (`>>> tf.keras.Input(...)`), an error message or a comment is not a
+    use. Line breaks inside strings are kept, so line numbers stay those of the file."""
+    code = _NOT_CODE.sub(_blank_match, "".join(lines))
+    out = split_lines(code, keepends=True)
+    out.extend("\n" for _ in range(len(lines) - len(out)))  # a trailing string without a line break
+    return out
+
+
+def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...], closure: bool = False,
+                   stmts: list[ast.stmt] | None = None):
     """Blank the functions (and methods) in which no keep word occurs.
 
     With `closure`, a function is also kept when a kept one calls it by name (`helper(`,
@@ -289,8 +275,8 @@ def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...], closure: 
     if not lines:
         return text, list(tree.body), members
     kept = []
-    keep = keep + alias_words(tree, keep, lines)
-    code = _code_lines(tree, lines)
+    keep = keep + alias_words(tree, keep, stmts)
+    code = _code_lines(lines)
     tied = _tied(tree, code, keep) if closure else frozenset()
 
     def has_keep(start: int, end: int, tie: bool = True) -> bool:
@@ -484,11 +470,12 @@ def parse_relevant(text: str, filename: str, rules, cache: StatementCache | None
     only the top-level statements that changed since its last parse do.
     """
     tree = check_syntax(text, filename)
-    words = None if rules is None else anchor_words(tree, rules)
+    stmts = list(_statements(tree.body)) if rules is not None else None  # walked once, read twice
+    words = None if rules is None else anchor_words(tree, rules, stmts)
     if words is None:
         partial, top, members = text, list(tree.body), {}
     else:
-        partial, top, members = blank_unneeded(text, tree, words, closure=True)
+        partial, top, members = blank_unneeded(text, tree, words, closure=True, stmts=stmts)
     refuse_complex(text, top, members)
     partial, shifts = formfeed_indents(partial, tree)
     layout = _layout(top, members)
@@ -578,12 +565,13 @@ def _dotted(node: ast.AST) -> str | None:
     return None
 
 
-def import_table(tree: ast.Module) -> dict[str, set[str]] | None:
+def import_table(tree: ast.Module, stmts: list[ast.stmt] | None = None) -> dict[str, set[str]] | None:
     """Local name -> raw dotted paths it is bound to by imports and module aliases, in any
     scope (over-approximated: relevance, not resolution). None when a star import from a
     library makes any name possible."""
     table: dict[str, set[str]] = {}
-    for node in _statements(tree.body):
+    stmts = stmts if stmts is not None else list(_statements(tree.body))
+    for node in stmts:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -598,7 +586,7 @@ def import_table(tree: ast.Module) -> dict[str, set[str]] | None:
                 if alias.name == "*":
                     return None
                 table.setdefault(alias.asname or alias.name, set()).add(f"{node.module}.{alias.name}")
-    for node in _statements(tree.body):  # `L = tf.keras.layers`, `Dense = layers.Dense`
+    for node in stmts:  # `L = tf.keras.layers`, `Dense = layers.Dense`
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             dotted = _dotted(node.value)
             if dotted:
@@ -608,24 +596,30 @@ def import_table(tree: ast.Module) -> dict[str, set[str]] | None:
     return table
 
 
-def _keras_forms(anchor: str) -> list[str]:
-    """The raw module paths a canonical anchor can be spelled with."""
+KERAS3_FLAVORS = frozenset({"keras", "tf.keras"})
+
+
+def _keras_forms(anchor: str, flavors: frozenset[str] | None = None) -> list[str]:
+    """The raw module paths a canonical anchor can be spelled with (in `flavors` only, if given)."""
     from kerascheck.names import KERAS_ROOTS
 
     if anchor == "keras" or anchor.startswith("keras."):
         rest = anchor[len("keras"):]
-        return [root + rest for root, _ in KERAS_ROOTS if root not in ("keras.src", "keras.api", "tf_keras.src")]
+        return [root + rest for root, flavor in KERAS_ROOTS
+                if root not in ("keras.src", "keras.api", "tf_keras.src") and (flavors is None or flavor in flavors)]
     forms = [anchor]
     if anchor.startswith("tensorflow."):
         forms.append("tensorflow.compat.v2." + anchor[len("tensorflow."):])
     return forms
 
 
-def anchor_words(tree: ast.Module, rules) -> tuple[str, ...] | None:
+def anchor_words(tree: ast.Module, rules, stmts: list[ast.stmt] | None = None) -> tuple[str, ...] | None:
     """The words whose presence makes a function worth parsing in this file, or None for
     "parse everything". Canonical anchors become the file's own spellings: with
     `from tensorflow.keras import layers as L`, `keras.layers.*` is `L.`; with
-    `import tensorflow as tf`, it is `tf.keras.layers.`."""
+    `import tensorflow as tf`, it is `tf.keras.layers.`. An anchor ending in `@3` counts only
+    Keras 3's spellings (`keras`, `tf.keras`): a rule about Keras 3 APIs does not make
+    tf_keras code worth parsing."""
     from kerascheck.names import canonical
 
     anchors: set[str] = set()
@@ -642,19 +636,25 @@ def anchor_words(tree: ast.Module, rules) -> tuple[str, ...] | None:
                 anchors.add(anchor)
     if not anchors:
         return tuple(sorted(words))
-    table = import_table(tree)
+    table = import_table(tree, stmts)
     if table is None:
         return None
     for local, raws in table.items():
         for raw in raws:
-            canon = canonical(raw).name
+            resolved = canonical(raw)
+            canon = resolved.name
             for anchor in anchors:
+                flavors = None
+                if anchor.endswith("@3"):
+                    anchor, flavors = anchor[:-2], KERAS3_FLAVORS
+                    if resolved.flavor is not None and resolved.flavor not in flavors:
+                        continue
                 star = anchor.endswith("*")
                 stem = anchor[:-1] if star else anchor
                 if (canon == anchor) or (star and canon.startswith(stem) and canon != stem.rstrip(".")):
                     words.add(local)  # `Dropout`, `drop`, `L` bound to a matching name
                     continue
-                for form in _keras_forms(stem):
+                for form in _keras_forms(stem, flavors):
                     if form.startswith(raw + "."):
                         # `tf` + `.keras.layers.`: the anchor spelled through the local name
                         words.add(local + form[len(raw):])

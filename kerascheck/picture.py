@@ -16,8 +16,14 @@ dict literals (also when unpacked into a layer's `**kwargs`). What it records:
 - `calls`, `methods`, `binops`, `models`: calls to resolved functions (`tf.*`,
   `np.*`, `keras.ops.*`), method calls (`model.compile`, `self.add_weight`),
   arithmetic and `Model(...)` constructions, with the abstract values of
-  their operands (is it a symbolic KerasTensor? where was it created?);
-- `classes`: the file's Keras `Layer`/`Model`/`Constraint` subclasses.
+  their operands (is it a symbolic KerasTensor? where was it created?); a
+  method call on a model keeps a `Snapshot` of the model's Sequential layers
+  and of its arguments' lists and dicts as they were at the call;
+- `classes`: the file's Keras `Layer`/`Model`/`Constraint` subclasses (with
+  what a model's `call()` returns); `sequentials`: each `Sequential(...)`.
+
+`training` is the view of models, outputs and `compile` calls built on this
+(kerascheck/training.py), on first use.
 
 Each record carries its `Site`: where the code runs (function, class, inside
 `call()`, the call chain that inlined it, the names that carry the training
@@ -29,27 +35,45 @@ connects two layers: a rule may miss, but it is not misled.
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
 from kerascheck.flow import NOT_CONSTANT, Flow, fold, literal_value
 from kerascheck.names import Canon, Names, Scope, walk_statements
 
+if TYPE_CHECKING:
+    from kerascheck.training import Training
+
 MAX_UNROLL = 32  # items of a literal sequence a loop is unrolled over
-MAX_INLINE_DEPTH = 3
+MAX_INLINE_DEPTH = 5  # helpers inlined inside helpers: a model built 4-5 calls deep is still seen
 BUDGET = 40_000  # statements interpreted per file, inlining included
 NOT_LAYERS = frozenset({"Layer", "InputSpec", "Input", "InputLayer"})
+MODEL_MAKERS = frozenset({"keras.models.load_model", "keras.saving.load_model", "keras.models.clone_model"})
+MODEL_TENSORS = frozenset({"output", "outputs", "input", "inputs"})  # measured: kc004_from_calls.py
 TRAINING = frozenset({"training"})
-_CALLED = re.compile(r"(\w+)\s*\(")  # names written before a `(`: a `def` and each call
+# Keras functions that return a model (besides `Sequential`/`Model` and `keras.applications.X`).
+MODEL_FUNCTIONS = frozenset({"keras.models.load_model", "keras.saving.load_model", "keras.models.clone_model",
+                             "keras.models.model_from_json", "keras.models.model_from_yaml"})
+_CALLED = re.compile(r"\b(\w++)\s*+\(")  # names written before a `(`: a `def` and each call
+_BUILTINS = frozenset(dir(builtins))  # `print(model)` leaves a model as it was
+
+_SEQ = itertools.count()  # records are numbered in the order the interpreter made them
+
+
+def _seq() -> int:
+    return next(_SEQ)
+
 
 __all__ = ["Apply", "BinOpEvent", "CallEvent", "KerasClass", "LayerDef", "MethodCallEvent", "ModelEvent",
-           "NOT_CONSTANT", "Picture", "Site", "Value", "build", "call_arg", "literal_number",
+           "NOT_CONSTANT", "Picture", "Site", "Snapshot", "Value", "build", "call_arg", "literal_number",
            "literal_string", "literal_value"]
 
 
@@ -140,6 +164,14 @@ class Apply:
     adjacent: bool = False  # the producer is the previous element of the same list
     call: cst.Call | None = None  # the application call, when there is one
     repeat: bool = False  # the same layer object was already added to this Sequential model
+    model: int | None = None  # sequential/add: the heap key (Value.oid) of the Sequential model
+    seq: int = field(default_factory=_seq)  # order of interpretation (records of all kinds)
+    # Made only under an `if` on a parameter whose value is not known here (`if dropout_rate:` in
+    # a helper run without a call that gives it): whether it happens depends on the caller.
+    conditional: bool = False
+    # Made because a call's argument (or a default it left out) decided such an `if`: that call,
+    # where the choice was made (`block(x, dropout_rate=0.3)`), outermost first.
+    decided: cst.Call | None = None
 
     def kwarg(self, keyword: str) -> cst.BaseExpression | None:
         return call_arg(self.call, keyword, None) if self.call is not None else None
@@ -151,7 +183,7 @@ class Apply:
 @dataclass(frozen=True, eq=False)
 class Value:
     """An abstract value. kind: unknown | ref | layer | model | seq | dict | tensor | const |
-    literal | func | class | self | union."""
+    literal | func | class | self | weight (`self.add_weight(...)`, node: that call) | union."""
 
     kind: str
     node: cst.CSTNode | None = None  # where it was created
@@ -167,11 +199,23 @@ class Value:
     label: str | None = None  # the name it was bound to, for messages
     lit: Any = NOT_CONSTANT  # literal: the Python value
     keys: tuple[tuple[str, cst.BaseExpression], ...] = ()  # dict: string keys and their expressions
+    # A KerasTensor: where the chain of raw ops, operators and slicing that gave it began (an
+    # `Input`, a layer's or model's output); two ops on one root share one cause.
+    root: cst.CSTNode | None = None
+
+    def origin(self) -> cst.CSTNode | None:
+        return self.root if self.root is not None else self.node
 
     def __repr__(self) -> str:
         extra = f", {self.canon.name}" if self.canon else ""
         extra += f", lit={self.lit!r}" if self.kind == "literal" else ""
         return f"Value({self.kind}{extra}{', kt' if self.kt else ''}{', ' + self.label if self.label else ''})"
+
+    def is_model(self) -> bool:
+        """Is this a Keras model in every alternative: a `Sequential`/`Model`, a loaded, cloned or
+        `keras.applications` model, or an instance of the file's own `keras.Model` subclass?"""
+        return all(alt.kind == "model" or (alt.kind == "layer" and alt.cls is not None and alt.cls.kind == "model")
+                   for alt in self.alternatives())
 
     def alternatives(self) -> Iterator[Value]:
         if self.kind == "union":
@@ -221,6 +265,7 @@ class CallEvent:
     kwargs: tuple[tuple[str, Value], ...]
     site: Site
     symbolic: tuple[Value, ...] = ()
+    seq: int = field(default_factory=_seq)
 
     def operands(self) -> Iterator[Value]:
         yield from self.args
@@ -232,10 +277,39 @@ class CallEvent:
 
 
 @dataclass(frozen=True, eq=False)
+class Snapshot:
+    """The mutable state of some values as it was at one call: a Sequential model's output so
+    far, the items of a list, the entries of a dict (lists and dicts change after the call)."""
+
+    states: dict[int, object] = field(default_factory=dict)
+
+    def items(self, value: Value) -> list[Value] | None:
+        """The items of a list or tuple value at the call; None when not known exactly."""
+        if value.kind != "seq":
+            return None
+        if value.oid is None:
+            return list(value.items)
+        state = self.states.get(value.oid)
+        return list(state) if isinstance(state, tuple) else None
+
+    def entries(self, value: Value) -> dict[str, Value] | None:
+        """The string-keyed entries of a dict value at the call; None when not known exactly."""
+        state = self.states.get(value.oid) if value.kind == "dict" and value.oid is not None else None
+        return dict(state) if isinstance(state, dict) else None
+
+    def sequential_output(self, value: Value) -> Value | None:
+        """What a Sequential model's layers output at the call (its last layer's application;
+        unknown when a layer is not visible); None when `value` is not a Sequential model."""
+        state = self.states.get(value.oid) if value.kind == "model" and value.oid is not None else None
+        return state.last if isinstance(state, _SeqState) else None
+
+
+@dataclass(frozen=True, eq=False)
 class MethodCallEvent:
     """A method call on a value that is not a module: `model.compile(...)`, `self.add_weight(...)`,
     `opt.apply_gradients(...)`. `receiver` is the abstract value of the object (kind "self"
-    for the class's own instance)."""
+    for the class's own instance). For a receiver that is a model or layer, `state` holds the
+    receiver's and the arguments' lists, dicts and Sequential layers as they were at the call."""
 
     name: str
     receiver: Value
@@ -243,6 +317,8 @@ class MethodCallEvent:
     args: tuple[Value, ...]
     kwargs: tuple[tuple[str, Value], ...]
     site: Site
+    state: Snapshot = field(default_factory=Snapshot)
+    seq: int = field(default_factory=_seq)
 
     def __repr__(self) -> str:
         return f"MethodCallEvent(.{self.name}, {self.receiver!r})"
@@ -254,6 +330,7 @@ class BinOpEvent:
     left: Value
     right: Value
     site: Site
+    seq: int = field(default_factory=_seq)
 
 
 @dataclass(frozen=True, eq=False)
@@ -265,6 +342,8 @@ class ModelEvent:
     inputs: Value | None
     outputs: Value | None
     site: Site
+    state: Snapshot = field(default_factory=Snapshot)  # the outputs' list or dict at the call
+    seq: int = field(default_factory=_seq)
 
 
 @dataclass(eq=False, repr=False)
@@ -276,6 +355,7 @@ class KerasClass:
     bases: tuple[Canon, ...]  # the resolved Keras bases (direct or through a local class)
     methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
     attrs: dict[str, Value] = field(default_factory=dict)  # self.X set in __init__/build
+    output: Value | None = None  # what `call()` returns (None: no call() was run)
 
     @property
     def name(self) -> str:
@@ -298,6 +378,8 @@ class Picture:
     models: list[ModelEvent] = field(default_factory=list)
     classes: list[KerasClass] = field(default_factory=list)
     lambdas: list[LayerDef] = field(default_factory=list)  # Lambda layers
+    sequentials: dict[int, cst.Call] = field(default_factory=dict)  # Sequential model (Value.oid) -> its call
+    instances: list[LayerDef] = field(default_factory=list)  # constructions of the file's own Layer/Model classes
     text: str | None = None  # the source text, when known
     references: set[str] = field(default_factory=set)  # canonical names of every resolved name read
 
@@ -342,6 +424,13 @@ class Picture:
             if kc.node is node:
                 return kc
         return None
+
+    @cached_property
+    def training(self) -> Training:
+        """The models' outputs and `compile` calls (kerascheck/training.py), built on first use."""
+        from kerascheck.training import Training
+
+        return Training(self)
 
 
 def call_arg(call: cst.Call | None, keyword: str, position: int | None) -> cst.BaseExpression | None:
@@ -389,20 +478,38 @@ class _Env:
 
     def join(self, others: list[_Env]) -> None:
         """Make self the union of the environments `others` (branches)."""
-        names = set(itertools.chain.from_iterable(o.vars for o in others))
-        self.vars = {n: union([o.vars[n] for o in others if n in o.vars]) for n in names}
-        keys = set(itertools.chain.from_iterable(o.heap for o in others))
-        heap: dict[int, object] = {}
-        for k in keys:
-            states = [o.heap[k] for o in others if k in o.heap]
-            first = states[0]
-            if all(s == first for s in states):
-                heap[k] = first
-            elif isinstance(first, _SeqState):
-                heap[k] = _SeqState(union([s.last for s in states]), None, frozenset())
-            else:
-                heap[k] = None  # a list that differs between branches: inexact
-        self.heap = heap
+        if len(others) == 1:
+            self.vars, self.heap = others[0].vars, others[0].heap
+            return
+        self.vars = _join_maps([o.vars for o in others], lambda values: union(values))
+        self.heap = _join_maps([o.heap for o in others], _join_states)
+
+
+def _join_maps(maps: list[dict], merge) -> dict:
+    """Key by key: the one value every map holds (the common case: most names and most of the
+    heap are untouched by a branch), else `merge` of the values the maps hold."""
+    first, rest = maps[0], maps[1:]
+    keys = set(first).union(*rest)
+    out = {}
+    for key in keys:
+        value = first.get(key, _MISSING)
+        if value is not _MISSING and all(m.get(key, _MISSING) is value for m in rest):
+            out[key] = value
+        else:
+            out[key] = merge([m[key] for m in maps if key in m])
+    return out
+
+
+def _join_states(states: list) -> object:
+    first = states[0]
+    if all(s == first for s in states):
+        return first
+    if isinstance(first, _SeqState):
+        return _SeqState(union([s.last for s in states]), None, frozenset())
+    return None  # a list that differs between branches: inexact
+
+
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -432,6 +539,8 @@ class _Interpreter:
         self.self_attrs: dict[str, Value] | None = None
         self.global_heap: dict[int, object] = {}
         self.returns: list[Value] | None = None
+        self.conditional = 0  # depth of `if`s on unknown parameters around the current code
+        self.decided: list[cst.Call] = []  # calls whose arguments decided the `if`s around it
 
     # -- entry ---------------------------------------------------------------
 
@@ -536,7 +645,9 @@ class _Interpreter:
             self.functions_run.add(id(fn))
             in_call = kc.kind in ("layer", "model") and name in ("call", "__call__")
             env = self._params_env(fn, heap=dict(heap))
-            self._exec_function(fn, env, site_of(fn, in_call), self_attrs=attrs)
+            result = self._exec_function(fn, env, site_of(fn, in_call), self_attrs=attrs)
+            if name == "call":
+                kc.output = result
 
     def _params_env(self, fn: cst.FunctionDef, heap=None) -> _Env:
         env = _Env(heap=dict(heap) if heap is not None else dict(self.global_heap))
@@ -622,6 +733,10 @@ class _Interpreter:
                     env.vars.pop(el.value, None)
         elif isinstance(small, cst.Raise):
             raise _Return
+        elif isinstance(small, cst.Assert):  # its test runs: the calls in it are calls
+            self.expr(small.test, env, site)
+            if small.msg is not None:
+                self.expr(small.msg, env, site)
 
     def compound(self, stmt, env: _Env, site: Site) -> None:
         if isinstance(stmt, cst.FunctionDef):
@@ -630,16 +745,32 @@ class _Interpreter:
             kc = self.class_of.get(stmt)
             env.vars[stmt.name.value] = Value("class", node=stmt, cls=kc, label=stmt.name.value)
         elif isinstance(stmt, cst.If):
-            truth = self.expr(stmt.test, env, site).truth()
-            if truth is True:  # `if 1:` / `if RATE:` with RATE a known non-zero constant
-                self.suite(stmt.body, env, site)
-            elif truth is False:
-                if isinstance(stmt.orelse, cst.If):
-                    self.compound(stmt.orelse, env, site)
-                elif isinstance(stmt.orelse, cst.Else):
-                    self.suite(stmt.orelse.body, env, site)
-            else:
-                self._branches(env, site, [stmt.body, stmt.orelse])
+            test = self.expr(stmt.test, env, site)
+            truth = test.truth()
+            unsure = truth is None and self._unsure(test, site)
+            decided = None
+            if truth is not None and site.caller is not None:
+                param = self._param_test(stmt.test, site)
+                decided = self._deciding_call(site, param) if param is not None else None
+            if decided is not None:
+                self.decided.append(decided)
+            elif unsure:
+                self.conditional += 1
+            try:
+                if truth is True:  # `if 1:` / `if RATE:` with RATE a known non-zero constant
+                    self.suite(stmt.body, env, site)
+                elif truth is False:
+                    if isinstance(stmt.orelse, cst.If):
+                        self.compound(stmt.orelse, env, site)
+                    elif isinstance(stmt.orelse, cst.Else):
+                        self.suite(stmt.orelse.body, env, site)
+                else:
+                    self._branches(env, site, [stmt.body, stmt.orelse])
+            finally:
+                if decided is not None:
+                    self.decided.pop()
+                elif unsure:
+                    self.conditional -= 1
         elif isinstance(stmt, cst.For):
             self._for(stmt, env, site)
         elif isinstance(stmt, cst.While):
@@ -664,6 +795,64 @@ class _Interpreter:
         elif isinstance(stmt, cst.Match):
             self.expr(stmt.subject, env, site)
             self._branches(env, site, [None, *[c.body for c in stmt.cases]])
+
+    def _unsure(self, test: Value, site: Site) -> bool:
+        """An `if` whose test is a parameter whose value no call here gives (`if dropout_rate:`,
+        `if rate > 0`, `if cfg.dropout`, also through the callers that handed it on), unless the
+        function runs on its own and the parameter's default takes the branch."""
+        param = test.node if test.kind == "unknown" and isinstance(test.node, cst.Param) else None
+        if param is None:
+            return False
+        fn = site.function
+        mine = isinstance(fn, cst.FunctionDef) and any(
+            q is param for q in (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params))
+        return not (mine and self._default_truth(site, param.name.value))
+
+    def _param_test(self, test: cst.BaseExpression, site: Site) -> str | None:
+        """The parameter of the current function that an `if` test names, else None (`self` and
+        the names of its attributes do not count)."""
+        fn = site.function
+        if not isinstance(fn, cst.FunctionDef):
+            return None
+        names = _param_names(fn)
+        if site.cls is not None:
+            names.discard("self")
+        attrs: set[int] = set()  # `x.rate`: `rate` is an attribute, not the parameter
+        for node in self.flow.walk(test):
+            if isinstance(node, cst.Attribute):
+                attrs.add(id(node.attr))
+            elif isinstance(node, cst.Name) and node.value in names and id(node) not in attrs:
+                return node.value
+        return None
+
+    def _default_truth(self, site: Site, param: str) -> bool:
+        """A function run on its own (no call in the file) whose `param` defaults to a true constant."""
+        fn = site.function
+        if site.caller is not None or not isinstance(fn, cst.FunctionDef):
+            return False
+        p = fn.params
+        q = next((q for q in (*p.posonly_params, *p.params, *p.kwonly_params) if q.name.value == param), None)
+        if q is None or q.default is None:
+            return False
+        value = self.flow.constant(q.default, self.names.scope_of(fn).parent or self.names.root)
+        try:
+            return value is not NOT_CONSTANT and bool(value)
+        except Exception:  # noqa: BLE001
+            return False
+
+    def _deciding_call(self, site: Site, param: str) -> cst.Call | None:
+        """The call whose argument gave `param` its value, following parameters handed on by the
+        callers (`stage(x, rate=0.3)` -> `block(x, rate)`), or the call that left it at its default."""
+        current, name, found = site, param, None
+        while current.caller is not None and isinstance(current.function, cst.FunctionDef):
+            found = current.caller
+            expr = _argument(current.caller, current.function, name)
+            outer = current.outer
+            if not (isinstance(expr, cst.Name) and outer is not None and outer.caller is not None
+                    and isinstance(outer.function, cst.FunctionDef) and expr.value in _param_names(outer.function)):
+                break
+            current, name = outer, expr.value
+        return found
 
     def _guarded(self, suite, env: _Env, site: Site) -> None:
         try:
@@ -730,7 +919,7 @@ class _Interpreter:
                     sub = items[i]
                 elif value.kt and not isinstance(el, cst.StarredElement):
                     # Unpacking a symbolic multi-output layer gives KerasTensors.
-                    sub = Value("tensor", node=value.node, kt=True, app=value.app)
+                    sub = Value("tensor", node=value.node, kt=True, app=value.app, root=value.origin())
                 else:
                     sub = UNKNOWN
                 self.assign(el.value if isinstance(el, cst.StarredElement) else el, sub, env, site)
@@ -747,96 +936,114 @@ class _Interpreter:
     def expr(self, node, env: _Env, site: Site) -> Value:
         if node is None:
             return UNKNOWN
-        if isinstance(node, cst.Name):
-            return self._name(node, env, site)
-        if isinstance(node, cst.Attribute):
-            if self._is_self(node.value):
-                return self.self_attrs.get(node.attr.value, UNKNOWN)
-            base = self.expr(node.value, env, site)
-            if base.kind == "ref" and base.canon is not None:
-                return self._ref(node, site)
-            return UNKNOWN
-        if isinstance(node, cst.Call):
-            return self.call(node, env, site)
-        if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)):
-            lit = literal_value(node)
-            return Value("literal", node=node, lit=lit) if lit is not NOT_CONSTANT else UNKNOWN
-        if isinstance(node, (cst.List, cst.Tuple)):
-            items = []
-            exact = True
-            for el in node.elements:
-                if isinstance(el, cst.StarredElement):
-                    inner = self._seq_items(self.expr(el.value, env, site), env)
-                    if inner is None:
-                        exact = False
-                    else:
-                        items.extend(inner)
-                else:
-                    items.append(self.expr(el.value, env, site))
-            return self._new_seq(items if exact else None, env, node)
-        if isinstance(node, cst.BinaryOperation):
-            left = self.expr(node.left, env, site)
-            right = self.expr(node.right, env, site)
-            return self._binop(node, left, right, env, site, node.operator)
-        if isinstance(node, cst.UnaryOperation):
-            inner = self.expr(node.expression, env, site)
-            if inner.kt:
-                return Value("tensor", node=node, kt=True)
-            if inner.kind == "literal" or inner.kind == "union":
-                truth = inner.truth() if isinstance(node.operator, cst.Not) else None
-                if truth is not None:
-                    return Value("literal", node=node, lit=not truth)
-                lit = literal_value(node)
-                if lit is not NOT_CONSTANT:
-                    return Value("literal", node=node, lit=lit)
-            return UNKNOWN
-        if isinstance(node, cst.Subscript):
-            base = self.expr(node.value, env, site)
-            for el in node.slice:
-                if isinstance(el.slice, cst.Index):
-                    self.expr(el.slice.value, env, site)
-            if base.kt:
-                return Value("tensor", node=node, kt=True, app=base.app)
-            items = self._seq_items(base, env)
-            if items is not None and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-                index = literal_number(node.slice[0].slice.value)
-                if index is not None and index == int(index) and -len(items) <= index < len(items):
-                    return items[int(index)]
-            if base.kind == "dict" and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-                key = literal_string(node.slice[0].slice.value)
-                state = env.heap.get(base.oid) if base.oid is not None else None
-                if key is not None and isinstance(state, dict) and key in state:
-                    return state[key]
-            return UNKNOWN
-        if isinstance(node, cst.IfExp):
-            truth = self.expr(node.test, env, site).truth()
-            if truth is True:
-                return self.expr(node.body, env, site)
-            if truth is False:
-                return self.expr(node.orelse, env, site)
-            return union([self.expr(node.body, env, site), self.expr(node.orelse, env, site)])
-        if isinstance(node, cst.NamedExpr):
-            value = self.expr(node.value, env, site)
-            self.assign(node.target, value, env, site)
-            return value
-        if isinstance(node, cst.Await):
-            return self.expr(node.expression, env, site)
-        if isinstance(node, (cst.BooleanOperation, cst.Comparison)):
-            if isinstance(node, cst.BooleanOperation):
-                self.expr(node.left, env, site)
-                self.expr(node.right, env, site)
-            else:
-                self.expr(node.left, env, site)
-                for comp in node.comparisons:
-                    self.expr(comp.comparator, env, site)
-            return UNKNOWN
-        if isinstance(node, cst.Dict):
-            return self._dict(node, env, site)
-        if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
-            return self._comprehension(node, env, site)
-        if isinstance(node, cst.Lambda):
-            return self._lambda(node, env, site)
+        # Dispatch on the exact type: libcst's node classes are final, and an isinstance chain
+        # goes through ABCMeta for each test (measured: a third of the interpreter's time).
+        handler = _EXPR.get(type(node))
+        return handler(self, node, env, site) if handler is not None else UNKNOWN
+
+    def _expr_attribute(self, node, env: _Env, site: Site) -> Value:
+        if self._is_self(node.value):
+            return self.self_attrs.get(node.attr.value, UNKNOWN)
+        base = self.expr(node.value, env, site)
+        if base.kind == "ref" and base.canon is not None:
+            return self._ref(node, site)
+        if base.kind == "unknown" and type(base.node) is cst.Param:
+            return base  # `cfg.dropout` of a parameter: still what the caller gives
+        if base.kind == "model" and node.attr.value in MODEL_TENSORS:
+            # `model.output`, `model.inputs`, `model.get_layer(...).output`: the model's
+            # symbolic tensors (a list of them for the plural forms, read as KerasTensors).
+            return Value("tensor", node=node, kt=True, canon=base.canon, root=node)
         return UNKNOWN
+
+    def _expr_literal(self, node, env: _Env, site: Site) -> Value:
+        lit = literal_value(node)
+        return Value("literal", node=node, lit=lit) if lit is not NOT_CONSTANT else UNKNOWN
+
+    def _expr_sequence(self, node, env: _Env, site: Site) -> Value:
+        items = []
+        exact = True
+        for el in node.elements:
+            if type(el) is cst.StarredElement:
+                inner = self._seq_items(self.expr(el.value, env, site), env)
+                if inner is None:
+                    exact = False
+                else:
+                    items.extend(inner)
+            else:
+                items.append(self.expr(el.value, env, site))
+        return self._new_seq(items if exact else None, env, node)
+
+    def _expr_binary(self, node, env: _Env, site: Site) -> Value:
+        left = self.expr(node.left, env, site)
+        right = self.expr(node.right, env, site)
+        return self._binop(node, left, right, env, site, node.operator)
+
+    def _expr_unary(self, node, env: _Env, site: Site) -> Value:
+        inner = self.expr(node.expression, env, site)
+        if inner.kt:
+            return Value("tensor", node=node, kt=True, root=inner.origin())
+        if inner.kind == "unknown" and type(inner.node) is cst.Param:
+            return inner  # `not use_dropout`
+        if inner.kind == "literal" or inner.kind == "union":
+            truth = inner.truth() if type(node.operator) is cst.Not else None
+            if truth is not None:
+                return Value("literal", node=node, lit=not truth)
+            lit = literal_value(node)
+            if lit is not NOT_CONSTANT:
+                return Value("literal", node=node, lit=lit)
+        return UNKNOWN
+
+    def _expr_subscript(self, node, env: _Env, site: Site) -> Value:
+        base = self.expr(node.value, env, site)
+        for el in node.slice:
+            if type(el.slice) is cst.Index:
+                self.expr(el.slice.value, env, site)
+        if base.kt:
+            return Value("tensor", node=node, kt=True, app=base.app, root=base.origin())
+        one = len(node.slice) == 1 and type(node.slice[0].slice) is cst.Index
+        items = self._seq_items(base, env)
+        if items is not None and one:
+            index = literal_number(node.slice[0].slice.value)
+            if index is not None and index == int(index) and -len(items) <= index < len(items):
+                return items[int(index)]
+        if base.kind == "dict" and one:
+            key = literal_string(node.slice[0].slice.value)
+            state = env.heap.get(base.oid) if base.oid is not None else None
+            if key is not None and isinstance(state, dict) and key in state:
+                return state[key]
+        return UNKNOWN
+
+    def _expr_ifexp(self, node, env: _Env, site: Site) -> Value:
+        test = self.expr(node.test, env, site)
+        truth = test.truth()
+        if truth is True:
+            return self.expr(node.body, env, site)
+        if truth is False:
+            return self.expr(node.orelse, env, site)
+        unsure = self._unsure(test, site)
+        self.conditional += unsure
+        try:
+            return union([self.expr(node.body, env, site), self.expr(node.orelse, env, site)])
+        finally:
+            self.conditional -= unsure
+
+    def _expr_walrus(self, node, env: _Env, site: Site) -> Value:
+        value = self.expr(node.value, env, site)
+        self.assign(node.target, value, env, site)
+        return value
+
+    def _expr_await(self, node, env: _Env, site: Site) -> Value:
+        return self.expr(node.expression, env, site)
+
+    def _expr_test(self, node, env: _Env, site: Site) -> Value:
+        if type(node) is cst.BooleanOperation:
+            operands = [self.expr(node.left, env, site), self.expr(node.right, env, site)]
+        else:
+            operands = [self.expr(node.left, env, site)]
+            for comp in node.comparisons:
+                operands.append(self.expr(comp.comparator, env, site))
+        # `rate > 0`, `use_bn and rate`: unknown, but known to come from a parameter.
+        return next((v for v in operands if v.kind == "unknown" and type(v.node) is cst.Param), UNKNOWN)
 
     def _dict(self, node: cst.Dict, env: _Env, site: Site) -> Value:
         state: dict[str, Value] | None = {}
@@ -950,7 +1157,7 @@ class _Interpreter:
         if isinstance(node, cst.BinaryOperation):
             self.pic.binops.append(BinOpEvent(node, left, right, site))
         if left.kt or (right.kt and not (left.kind == "const" and left.lib == "numpy")):
-            return Value("tensor", node=node, kt=True)
+            return Value("tensor", node=node, kt=True, root=(left if left.kt else right).origin())
         if left.kind == "literal" and right.kind == "literal":
             lit = fold(op, left.lit, right.lit)
             if lit is not NOT_CONSTANT:
@@ -985,6 +1192,24 @@ class _Interpreter:
                     found.extend(self._symbolic(items, env, depth + 1))
         return found
 
+    def _snapshot(self, values, env: _Env, depth: int = 0, states: dict | None = None) -> Snapshot:
+        """The heap states of `values` and of the lists and dicts inside them (two levels)."""
+        states = {} if states is None else states
+        for value in values:
+            for alt in value.alternatives():
+                if alt.oid is None or alt.oid in states or alt.kind not in ("model", "seq", "dict"):
+                    continue
+                if alt.oid in env.heap:
+                    state = env.heap[alt.oid]
+                else:  # a list made where this heap did not reach: as it was made
+                    state = tuple(alt.items) if alt.kind == "seq" else None
+                states[alt.oid] = state
+                if depth < 2 and isinstance(state, tuple):
+                    self._snapshot(state, env, depth + 1, states)
+                elif depth < 2 and isinstance(state, dict):
+                    self._snapshot(list(state.values()), env, depth + 1, states)
+        return Snapshot(states)
+
     def _is_self(self, node) -> bool:
         return (self.self_name is not None and self.self_attrs is not None
                 and isinstance(node, cst.Name) and node.value == self.self_name)
@@ -1002,12 +1227,19 @@ class _Interpreter:
                 args, kwargs = self._args(call, env, site)
                 receiver = Value("self", node=func.value, cls=site.cls)
                 self.pic.methods.append(MethodCallEvent(method, receiver, call, args, kwargs, site))
+                if method == "add_weight":  # a weight: `self.w.assign(...)` later is a method call on it
+                    return Value("weight", node=call)
                 return UNKNOWN
             owner = self.expr(func.value, env, site)
             if owner.kind == "ref":
                 return self._call_value(self._ref(func, site), call, env, site)
             args, kwargs = self._args(call, env, site)
-            self.pic.methods.append(MethodCallEvent(method, owner, call, args, kwargs, site))
+            state = Snapshot()
+            if any(alt.kind in ("model", "layer") for alt in owner.alternatives()):
+                state = self._snapshot([owner, *args, *(v for _, v in kwargs)], env)
+            self.pic.methods.append(MethodCallEvent(method, owner, call, args, kwargs, site, state))
+            if owner.kind == "model" and method == "get_layer":  # a layer of a built model: has `.output`
+                return Value("model", node=call, canon=owner.canon, label="get_layer")
             if owner.kind == "model" and owner.oid is not None and method in ("add", "pop"):
                 if method == "pop":  # the last layer is gone: what the next one reads is unknown
                     env.heap[owner.oid] = _SeqState(UNKNOWN, None, frozenset())
@@ -1034,6 +1266,8 @@ class _Interpreter:
             if owner.kind == "dict" and owner.oid is not None and method not in ("get", "keys", "values", "items", "copy"):
                 env.heap[owner.oid] = None  # update/pop/setdefault: no longer known exactly
             # Methods of other objects (`x.numpy()`, `model.fit(...)`) are opaque.
+            if owner.kind not in ("model", "layer", "seq", "dict"):
+                self._escape([*args, *(v for _, v in kwargs)], env)
             return UNKNOWN
         return self._call_value(self.expr(func, env, site), call, env, site)
 
@@ -1044,14 +1278,15 @@ class _Interpreter:
             args, kwargs = self._args(call, env, site)
             inputs = args[:1] if args else tuple(v for k, v in kwargs if k == "inputs")
             via = "subclass" if site.cls is not None else "functional"
-            app = Apply(callee.layer, inputs, call, via, site, call=call)
+            app = Apply(callee.layer, inputs, call, via, site, call=call, conditional=self.conditional > 0,
+                        decided=self.decided[0] if self.decided else None)
             self.pic.applies.append(app)
             kt = bool(self._symbolic([*args, *(v for _, v in kwargs)], env))
             return Value("tensor", node=call, app=app, kt=kt)
         if callee.kind == "model":
             args, kwargs = self._args(call, env, site)
             kt = bool(self._symbolic(args, env))
-            return Value("tensor", node=call, kt=kt)
+            return Value("tensor", node=call, kt=kt, canon=callee.canon, root=call if kt else None)
         if callee.kind == "func" and isinstance(callee.func, cst.FunctionDef):
             return self._inline(callee.func, call, env, site)
         if callee.kind == "class":
@@ -1059,14 +1294,26 @@ class _Interpreter:
             if callee.cls is not None and callee.cls.kind in ("layer", "model"):
                 canon = Canon(f"<local>.{callee.cls.name}", "local")
                 layer = LayerDef(canon, call, site)
-                return Value("layer", node=call, layer=layer)
+                self.pic.instances.append(layer)
+                return Value("layer", node=call, layer=layer, cls=callee.cls)
             return UNKNOWN
         if callee.kind == "union":
             # A layer chosen between branches: apply each alternative.
             if all(alt.kind == "layer" for alt in callee.items):
                 return union([self._call_value(alt, call, env, site) for alt in callee.items])
-        self._args(call, env, site)
+        args, kwargs = self._args(call, env, site)
+        if not (isinstance(call.func, cst.Name) and call.func.value in _BUILTINS):
+            self._escape([*args, *(v for _, v in kwargs)], env)
         return UNKNOWN
+
+    def _escape(self, values, env: _Env) -> None:
+        """A Sequential model handed to code the picture does not follow may get layers there:
+        from then on, what its layers output is not known."""
+        for value in values:
+            for alt in value.alternatives():
+                state = env.heap.get(alt.oid) if alt.kind == "model" and alt.oid is not None else None
+                if isinstance(state, _SeqState):
+                    env.heap[alt.oid] = _SeqState(UNKNOWN, None, state.added)
 
     def _layer_kwargs(self, call: cst.Call, env: _Env, site: Site) -> tuple[tuple[tuple[str, cst.BaseExpression], ...], bool]:
         """What `**d` / `*a` arguments of a layer construction give: (known keywords, opaque)."""
@@ -1075,11 +1322,19 @@ class _Interpreter:
         for arg in call.args:
             if arg.star == "**":
                 value = self.expr(arg.value, env, site)
-                state = env.heap.get(value.oid) if value.kind == "dict" and value.oid is not None else None
-                if isinstance(state, dict) and len(value.keys) == len(state):
-                    extra.extend(value.keys)
-                else:
-                    opaque = True
+                # A dict chosen between branches (`{...} if convex else {}`): the keys some
+                # alternative gives, each with its one expression (a key whose expression
+                # differs between the alternatives makes the call opaque).
+                merged: dict[str, cst.BaseExpression] = {}
+                for alt in value.alternatives():
+                    state = env.heap.get(alt.oid) if alt.kind == "dict" and alt.oid is not None else None
+                    if not (isinstance(state, dict) and len(alt.keys) == len(state)):
+                        opaque = True
+                        break
+                    for key, expr in alt.keys:
+                        if merged.setdefault(key, expr) is not expr:
+                            opaque = True
+                extra.extend(merged.items())
             elif arg.star == "*":
                 opaque = True
         return tuple(extra), opaque
@@ -1092,12 +1347,18 @@ class _Interpreter:
             if name == "keras.Input":
                 self._args(call, env, site)
                 return Value("tensor", node=call, kt=True, canon=canon)
+            if name in MODEL_MAKERS or (name.startswith("keras.applications.") and canon.short[:1].isupper()):
+                # A Keras application (`MobileNetV2(include_top=False)`) or a loaded model: a
+                # built model, whose call on a KerasTensor and whose `.output` are KerasTensors.
+                self._args(call, env, site)
+                return Value("model", node=call, canon=canon)
             if name in ("keras.Model", "keras.Functional"):
                 args, kwargs = self._args(call, env, site)
                 kw = dict(kwargs)
                 inputs = kw.get("inputs", args[0] if args else None)
                 outputs = kw.get("outputs", args[1] if len(args) > 1 else None)
-                self.pic.models.append(ModelEvent(canon, call, inputs, outputs, site))
+                state = self._snapshot([outputs], env) if outputs is not None else Snapshot()
+                self.pic.models.append(ModelEvent(canon, call, inputs, outputs, site, state))
                 return Value("model", node=call, canon=canon)
             if name.startswith("keras.layers.") and canon.short[:1].isupper() and canon.short not in NOT_LAYERS:
                 extra, opaque = (), False
@@ -1110,15 +1371,25 @@ class _Interpreter:
                     self.pic.lambdas.append(layer)
                 return Value("layer", node=call, layer=layer)
         args, kwargs = self._args(call, env, site)
+        if canon.flavor is None and canon.name.split(".", 1)[0] not in ("tensorflow", "numpy"):
+            self._escape([*args, *(v for _, v in kwargs)], env)
         symbolic = tuple(self._symbolic([*args, *(v for _, v in kwargs)], env))
         self.pic.calls.append(CallEvent(canon, call, args, kwargs, site, symbolic))
         kt = bool(symbolic)
-        if canon.flavor is not None and name.startswith(("keras.ops.", "keras.activations.", "keras.random.")):
-            return Value("tensor", node=call, kt=kt, canon=canon)
+        root = symbolic[0].origin() if symbolic else None
+        if canon.flavor is not None and (name in MODEL_FUNCTIONS or (
+                name.startswith("keras.applications.") and canon.short[:1].isupper())):
+            return Value("model", node=call, canon=canon)
+        if canon.flavor is not None and name.startswith(("keras.ops.", "keras.activations.", "keras.random.",
+                                                         "keras.applications.")):
+            return Value("tensor", node=call, kt=kt, canon=canon, root=root)
+        if name.startswith(("keras.losses.", "keras.metrics.", "tensorflow.losses.", "tensorflow.metrics.")) \
+                and canon.short[:1].isupper():
+            return Value("object", node=call, canon=canon)  # `keras.losses.Huber()`: followed to `compile`
         if kt and canon.flavor is None and name.startswith("tensorflow."):
             # A TF op on a KerasTensor: legacy Keras wraps it into a layer and returns a
             # KerasTensor; Keras 3 raises, and the fixed code (keras.ops, a layer) gives one.
-            return Value("tensor", node=call, kt=True, canon=canon)
+            return Value("tensor", node=call, kt=True, canon=canon, root=root)
         if not kt:
             root = name.split(".", 1)[0]
             if root == "numpy":
@@ -1131,6 +1402,7 @@ class _Interpreter:
         args, kwargs = self._args(call, env, site)
         oid = next(self.oids)
         env.heap[oid] = _SeqState(UNKNOWN, None, frozenset())
+        self.pic.sequentials[oid] = call
         model = Value("model", node=call, canon=canon, oid=oid)
         layers = dict(kwargs).get("layers", args[0] if args else None)
         if layers is not None:
@@ -1148,7 +1420,8 @@ class _Interpreter:
         if item.kind == "layer" and item.layer is not None:
             adjacent = state.last_layer is not None and via == "sequential"
             repeat = id(item.layer) in state.added
-            app = Apply(item.layer, (state.last,), node, via, site, adjacent=adjacent, repeat=repeat)
+            app = Apply(item.layer, (state.last,), node, via, site, adjacent=adjacent, repeat=repeat, model=oid,
+                        conditional=self.conditional > 0, decided=self.decided[0] if self.decided else None)
             self.pic.applies.append(app)
             env.heap[oid] = _SeqState(Value("tensor", node=node, app=app), item.layer,
                                       state.added | {id(item.layer)})
@@ -1160,6 +1433,7 @@ class _Interpreter:
     def _inline(self, fn: cst.FunctionDef, call: cst.Call, env: _Env, site: Site, bound: bool = False) -> Value:
         args, kwargs = self._args(call, env, site)
         if self.depth >= MAX_INLINE_DEPTH or self.budget < 0:
+            self._escape([*args, *(v for _, v in kwargs)], env)
             return UNKNOWN
         if not bound:
             self.functions_run.add(id(fn))
@@ -1213,6 +1487,40 @@ class _Interpreter:
         return Value("literal", node=expr, lit=lit) if lit is not NOT_CONSTANT else UNKNOWN
 
 
+def _param_names(fn: cst.FunctionDef) -> set[str]:
+    p = fn.params
+    return {q.name.value for q in (*p.posonly_params, *p.params, *p.kwonly_params)}
+
+
+def _argument(call: cst.Call, fn: cst.FunctionDef, param: str) -> cst.BaseExpression | None:
+    """What `call` gives parameter `param` of `fn` (None: left at its default, or not known)."""
+    params = [*fn.params.posonly_params, *fn.params.params]
+    if isinstance(call.func, cst.Attribute) and params and params[0].name.value in ("self", "cls"):
+        params = params[1:]
+    index = next((i for i, q in enumerate(params) if q.name.value == param), None)
+    return call_arg(call, param, index)
+
+
+_EXPR = {
+    cst.Name: lambda self, node, env, site: self._name(node, env, site),
+    cst.Attribute: _Interpreter._expr_attribute,
+    cst.Call: lambda self, node, env, site: self.call(node, env, site),
+    **dict.fromkeys((cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString), _Interpreter._expr_literal),
+    **dict.fromkeys((cst.List, cst.Tuple), _Interpreter._expr_sequence),
+    cst.BinaryOperation: _Interpreter._expr_binary,
+    cst.UnaryOperation: _Interpreter._expr_unary,
+    cst.Subscript: _Interpreter._expr_subscript,
+    cst.IfExp: _Interpreter._expr_ifexp,
+    cst.NamedExpr: _Interpreter._expr_walrus,
+    cst.Await: _Interpreter._expr_await,
+    **dict.fromkeys((cst.BooleanOperation, cst.Comparison), _Interpreter._expr_test),
+    cst.Dict: lambda self, node, env, site: self._dict(node, env, site),
+    **dict.fromkeys((cst.ListComp, cst.GeneratorExp, cst.SetComp),
+                    lambda self, node, env, site: self._comprehension(node, env, site)),
+    cst.Lambda: lambda self, node, env, site: self._lambda(node, env, site),
+}
+
+
 def _class_kind(canon: Canon) -> str | None:
     name = canon.name
     if name.startswith("keras.constraints."):
@@ -1238,7 +1546,7 @@ def _flatten_targets(target) -> Iterator[cst.BaseExpression]:
 
 def _relabel(value: Value, label: str) -> Value:
     return Value(value.kind, value.node, value.canon, value.layer, value.app, value.items,
-                 value.kt, value.lib, value.oid, value.func, value.cls, label, value.lit, value.keys)
+                 value.kt, value.lib, value.oid, value.func, value.cls, label, value.lit, value.keys, value.root)
 
 
 def _is_range_call(expr) -> bool:

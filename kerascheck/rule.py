@@ -12,8 +12,9 @@ discovery. It defines:
 
 The module docstring is the rule's documentation (What it does / Why is this bad? / Example /
 Use instead). `check` is a pure generator: it reads the shared semantic model through `ctx`
-(`ctx.picture`: layers, applications, calls, models, classes; the helpers below: names,
-scopes, parents, constants, uses, call sites, training gates) and never walks the tree with
+(`ctx.picture`: layers, applications, calls, models, classes; `ctx.training`: the models'
+outputs and `compile` calls; the helpers below: names, scopes, parents, constants, uses, call
+sites, training gates) and never walks the tree with
 its own walker or resolves names itself. A hit may carry a `Fix`: text edits on the original
 source, never on the parsed (pruned) tree.
 
@@ -24,12 +25,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import libcst as cst
 
+from kerascheck.facts import ProjectFacts
+from kerascheck.fate import Use
 from kerascheck.flow import tokens as name_words
-from kerascheck.names import Canon, Scope
+from kerascheck.names import Canon, ImportRecord, Scope
+from kerascheck.names import _dotted as _dotted_name
+from kerascheck.names import keras_relative as keras_path
 from kerascheck.picture import (
     NOT_CONSTANT,
     Apply,
@@ -47,14 +52,15 @@ from kerascheck.picture import (
     literal_string,
     literal_value,
 )
-
-if TYPE_CHECKING:
-    from kerascheck.facts import ProjectFacts
+from kerascheck.training import ANCHORS as TRAINING_ANCHORS
+from kerascheck.training import Compile, Loss, Metric, Model, Output, Training
 
 __all__ = [
-    "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Context", "Edit", "Fix", "Hit", "KerasClass", "LayerDef",
-    "MethodCallEvent", "ModelEvent", "Picture", "Rule", "Scope", "Site", "Value", "call_arg", "cst",
-    "literal_number", "literal_string", "literal_value", "name_words",
+    "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Compile", "Context", "Edit", "Fix", "Hit",
+    "ImportRecord", "KerasClass", "LayerDef", "Loss", "Metric", "MethodCallEvent", "Model", "ModelEvent", "Output",
+    "Picture", "ProjectFacts", "Rule", "Use", "Scope", "Site", "TRAINING_ANCHORS", "Training", "Value", "call_arg",
+    "cst", "dotted_name", "keras_path", "literal_number", "literal_string", "literal_value", "name_words",
+    "remove_arg",
 ]
 
 SEVERITIES = ("error", "warning", "info")
@@ -70,7 +76,8 @@ class Rule:
     `anchors`: canonical names (`keras.layers.Dropout`, `keras.layers.*`, `tensorflow.nn.dropout`)
     and method names (`.compile`, `.add_weight`) whose use makes a function worth parsing; the
     engine maps them to the file's own spellings and hands libcst only the functions that use
-    one, the functions those call, and the structural methods of their classes.
+    one, the functions those call, and the structural methods of their classes. A canonical
+    anchor ending in `@3` (`keras.backend.*@3`) counts only Keras 3's spellings of it.
     `options`: the option schema, name -> default (the default's type is the option's type).
     `default`: enabled when nothing selects it explicitly (False for opt-in `info` rules).
     """
@@ -123,15 +130,17 @@ class Rule:
 class Edit:
     """Replace the source of `node` (or from `node` to `end`, inclusive) with `content`.
 
-    `at="before"` / `"after"` inserts `content` at the start / end of `node` instead.
-    Positions come from the parsed tree, whose line and column numbers are the original
-    file's, and the edit applies to the original text.
+    `at="before"` / `"after"` inserts `content` at the start / end of `node` instead;
+    `at="until"` replaces from the start of `node` up to the start of `end` (exclusive: an
+    argument and the separator after it). Positions come from the parsed tree, whose line and
+    column numbers are the original file's, and the edit applies to the original text. A
+    line break in `content` is written as `\n`: the fixer writes the file's own.
     """
 
     node: cst.CSTNode
     content: str
     end: cst.CSTNode | None = None
-    at: str = "replace"  # "replace" | "before" | "after"
+    at: str = "replace"  # "replace" | "before" | "after" | "until"
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,20 @@ class Fix:
     @classmethod
     def replace(cls, node: cst.CSTNode, content: str, message: str, applicability: str = "safe") -> Fix:
         return cls((Edit(node, content),), applicability, message)
+
+
+def remove_arg(call: cst.Call, arg: cst.Arg) -> tuple[Edit, ...]:
+    """The edits that delete `arg` from `call` with one separator, leaving valid code:
+    `f(a, b=1, c)` -> `f(a, c)`, `f(a, b=1)` -> `f(a)`, `f(b=1,)` -> `f()`."""
+    args = list(call.args)
+    i = next(k for k, a in enumerate(args) if a is arg)
+    if i + 1 < len(args):
+        return (Edit(arg, "", end=args[i + 1], at="until"),)
+    if i > 0 and isinstance(args[i - 1].comma, cst.Comma):
+        return (Edit(args[i - 1].comma, "", end=arg),)
+    if isinstance(arg.comma, cst.Comma):
+        return (Edit(arg, "", end=arg.comma),)
+    return (Edit(arg, ""),)
 
 
 # ------------------------------------------------------------------ hits
@@ -177,7 +200,7 @@ class Context:
     """What `check(ctx)` reads: the shared model of one file, its text, the rule's options and
     the project facts, plus the model's semantic helpers."""
 
-    __slots__ = ("picture", "text", "path", "options", "facts")
+    __slots__ = ("picture", "text", "path", "options", "facts", "_flavors")
 
     def __init__(self, picture: Picture, text: str, path: str, options: Mapping[str, Any],
                  facts: ProjectFacts) -> None:
@@ -186,6 +209,14 @@ class Context:
         self.path = path
         self.options = options
         self.facts = facts
+        self._flavors: frozenset[str] | None = None
+
+    @property
+    def training(self) -> Training:
+        """The training set-up (kerascheck/training.py): each model's outputs (last layer,
+        activation, units) and each `compile` call (the model, the loss of each output,
+        from_logits, metrics). Built on first use, shared by every rule of the file."""
+        return self.picture.training
 
     # -- names and scopes ------------------------------------------------------------------
 
@@ -199,6 +230,87 @@ class Context:
         from kerascheck.names import canonical
 
         return {canonical(path) for path in self.picture.names.imports()}
+
+    def import_records(self) -> tuple[ImportRecord, ...]:
+        """Every name the file's import statements import, as written (whole dotted paths,
+        with their nodes), in every scope."""
+        return self.picture.names.import_records
+
+    def spelled(self, expr: cst.BaseExpression, at: cst.CSTNode | Scope | None = None) -> frozenset[str] | None:
+        """The raw dotted paths a Name/Attribute chain stands for, as the imports wrote them
+        (`keras.layers.merge.concatenate`, which `resolve` makes `keras.layers.concatenate`)."""
+        scope = at if isinstance(at, Scope) else self.scope_of(at) if at is not None else self.picture.names.root
+        return self.picture.names.spelled(expr, scope)
+
+    def spelling(self, target: str, at: cst.CSTNode) -> tuple[str, tuple[Edit, ...]] | None:
+        """How code at `at` can name the canonical `target` (`keras.ops`): an expression through
+        the file's imports (`ops`, `keras.ops`, `tf.keras.ops`) and no edit, or `keras...` with
+        the edit that adds `import keras` before the file's first import (when no scope binds
+        the name `keras`); None when neither works. A fix that names something must use this,
+        so that the fixed file still imports."""
+        names = self.picture.names
+        text = names.spell(target, self.scope_of(at))
+        if text is not None and self._top_level_import(text.split(".", 1)[0]):
+            return text, ()
+        if not (target == "keras" or target.startswith("keras.")) or names.bound_anywhere("keras"):
+            return None
+        for stmt in self.picture.module.body:
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            small = stmt.body[0]
+            if isinstance(small, cst.Import) or (isinstance(small, cst.ImportFrom) and not small.relative
+                                                 and dotted_name(small.module) != "__future__"):
+                return target, (Edit(stmt, "import keras\n", at="before"),)
+        return None
+
+    def keras_major(self, flavor: str | None = None) -> str | None:
+        """Which Keras ("2" or "3") names of a flavor (`keras`, `tf.keras`, `tf_keras`) stand for
+        in this file, or, for None, the file's Keras code as a whole; None when it cannot be told.
+        `tf_keras` (and the old `tensorflow.python.keras`) is always Keras 2. `keras` and
+        `tf.keras` are Keras 3 unless the target is Keras 2 (`ctx.facts.keras`, not forced by
+        `--target-keras 3`); a file that imports tf_keras or mentions TF_USE_LEGACY_KERAS says
+        nothing sure about them (its `tf.keras` may be Keras 2), so they are None there."""
+        if flavor in ("tf_keras", "tf.python.keras"):
+            return "2"
+        if flavor not in (None, "keras", "tf.keras"):
+            return None
+        if self.facts.keras == "2" and not self.facts.keras_forced:
+            return "2"
+        if self._flavors is None:
+            self._flavors = frozenset(c.flavor for c in self.imported() if c.flavor is not None)
+        flavors = self._flavors
+        if flavors & {"tf_keras", "tf.python.keras", "mixed"} or "TF_USE_LEGACY_KERAS" in self.text:
+            return None
+        if flavor is None and not flavors & {"keras", "tf.keras"}:
+            return None
+        return "3"
+
+    def _top_level_import(self, name: str) -> bool:
+        """Is `name` bound only by imports that are statements of the module itself (not inside a
+        function, an `if` or a `try`), so that it is bound wherever the module's code runs?"""
+        body = self.picture.module.body
+        records = [r for r in self.picture.names.import_records
+                   if r.scope.kind == "module" and _bound_name(r) == name]
+        return bool(records) and all(
+            any(isinstance(stmt, cst.SimpleStatementLine) and r.statement in stmt.body for stmt in body)
+            for r in records)
+
+    def keras_optimizer(self, expr: cst.BaseExpression) -> bool:
+        """Is `expr` a Keras 3 optimizer object: `<x>.optimizer` (a model's), or a name bound to the
+        construction of one (`opt = keras.optimizers.Adam(...)`)?"""
+        if isinstance(expr, cst.Attribute) and expr.attr.value == "optimizer":
+            return True
+        if isinstance(expr, cst.Name):
+            found = self.definition(expr)
+            if isinstance(found, cst.Call) and isinstance(found.func, (cst.Name, cst.Attribute)):
+                canon = self.resolve(found.func, found)
+                return (canon is not None and canon.name.startswith("keras.optimizers.")
+                        and canon.short[:1].isupper() and self.keras_major(canon.flavor) == "3")
+        return False
+
+    def attributes(self, name: str) -> list[cst.Attribute]:
+        """Every `<expr>.name` in the parsed code (loads, stores and calls alike), in source order."""
+        return self.picture.flow.attributes(name)
 
     def scope_of(self, node: cst.CSTNode) -> Scope:
         """The innermost scope (module, class, function, lambda, comprehension) holding `node`."""
@@ -233,15 +345,28 @@ class Context:
 
     # -- values -----------------------------------------------------------------------------
 
-    def constant(self, expr: cst.BaseExpression | None) -> Any:
+    def constant(self, expr: cst.BaseExpression | None, scope: Scope | None = None) -> Any:
         """The Python value of a literal, or of names bound to one (the assignment that reaches
         the name in straight-line code, else its scope's only binding), folded through
-        arithmetic, tuples and indexing; `NOT_CONSTANT` (falsy) when not known."""
-        return self.picture.flow.constant(expr)
+        arithmetic, tuples and indexing; `NOT_CONSTANT` (falsy) when not known. With `scope`
+        (e.g. `Site.scope`), names count only by their single binding seen from there, and no
+        parent links are built (much cheaper on a large file)."""
+        return self.picture.flow.constant(expr, scope)
 
     def uses(self, target: cst.Name) -> list[cst.Name]:
-        """The loads that the assignment to `target` reaches, in its function (or module)."""
+        """The loads that the assignment to `target` may reach, in its function (or module), in
+        source order: until an assignment that surely runs after it (one in a branch or a loop
+        does not stop them)."""
         return self.picture.flow.uses(target)
+
+    def object_uses(self, made: cst.CSTNode) -> list[Use] | None:
+        """What happens to the object `made` makes, use by use in order, when it is bound to one
+        name (`layer = Dense(...)`): called, a method called (`layer.kernel.assign(...)`), an
+        attribute read (`layer.kernel.constraint`), or handed on elsewhere. None when not bound
+        to one name (kerascheck/fate.py)."""
+        from kerascheck.fate import object_uses
+
+        return object_uses(self.picture.flow, made)
 
     def call_sites(self, function: cst.FunctionDef) -> list[cst.Call]:
         """Same-file calls of a module-level function, or `self.<method>(...)` calls of a method."""
@@ -274,6 +399,12 @@ class Context:
         targets, imports, names bound several ways, and names bound by `global` from afar."""
         return self.picture.flow.definition(name)
 
+    def values(self, name: cst.Name) -> list[cst.BaseExpression] | None:
+        """What a load of `name` may stand for: `[definition]`, or for a parameter the expressions
+        the same-file calls give it (its default where a call leaves it out; the default alone when
+        no call in the file calls the function). None when not known."""
+        return self.picture.flow.values(name)
+
     def function_named(self, name: str, at: cst.CSTNode) -> cst.FunctionDef | None:
         """The one `def name` that a load of `name` at `at` sees, else None."""
         found = self.picture.flow.bindings(name, at)
@@ -281,8 +412,47 @@ class Context:
             return None
         return found[1][0].value
 
+    def reads(self, expr: cst.CSTNode) -> set[str]:
+        """The names `expr` loads (not attribute names after a dot, nor keyword names)."""
+        return self.picture.flow.reads(expr)
+
+    def loops(self, node: cst.CSTNode) -> list[cst.CSTNode]:
+        """The `for`/`while` statements and comprehensions that run `node` once per iteration,
+        innermost first, within its function (not a `for`'s iterable or `else:`)."""
+        return self.picture.flow.loops(node)
+
+    def loop_names(self, loop: cst.CSTNode) -> frozenset[str]:
+        """The names that change per iteration of `loop`: its targets (a `while` test's rebound
+        names), nested loops' targets, and what the body assigns from them."""
+        return self.picture.flow.loop_names(loop)
+
+    def max_trips(self, loop: cst.CSTNode) -> int | None:
+        """At most how many iterations `loop` runs when the code says (`range(5)`, a literal
+        list, `x[:8]`), else None."""
+        return self.picture.flow.max_trips(loop)
+
+    def parameter(self, name: cst.Name) -> cst.Param | None:
+        """The parameter whose value a load of `name` reads: the function binds the name as
+        that parameter and reassigns it (if at all) only in later statements, or in the very
+        statement that reads it (`shape = tf.TensorShape(shape)`); else None."""
+        return self.picture.flow.parameter(name)
+
     def conditions(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         """The tests of the `if`/`while`/conditional expressions and the `try` statements that
         enclose `node`, innermost first (`try` when `node` is in its body)."""
         return self.picture.flow.conditions(node)
 
+
+def dotted_name(expr: cst.BaseExpression | None) -> str:
+    """`a.b.c` for a Name/Attribute chain, "" for anything else."""
+    return (_dotted_name(expr) or "") if expr is not None else ""
+
+
+def _bound_name(record: ImportRecord) -> str:
+    """The name an import binds: its `as` name, or the first part of `import a.b`."""
+    alias = record.node
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value
+    if isinstance(record.statement, cst.Import):
+        return record.path.split(".", 1)[0]
+    return record.path.rsplit(".", 1)[-1]

@@ -30,6 +30,19 @@ training=False and drops nothing (measured: 0 % zeros at predict, 50 % from
 `model(x)`; tests/measurements/kc001_functional_training_true.py), so BN's
 statistics are shifted there too and it is flagged.
 
+A helper that makes the Dropout only under an `if` on one of its parameters
+(`def block(x, dropout_rate=0): if dropout_rate: x = Dropout(dropout_rate)(x)`)
+is judged at its calls: flagged at the call whose arguments (or the default it
+leaves out) take the branch (`block(x, dropout_rate=0.3)`), with the Dropout
+and the BN inside the helper as related places; silent when every call in the
+file skips it, or when no call gives a known value (a helper run on its own is
+judged by its default). One BatchNormalization object listed twice in a
+`Sequential` model is not flagged either: measured, Keras 3 and tf_keras both
+apply it at every listing with one set of moving statistics (ratio 0.9 at one
+listing, 2.3-2.6 at the other; tests/measurements/kc001_repeated_instance.py;
+with different widths both raise at build), so the sharing is the bug and
+moving the Dropout would not fix it.
+
 ## Example
     model = keras.Sequential([
         layers.Dense(128, activation="relu"),
@@ -43,6 +56,18 @@ statistics are shifted there too and it is flagged.
         layers.BatchNormalization(),
         layers.Dropout(0.5),
     ])
+
+## Fix safety
+When the Dropout and the BatchNormalization are next to each other, the fix swaps them:
+two neighbouring elements of one `Sequential([...])` list, two consecutive
+`model.add(...)` statements on the same model, or a functional chain where the BN reads the
+Dropout's output and nothing else does (`BN()(Dropout(r)(x))`, or `x = Dropout(r)(x)` whose
+`x` only the BN reads), each layer constructed in place and applied to one tensor, so the
+same tensors flow after the swap. It is unsafe: the model changes (BN's statistics, the
+order of its layers and weights, so checkpoints saved before no longer load by position)
+and must be trained again. With a layer in between (ReLU, pooling) there is no fix, nor
+where the swap would put another Dropout before a BN (a Dropout before the pair, or a
+Dropout or BN after it).
 
 ## Confirm mode
 `--confirm` builds a ReLU producer followed by the flagged layers, from the dropout through the
@@ -62,7 +87,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kerascheck.rule import Apply, Context, Hit, Rule, cst, literal_number, literal_string
+from kerascheck.rule import Apply, Context, Edit, Fix, Hit, Rule, cst, literal_number, literal_string
 
 # Canonical names only; each set has a measurement in KERAS_FACTS.md behind it.
 DROPOUTS = frozenset({  # F1.2, F1.4 (SpatialDropout3D: the 3-D form of SpatialDropout2D)
@@ -182,21 +207,144 @@ def feeding_dropouts(ctx: Context, app: Apply) -> Iterator[tuple[Apply, tuple[Ap
             stack.extend((p, (*between, producer)) for p in pic.producers(producer))
 
 
+DECIDED = ("{src} (line {src_line}) feeds {dst} (line {dst_line}){through} in `{helper}()` with the arguments "
+           "of this call: BN learns its moving variance on dropped-out activations, so at inference it "
+           "normalizes with statistics that do not match its input")
+
+
 def check(ctx: Context) -> Iterator[Hit]:
-    reported: set[tuple[int, int]] = set()
+    found: dict[tuple[int, int], dict] = {}
     for app in ctx.picture.applies:
         if app.layer.name not in BATCHNORMS or is_literal_bool(app.kwarg("training")):
             # training=True: batch statistics always; training=False: its moving statistics
             # are frozen and never learned from the dropped-out activations.
             continue
+        if any(a.repeat for a in ctx.picture.applications(app.layer)):
+            # One BN object listed twice in a Sequential model: applied at every listing with one
+            # set of statistics (tests/measurements/kc001_repeated_instance.py): the sharing is the
+            # bug, and moving the Dropout would not fix it.
+            continue
         for drop, between in feeding_dropouts(ctx, app):
+            chain = (drop, *between, app)
+            if any(a.conditional for a in chain):
+                continue  # only under an `if` on a parameter no call here gives: the caller decides
             key = (id(app.layer.node), id(drop.layer.node))
-            if key in reported:
+            decided = next((a.decided for a in chain if a.decided is not None), None)
+            if key in found:
+                if decided is not None and found[key]["decided"] is not None \
+                        and decided is not found[key]["decided"] and decided not in found[key]["also"]:
+                    found[key]["also"].append(decided)
                 continue
-            reported.add(key)
-            through = ""
-            if between:
-                through = " through " + ", ".join(b.layer.short for b in reversed(between))
-            yield Hit(app.layer.node, fmt={"src": drop.layer.short, "dst": app.layer.short, "through": through},
-                      related={"src": drop.layer.node},
-                      data={"src": drop, "dst": app, "between": tuple(reversed(between))})
+            found[key] = {"drop": drop, "app": app, "between": between, "decided": decided, "also": []}
+    for item in found.values():
+        drop, app, between, decided = item["drop"], item["app"], item["between"], item["decided"]
+        through = ""
+        if between:
+            through = " through " + ", ".join(b.layer.short for b in reversed(between))
+        fmt = {"src": drop.layer.short, "dst": app.layer.short, "through": through}
+        related = {"src": (drop.layer.node, f"the {drop.layer.short} that feeds it")}
+        data = {"src": drop, "dst": app, "between": tuple(reversed(between))}
+        if decided is None:
+            yield Hit(app.layer.node, fmt=fmt, related=related, data=data,
+                      fix=None if between else swap_fix(ctx, drop, app))
+            continue
+        # The pair exists because this call's arguments chose the branch that makes it: report
+        # it here, where the choice is made, with the layers inside the helper as related places.
+        helper = drop.site.function
+        related["dst"] = (app.layer.node, f"the {app.layer.short} it feeds")
+        for i, call in enumerate(item["also"]):
+            related[f"also{i}"] = (call, "another call that makes the same pair")
+        yield Hit(decided, fmt={**fmt, "helper": helper.name.value if isinstance(helper, cst.FunctionDef) else "?"},
+                  related=related, data=data, message=DECIDED)
+
+
+def swap_fix(ctx: Context, drop: Apply, bn: Apply) -> Fix | None:
+    """Swap a Dropout and the BN right after it, where exchanging their text keeps every tensor
+    flowing where it did."""
+    pic = ctx.picture
+    if len(pic.applications(drop.layer)) != 1 or len(pic.applications(bn.layer)) != 1:
+        return None  # a shared layer: swapping its text would move its other uses too
+    # The swap must not make another Dropout feed a BN (Dropout, Dropout, BN / BN, Dropout, BN
+    # chains): one pass settles it, and no layer hops along the chain pass after pass.
+    if any(drops(p) for p in pic.producers(drop)) or any(
+            a.layer.name in DROPOUTS | BATCHNORMS for a in pic.applies if any(p is bn for p in pic.producers(a))):
+        return None
+    first = second = None
+    if drop.via == bn.via == "sequential" and bn.adjacent:
+        first, second = drop.layer.node, bn.layer.node
+        if not (drop.node is first and bn.node is second and _neighbours(ctx, first, second)):
+            return None
+    elif drop.via == bn.via == "add":
+        first, second = _add_argument(ctx, drop), _add_argument(ctx, bn)
+        if first is None or second is None or not _next_statements(ctx, drop.node, bn.node):
+            return None
+    elif drop.via == bn.via == "functional" and drop.call is not None and bn.call is not None:
+        if not (_single(drop) and _single(bn) and _feeds_only(ctx, drop.call, bn.call)):
+            return None
+        first, second = drop.call.func, bn.call.func
+    else:
+        return None
+    return Fix((Edit(first, ctx.code(second)), Edit(second, ctx.code(first))), "unsafe",
+               f"Swap {drop.layer.short} and {bn.layer.short} (the model changes: train it again)")
+
+
+def _neighbours(ctx: Context, first: cst.CSTNode, second: cst.CSTNode) -> bool:
+    """Two constructor calls that are consecutive elements of one list or tuple."""
+    a, b = ctx.parent(first), ctx.parent(second)
+    if not (isinstance(a, cst.Element) and isinstance(b, cst.Element)):
+        return False
+    seq = ctx.parent(a)
+    if seq is not ctx.parent(b) or not isinstance(seq, (cst.List, cst.Tuple)):
+        return False
+    elements = list(seq.elements)
+    i = next((k for k, el in enumerate(elements) if el is a), None)
+    return i is not None and i + 1 < len(elements) and elements[i + 1] is b
+
+
+def _add_argument(ctx: Context, app: Apply) -> cst.CSTNode | None:
+    """The layer constructed in place as the one argument of `model.add(...)`, a statement of its own."""
+    call = app.node
+    if not (isinstance(call, cst.Call) and len(call.args) == 1 and call.args[0].keyword is None
+            and not call.args[0].star and call.args[0].value is app.layer.node):
+        return None
+    return app.layer.node if isinstance(ctx.parent(call), cst.Expr) else None
+
+
+def _next_statements(ctx: Context, a: cst.Call, b: cst.Call) -> bool:
+    """`a` and `b` are statements (`model.add(...)`) one after the other in one block, on the same model."""
+    if not (isinstance(a.func, cst.Attribute) and isinstance(b.func, cst.Attribute)
+            and a.func.value.deep_equals(b.func.value)):
+        return False
+    line_a, line_b = ctx.parent(ctx.parent(a)), ctx.parent(ctx.parent(b))
+    if not (isinstance(line_a, cst.SimpleStatementLine) and isinstance(line_b, cst.SimpleStatementLine)
+            and len(line_a.body) == 1 and len(line_b.body) == 1):
+        return False
+    block = ctx.parent(line_a)
+    if block is not ctx.parent(line_b):
+        return False
+    body = list(block.body)
+    i = next((k for k, stmt in enumerate(body) if stmt is line_a), None)
+    return i is not None and i + 1 < len(body) and body[i + 1] is line_b
+
+
+def _single(app: Apply) -> bool:
+    """`Layer(...)(x)`: constructed in place, applied to one positional tensor, nothing else."""
+    call = app.call
+    return (call.func is app.layer.node and len(call.args) == 1 and call.args[0].keyword is None
+            and not call.args[0].star)
+
+
+def _feeds_only(ctx: Context, drop: cst.Call, bn: cst.Call) -> bool:
+    """The BN's input is the Dropout's output, and nothing else reads that output."""
+    given = bn.args[0].value
+    if given is drop:
+        return True
+    if not isinstance(given, cst.Name):
+        return False
+    assign = ctx.parent(drop)
+    if not (isinstance(assign, cst.Assign) and assign.value is drop and len(assign.targets) == 1
+            and isinstance(assign.targets[0].target, cst.Name)):
+        return False
+    target = assign.targets[0].target
+    uses = ctx.uses(target)
+    return len(uses) == 1 and uses[0] is given and ctx.definition(given) is drop

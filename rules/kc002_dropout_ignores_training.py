@@ -29,7 +29,16 @@ silent: dropout *layers* (`self.dropout(x)`: Keras forwards the flag to
 sublayers, F2.4), `training=True` on purpose, dropout in `train_step` or
 outside any layer, and deliberate always-on Monte-Carlo dropout - a class,
 module, docstring, function or comment that says MC / Monte Carlo / Bayesian /
-concrete / permanent / test-time dropout.
+concrete / permanent / test-time dropout, or says in prose that dropout is
+applied "during training and inference", "always", "at test time", "at
+inference" (not after a negation: "no dropout at inference", "disabled at test
+time", "only during training" are no such intent), or a class that is named
+for uncertainty or made in a function about uncertainty estimates
+(`build_uncertainty_model`, code computing the predictive variance). A comment
+that merely mentions dropout is not intent.
+
+`call()` here includes an overridden `__call__` of a Layer: Keras's machinery,
+and its training flag, never reach that code.
 
 ## Why is this bad?
 Keras turns off its `Dropout` *layers* at inference by passing
@@ -57,7 +66,7 @@ have either bug without the other.
 Known misses: a dropout alias with no "drop" in its name (`as d`), a
 backend alias other than `K` or `backend` (`KB.dropout`), the function
 imported in a list (`from tensorflow.nn import relu, dropout`), helpers more
-than three calls deep, and helpers or subclasses in other files.
+than five calls deep, and helpers or subclasses in other files.
 
 ## Example
     class NoisyDense(keras.layers.Layer):
@@ -124,16 +133,51 @@ RULE = Rule(
     "{func} in {where} is not gated on `training`, so it keeps dropping units{extra} in predict() "
     "and evaluate(), not only in fit()",
     severity="error",
-    needs=tuple((*spelling, where) for spelling in _SPELLINGS for where in (b"def call", b"Lambda")),
+    needs=tuple((*spelling, where) for spelling in _SPELLINGS for where in (b"def call", b"def __call__", b"Lambda")),
     anchors=(*DROPOUTS, "keras.layers.Lambda"),
 )
 
 # Deliberate always-on (Monte-Carlo) dropout, said in a name, a docstring or a comment.
 MC_TEXT = re.compile(
     r"monte[\s_-]*carlo|\bmc\b|\bmc[\s_-]*drop|mcdrop|bayesian|concrete[\s_-]*drop|perma(?:nent)?[\s_-]*drop"
-    r"|always[\s_-]*on|test[\s_-]*time[\s_-]*drop|(?:dropout|drop)\s+(?:at|during|in)\s+"
-    r"(?:inference|test|testing|prediction|predict)",
+    r"|always[\s_-]*on\b|test[\s_-]*time[\s_-]*drop",
     re.I)
+_PHASE = r"(?:inference|test(?:ing)?|prediction|predict(?:ing)?|eval(?:uation)?|serving)(?:[\s_-]*time)?"
+# Said in prose, each only where no negation comes just before it ("no dropout at inference",
+# "dropout is disabled at test time" are the opposite).
+MC_PROSE = re.compile(
+    # "during training and inference", "at both train and test time", "in training as well as prediction"
+    rf"(?:during|in|at|for)\s+(?:both\s+)?(?:the\s+)?(?:training|train)(?:[\s_-]*time)?\s*(?:and|&|/|as\s+well\s+as)\s*"
+    rf"(?:at\s+|during\s+|in\s+|for\s+)?(?:the\s+)?{_PHASE}"
+    # "always apply", "always applied", "always active", "always drops"
+    r"|always\s+(?:appl(?:y|ied|ies|ying)|active|enabled|drop\w*|on\b|keep\w*|sample\w*)"
+    # "dropout at test time"; "keep dropout on during inference", "also at prediction", "even at test time"
+    rf"|(?:dropout|drop)\s+(?:at|during|in)\s+(?:the\s+)?{_PHASE}\b"
+    rf"|(?:keep|keeps|kept|stays?|remains?|also|even|enabled?|active|appl(?:y|ied|ies)|on)[^\w.;:!?\n]+"
+    rf"(?:[\w-]+[^\w.;:!?\n]+){{0,3}}?(?:at|during|in|for)\s+(?:the\s+)?{_PHASE}\b"
+    # what Monte-Carlo dropout is for
+    r"|\buncertaint(?:y|ies)\b|\bepistemic\b|\bpredictive\s+(?:variance|entropy|distribution|uncertaint)"
+    r"|\bstochastic\s+(?:forward|pass|passes|predictions?|inference)",
+    re.I)
+_NEGATION = re.compile(r"\b(?:not|no|never|off|without|instead|disabled?|deactivated?|turned|unlike|except|rather"
+                       r"|than|skip\w*|removed?|only\s+(?:in|during|at|for)\s+train\w*)\b|n't\b", re.I)
+
+
+def says_mc(text: str) -> bool:
+    """Does `text` say the dropout is meant to stay on at inference (Monte-Carlo dropout)?"""
+    if not text:
+        return False
+    if MC_TEXT.search(text):
+        return True
+    for match in MC_PROSE.finditer(text):
+        # The clause before the phrase, up to a line or sentence break.
+        before = text[max(0, match.start() - 50): match.start()]
+        before = re.split(r"[.;:!?\n]|#", before)[-1]
+        if not _NEGATION.search(before) and not _NEGATION.search(match.group(0)):
+            return True
+    return False
+
+
 _MC_NAME_TOKENS = frozenset({"mc", "monte", "bayesian", "bayes", "concrete", "perma", "permanent", "always"})
 
 VALID = [
@@ -255,27 +299,40 @@ def _gated(ctx: Context, node: cst.CSTNode, site: Site) -> bool:
 
 
 def deliberate(ctx: Context, site: Site) -> bool:
-    """Monte-Carlo dropout said in a name, a docstring or a comment of the code on the way."""
-    if MC_TEXT.search(ctx.docstring()):
+    """Monte-Carlo dropout said in a name, a docstring or a comment of the code on the way, or a
+    file about uncertainty estimates (where always-on dropout is the method)."""
+    if says_mc(ctx.docstring()):
         return True
     for current in site.chain():
         fn = current.function
         if fn is None:
             continue
-        if MC_TEXT.search(ctx.code(fn)):
+        if says_mc(ctx.code(fn)):
             return True
         if isinstance(fn, cst.FunctionDef) and mc_name(fn.name.value):
             return True
         outer = ctx.enclosing_function(fn)
-        if outer is not None and (mc_name(outer.name.value) or MC_TEXT.search(ctx.code(outer))):
+        if outer is not None and (mc_name(outer.name.value) or says_mc(ctx.code(outer))):
             return True
     cls = site.cls
     if cls is not None:
-        call = cls.methods.get("call")
-        if mc_name(cls.name) or MC_TEXT.search(ctx.docstring(cls.node)) or (
-                call is not None and MC_TEXT.search(ctx.code(call))):
+        if mc_name(cls.name) or says_mc(ctx.docstring(cls.node)) or any(
+                says_mc(ctx.code(cls.methods[m])) for m in ("call", "__call__", "__init__") if m in cls.methods):
             return True
+        if _UNCERTAINTY.search(cls.name):
+            return True
+        for instance in ctx.picture.instances:  # the class is used for uncertainty estimates
+            if instance.canon.name != f"<local>.{cls.name}":
+                continue
+            for where in instance.site.chain():
+                fn = where.function
+                if isinstance(fn, cst.FunctionDef) and (mc_name(fn.name.value) or _UNCERTAINTY.search(ctx.code(fn))):
+                    return True
     return False
+
+
+_UNCERTAINTY = re.compile(r"uncertaint(?:y|ies)|\bepistemic|predictive_?(?:variance|entropy|std)|\bmc_?samples\b"
+                          r"|\bnum_mc\b|\bn_mc\b", re.I)
 
 
 def _where(ctx: Context, site: Site) -> tuple[str, LayerDef | None] | None:

@@ -16,7 +16,21 @@ beta, PReLU alpha: zeros, plus ones for the LSTM forget gate; gamma: ones;
 `add_weight`: `glorot_uniform`). Bounds are compared, not just signs:
 `clip(0.1, 1)` rejects zeros and ones sits inside `clip(0, 1)`.
 
-Not flagged: norm constraints (`MaxNorm`, `MinMaxNorm`, `UnitNorm`), which
+The constraint is also found where it reaches the layer indirectly: through a
+`**kwargs` dict, also one chosen between branches
+(`c = {"kernel_constraint": NonNeg()} if convex else {}` ... `Dense(n, **c)`),
+or through a parameter (`def make(n, constraint=NonNeg()): return Dense(n,
+kernel_constraint=constraint)`: its default when no call in the file gives
+it, else what some call gives it).
+
+Not flagged: weights that never compute with their initial values - the layer
+is bound to a name and, before anything calls it, trains it or hands it on,
+`set_weights(...)` or `layer.kernel.assign(...)` (the constrained weight)
+replaces them, or it is only built and inspected (`assertIsInstance(
+layer.kernel.constraint, NonNeg)`, `get_config()`, as in Keras's own tests);
+an `add_weight` whose variable is `.assign`ed in the same method right after.
+A test that trains and then checks the values is still flagged. Also: norm
+constraints (`MaxNorm`, `MinMaxNorm`, `UnitNorm`), which
 rescale whole columns and never zero an entry; NonNeg on zeros, ones,
 `Constant(c >= 0)`, `RandomUniform(minval >= 0)` or `Identity`; anything not
 provable (a parameter, a call that cannot be evaluated, a constraint whose
@@ -320,9 +334,12 @@ def constraint(ctx: Context, expr: cst.BaseExpression, flavor: str | None, depth
     if isinstance(expr, cst.Name) and depth < 4:
         if _local_constraint(ctx, expr) is not None:
             return None  # the class itself, not an instance
-        bound = ctx.definition(expr)
-        if isinstance(bound, cst.BaseExpression):
-            return constraint(ctx, bound, flavor, depth + 1)
+        # A name, or a parameter: what some call (or the default) gives it is enough, since
+        # that call makes the mismatched layer.
+        for value in ctx.values(expr) or ():
+            bound = constraint(ctx, value, flavor, depth + 1)
+            if bound is not None:
+                return bound
         return None
     if not isinstance(expr, cst.Call) or _has_star(expr):
         return None
@@ -343,9 +360,10 @@ def initializer(ctx: Context, expr: cst.BaseExpression, depth: int = 0) -> Init 
     if text is not None:
         return _named_init(text, repr(text), None)
     if isinstance(expr, cst.Name) and depth < 4:
-        bound = ctx.definition(expr)
-        if isinstance(bound, cst.BaseExpression):
-            return initializer(ctx, bound, depth + 1)
+        # One initializer, whatever the call: else which one pairs with the constraint is unknown.
+        found = [initializer(ctx, value, depth + 1) for value in ctx.values(expr) or ()]
+        if found and all(f is not None for f in found) and len({(f.lo, f.hi, f.exact) for f in found}) == 1:
+            return found[0]
         return None
     if not isinstance(expr, cst.Call) or _has_star(expr):
         return None
@@ -772,9 +790,47 @@ def _layer_pairs(ctx: Context) -> Iterator[tuple[LayerDef, str, cst.BaseExpressi
             yield layer, keyword, arg, bound, init
 
 
+# The attribute that holds the weight a `*_constraint` keyword constrains.
+_WEIGHT_ATTRS = {"recurrent": "recurrent_kernel", "depthwise": "depthwise_kernel", "pointwise": "pointwise_kernel"}
+# Methods that neither compute with a layer's weights nor hand the layer on.
+_INSPECT_METHODS = frozenset({"build", "get_config", "count_params", "compute_output_shape", "compute_output_spec"})
+# Attributes whose reading says nothing about the weights' values.
+_INSPECT_ATTRS = frozenset({"constraint", "shape", "dtype", "name", "trainable", "built", "path", "initializer",
+                            "regularizer"})
+
+
+def never_initial(ctx: Context, layer: LayerDef, keyword: str) -> bool:
+    """The constrained weight never computes with its initial values: every use of the layer is
+    building it, inspecting its configuration or constraint (`assertIsInstance(layer.kernel.constraint,
+    ...)`, as Keras's own tests do), until `set_weights(...)` or `layer.kernel.assign(...)` replaces
+    the values; nothing calls it or hands it on before that."""
+    uses = ctx.object_uses(layer.node)
+    if not uses:
+        return False  # not bound to a name, or never used: as written, the layer is what it is
+    attr = keyword[: -len("_constraint")]
+    attr = _WEIGHT_ATTRS.get(attr, attr)
+    for use in uses:
+        path = use.path
+        if use.kind == "method" and (path == ("set_weights",) or path == (attr, "assign")):
+            return True  # overwritten before anything computed with it
+        if use.kind == "method" and len(path) == 1 and path[0] in _INSPECT_METHODS:
+            continue
+        if use.kind == "attribute" and (path[-1] in _INSPECT_ATTRS or path[-1].endswith(("_constraint", "_initializer"))):
+            continue
+        return False  # called, trained, handed on, or its weights read
+    return True
+
+
+def _overwritten(ctx: Context, call: cst.Call) -> bool:
+    """`self.w = self.add_weight(...)` followed, in the same method, by `self.w.assign(...)`."""
+    fn = ctx.enclosing_function(call)
+    return any(event.name == "assign" and event.receiver.kind == "weight" and event.receiver.node is call
+               and ctx.enclosing_function(event.node) is fn for event in ctx.picture.methods)
+
+
 def _layer_hits(ctx: Context) -> Iterator[Hit]:
     for layer, keyword, arg, bound, init in _layer_pairs(ctx):
-        if _breaks(init, bound):
+        if _breaks(init, bound) and not never_initial(ctx, layer, keyword):
             base = keyword[: -len("_constraint")]
             parent = ctx.parent(arg)  # the `kernel_constraint=...` argument, or a `**dict`'s value
             yield _hit(parent if isinstance(parent, cst.Arg) else arg, bound, init,
@@ -834,7 +890,7 @@ def _weight_name(call: cst.Call) -> str | None:
 
 def _weight_hits(ctx: Context) -> Iterator[Hit]:
     for kc, call, arg, bound, init in _weight_pairs(ctx):
-        if _breaks(init, bound):
+        if _breaks(init, bound) and not _overwritten(ctx, call):
             name = _weight_name(call)
             yield _hit(arg, bound, init, f"weight {name!r}" if name else "the add_weight() weight",
                        {"cls": kc, "method": ctx.enclosing_function(call), "call": call})

@@ -3,10 +3,15 @@
 ## What it does
 Flags, in module-level code and in functions that build models, an operation
 that Keras 3 refuses on a symbolic `KerasTensor` (a value from `keras.Input()`
-/ `tf.keras.Input()`, from a Keras layer or model applied to one, or from
-`keras.ops` / Python operators / slicing on one), followed through
-assignments, tuple unpacking, lists, list comprehensions, `for` loops over a
-list of tensors and helper functions of the same file that receive them:
+/ `tf.keras.Input()`, from a Keras layer or model applied to one, from
+`keras.ops` / Python operators / slicing on one, or from a call that gives one:
+`model.output` / `model.outputs` / `model.inputs`,
+`model.get_layer(...).output`, a Keras application or a loaded model called on
+a KerasTensor or its `.output`, `keras.applications.*.preprocess_input` on
+one; tests/measurements/kc004_from_calls.py), followed through assignments,
+tuple unpacking, lists, list comprehensions, `for` loops over a list of
+tensors and helper functions of the same file that receive them (up to five
+calls deep):
 
 - a `tf.*` call (including the `tf.keras.backend` functions that are TF ops,
   e.g. `K.sum`) with a KerasTensor argument, also inside a list argument
@@ -19,7 +24,12 @@ list of tensors and helper functions of the same file that receive them:
   array, or a KerasTensor of the other Keras (`tf_keras` vs Keras 3).
 
 The finding is reported at the call or operator that raises, and names the
-symbolic argument and the line that created it.
+symbolic argument and the line that created it. One finding per cause: in a
+statement, the first op on a KerasTensor; in a function body, the first op on
+each root KerasTensor (the `Input` or layer output a chain of raw ops,
+operators and slicing started from). The other ops of the same cause are its
+related locations (JSON `related`, SARIF `relatedLocations`, and the text
+output's code frame), so the count is what there is to fix.
 
 ## Why is this bad?
 A KerasTensor is a placeholder for a shape and a dtype, not a tensor. Measured
@@ -50,16 +60,24 @@ or a `Lambda` function (where the tensors are real), and
 Nothing is flagged in functions whose tensors come from unknown parameters,
 under an `if` on a version or legacy flag, or in a `try` that catches the error.
 
-Legacy Keras (tf_keras, or `tf.keras` with `TF_USE_LEGACY_KERAS=1`) wraps TF
-ops into layers (F4.8): a file that imports `tf_keras`, or mentions
-`TF_USE_LEGACY_KERAS`, gets no TF-op finding; NumPy on its KerasTensors still
-raises `TypeError: You are passing KerasTensor(...), an intermediate TF-Keras
-symbolic input/output, ...` and is still flagged. For a project pinned to
-TensorFlow <= 2.15 / Keras 2, set the option below.
+Which Keras the code runs on comes from `ctx.facts` (README, "Keras target"):
+the project's pins (TensorFlow < 2.16, keras < 3 or tf-keras < 2.16 in
+requirements files, pyproject.toml, setup.cfg, setup.py, environment.yml,
+Pipfile), `target-keras` / `per-file-target-keras` in the configuration, and
+the file's own markers. Legacy Keras (tf_keras, TF <= 2.15, or `tf.keras` with
+`TF_USE_LEGACY_KERAS=1`) wraps TF ops into layers (F4.8): a file that runs on
+Keras 2 (its project pins it, it imports `tf_keras` or
+`tensorflow.python.keras`, sets `TF_USE_LEGACY_KERAS`, or, in a notebook,
+`pip install`s a TensorFlow below 2.16) gets no TF-op finding; NumPy on its
+KerasTensors still raises `TypeError: You are passing KerasTensor(...), an
+intermediate TF-Keras symbolic input/output, ...` and is still flagged.
+`kerascheck check --target-keras 3` answers "what breaks when this project
+moves to Keras 3": the TF-op findings of Keras 2 code are reported too, and
+their message ends with the target and what the file would run on without it.
 
 ## Options
     [tool.kerascheck.kc004]
-    legacy-keras = true   # all Keras in this project is Keras 2: no TF-op findings
+    legacy-keras = true   # deprecated: read as `target-keras = "2"` in [tool.kerascheck]
 
 ## Example
     inputs = tf.keras.Input((28, 28, 1))
@@ -115,7 +133,7 @@ reached (another finding earlier in the same function) run as a Lambda layer (wh
 stand-in of its output shape (computed on concrete zeros: a Lambda of zeros with the batch
 dimension, or the value itself without one), so each finding gets its own verdict; the evidence
 counts both. The flagged op itself always runs as written. A file that sets `TF_USE_LEGACY_KERAS`,
-and legacy-Keras findings (a project pinned with `legacy-keras = true`, a file on tf_keras alone),
+and legacy-Keras findings (a project whose target is Keras 2, a file on tf_keras alone),
 are built in the Keras 2 child (`TF_USE_LEGACY_KERAS=1`, where `tf.keras` is tf_keras); the rest
 in the Keras 3 child, whatever the shell sets. Measured on fixtures/kc004 (TF 2.21, keras 3.15.1,
 tf_keras 2.21): all 27 findings confirmed; 16 clean look-alikes (keras.ops, TF ops on constants,
@@ -127,8 +145,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from kerascheck.rule import Context, Hit, Rule, Site, Value, cst
+from kerascheck.rule import Context, Hit, ProjectFacts, Rule, Site, Value, cst
 
 # A KerasTensor needs an Input; a TF op needs TensorFlow imported; NumPy needs numpy; and
 # the file imports Keras's public API (Keras's own sources import `keras.src`). A word that
@@ -136,18 +155,21 @@ from kerascheck.rule import Context, Hit, Rule, Site, Value, cst
 PUBLIC_KERAS = (b"from tensorflow import keras", b"from tensorflow.keras", b"import tensorflow.keras",
                 b"\nfrom keras import", b"\nfrom keras.layers", b"\nfrom keras.models", b"import tf_keras",
                 b"from tf_keras")
-OPTIONS = {"legacy-keras": False}  # the project runs Keras 2 (TF <= 2.15 or tf_keras) everywhere
+# Deprecated: `legacy-keras = true` is read as `target-keras = "2"` (kerascheck/target.py); the rule
+# reads ctx.facts, never this option.
+OPTIONS = {"legacy-keras": False}
 
 RULE = Rule(
     "KC004", "tensor-outside-graph",
-    "{op} gets {arg}, {what} (line {src_line}), so {lib} raises {error}",
+    "{op} gets {arg}, {what} (line {src_line}), so {lib} raises {error}{target}",
     severity="error",
     needs=((b"Input", b"\nimport tensorflow", b"import keras"),
            (b"Input", b"import tensorflow", b"tf.keras"),
            *((b"Input", b"import tensorflow", m) for m in PUBLIC_KERAS),
            *((b"Input", b"numpy", m) for m in PUBLIC_KERAS)),
     # Where KerasTensors come from; the functions they are handed to are parsed with them.
-    anchors=("keras.Input", "keras.layers.Input", "keras.Model", "keras.Functional", "keras.applications.*"),
+    anchors=("keras.Input", "keras.layers.Input", "keras.Model", "keras.Functional", "keras.applications.*",
+             "keras.models.load_model", "keras.saving.load_model"),
     options=OPTIONS,
 )
 
@@ -273,41 +295,24 @@ INVALID = [
 # ------------------------------------------------------------------ which Keras
 
 
-def _env_legacy(ctx: Context) -> bool:
-    """`TF_USE_LEGACY_KERAS` appears in the file: `tf.keras` may be Keras 2 (G.2)."""
-    return "TF_USE_LEGACY_KERAS" in ctx.text
+def legacy(facts: ProjectFacts) -> bool:
+    """The file runs on Keras 2: the project pins it, the config says so, or the file imports
+    tf_keras (or TF's own old Keras) or sets TF_USE_LEGACY_KERAS (ctx.facts)."""
+    return facts.keras == "2"
 
 
-def _pinned(ctx: Context) -> bool:
-    return bool(ctx.options.get("legacy-keras", False))
-
-
-def legacy(ctx: Context) -> bool:
-    """The file imports tf_keras (or TF's own old Keras), sets TF_USE_LEGACY_KERAS, or the
-    project is pinned to Keras 2."""
-    flavors = {c.flavor for c in ctx.imported()}
-    return _pinned(ctx) or bool(flavors & {"tf_keras", "tf.python.keras"}) or _env_legacy(ctx)
-
-
-def lib(ctx: Context, flavor: str | None) -> str | None:
+def lib(facts: ProjectFacts, flavor: str | None) -> str | None:
     """Which Keras a flavor stands for here: "k3", "k2" or None (cannot tell)."""
-    if _pinned(ctx):
-        return "k2"
-    if flavor in ("tf_keras", "tf.python.keras"):
-        return "k2"
-    if flavor == "keras":
-        return "k3"
-    if flavor == "tf.keras":
-        return None if _env_legacy(ctx) else "k3"
-    return None
+    keras = facts.flavor_keras(flavor)
+    return f"k{keras}" if keras else None
 
 
-def value_lib(ctx: Context, value: Value) -> str | None:
+def value_lib(facts: ProjectFacts, value: Value) -> str | None:
     alt = first(value)
     if alt.canon is not None and alt.canon.flavor is not None:
-        return lib(ctx, alt.canon.flavor)
+        return lib(facts, alt.canon.flavor)
     if alt.app is not None and alt.app.layer.canon.flavor != "local":
-        return lib(ctx, alt.app.layer.canon.flavor)
+        return lib(facts, alt.app.layer.canon.flavor)
     return None
 
 
@@ -434,15 +439,87 @@ def _numpy_converts(name: str) -> bool:
 # ------------------------------------------------------------------ the check
 
 
+@dataclass
+class _Found:
+    """A hit before grouping: what caused it, to report each cause once."""
+
+    seq: int
+    node: cst.CSTNode
+    fmt: dict
+    src: cst.CSTNode
+    statement: cst.CSTNode | None = None
+    root: tuple[int, int] | None = None  # (function, root KerasTensor): one cause per helper body
+    also: list[cst.CSTNode] = field(default_factory=list)
+
+
 def check(ctx: Context) -> Iterator[Hit]:
+    facts = ctx.facts
+    found = _found(ctx, facts)
+    target = {}
+    if facts.keras_forced and facts.keras_unforced is not None:
+        # Name the target where it is the reason: the project itself runs another Keras.
+        unforced = facts.keras_unforced
+        without = {id(f.node) for f in _found(ctx, unforced)}
+        note = (f" (target Keras {facts.keras} from --target-keras; this file runs Keras {unforced.keras}: "
+                f"{unforced.keras_source})")
+        target = {id(f.node): note for f in found if id(f.node) not in without}
+    for f in _grouped(ctx, found):
+        related = {"src": (f.src, "the KerasTensor comes from here")}
+        for i, node in enumerate(f.also):
+            related[f"also{i}"] = (node, f"same cause: {_short(ctx, node)}")
+        yield Hit(f.node, fmt={**f.fmt, "target": target.get(id(f.node), "")}, related=related)
+
+
+def _short(ctx: Context, node: cst.CSTNode) -> str:
+    text = " ".join(_code(ctx, node).split())
+    return f"`{text if len(text) <= 50 else text[:47] + '...'}`"
+
+
+def _found(ctx: Context, facts: ProjectFacts) -> list[_Found]:
     reported: set[int] = set()
-    is_legacy = legacy(ctx)
-    yield from _calls(ctx, reported, is_legacy)
-    yield from _binops(ctx, reported, is_legacy)
-    yield from _models(ctx, reported)
+    return sorted([*_calls(ctx, facts, reported), *_binops(ctx, facts, reported), *_models(ctx, facts, reported)],
+                  key=lambda f: f.seq)
 
 
-def _calls(ctx: Context, reported: set[int], is_legacy: bool) -> Iterator[Hit]:
+def _statement(ctx: Context, node: cst.CSTNode) -> cst.CSTNode | None:
+    for parent in ctx.ancestors(node):
+        if isinstance(parent, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            return parent
+    return None
+
+
+def _grouped(ctx: Context, found: list[_Found]) -> list[_Found]:
+    """One finding per cause: the first op on a symbolic value in a statement, and in a function
+    body the first op on each root KerasTensor; the others become its related locations."""
+    by_statement: dict[int, _Found] = {}
+    by_root: dict[tuple[int, int], _Found] = {}
+    kept = []
+    for f in found:
+        owner = by_statement.get(id(f.statement)) if f.statement is not None else None
+        if owner is None and f.root is not None:
+            owner = by_root.get(f.root)
+        if owner is not None:
+            owner.also.append(f.node)
+            if f.root is not None:
+                by_root.setdefault(f.root, owner)  # what is grouped passes its root on
+            continue
+        kept.append(f)
+        if f.statement is not None:
+            by_statement[id(f.statement)] = f
+        if f.root is not None:
+            by_root.setdefault(f.root, f)
+    return kept
+
+
+def _cause(ctx: Context, event, value: Value) -> tuple[cst.CSTNode | None, tuple[int, int] | None]:
+    fn = event.site.function
+    origin = value.origin()
+    root = (id(fn), id(origin)) if fn is not None and origin is not None else None
+    return _statement(ctx, event.node), root
+
+
+def _calls(ctx: Context, facts: ProjectFacts, reported: set[int]) -> Iterator[_Found]:
+    is_legacy = legacy(facts)
     for event in ctx.picture.calls:
         if id(event.node) in reported or not event.symbolic:
             continue
@@ -456,7 +533,7 @@ def _calls(ctx: Context, reported: set[int], is_legacy: bool) -> Iterator[Hit]:
         value = next((v for v in event.symbolic if usable(ctx, event.site, v)), None)
         if value is None or skip_site(ctx, event.site) or guarded(ctx, event.node, tf_only=False):
             continue
-        found = value_lib(ctx, value) or ("k2" if is_legacy else "k3")
+        found = value_lib(facts, value) or ("k2" if is_legacy else "k3")
         if is_numpy:
             error, keras = (M2, "Keras 3") if found == "k3" else (M6, "legacy Keras")
         else:
@@ -464,12 +541,15 @@ def _calls(ctx: Context, reported: set[int], is_legacy: bool) -> Iterator[Hit]:
                 continue  # legacy Keras wraps TF ops into TFOpLambda layers (F4.8)
             keras = "Keras 3"
         reported.add(id(event.node))
-        yield Hit(event.node, fmt={"op": f"`{_code(ctx, event.node.func)}`", "arg": _label(ctx, value),
-                                   "what": _origin(ctx, value), "lib": keras, "error": error},
-                  related={"src": _src(value, event.node)})
+        statement, root = _cause(ctx, event, value)
+        yield _Found(event.seq, event.node,
+                     {"op": f"`{_code(ctx, event.node.func)}`", "arg": _label(ctx, value),
+                      "what": _origin(ctx, value), "lib": keras, "error": error},
+                     _src(value, event.node), statement, root)
 
 
-def _binops(ctx: Context, reported: set[int], is_legacy: bool) -> Iterator[Hit]:
+def _binops(ctx: Context, facts: ProjectFacts, reported: set[int]) -> Iterator[_Found]:
+    is_legacy = legacy(facts)
     for event in ctx.picture.binops:
         left, right = event.left, event.right
         if id(event.node) in reported or not isinstance(event.node.operator, ARITHMETIC):
@@ -481,39 +561,43 @@ def _binops(ctx: Context, reported: set[int], is_legacy: bool) -> Iterator[Hit]:
             continue
         if not usable(ctx, event.site, right) or skip_site(ctx, event.site) or guarded(ctx, event.node, tf_only=False):
             continue
-        if (value_lib(ctx, right) or ("k2" if is_legacy else "k3")) != "k3":
+        if (value_lib(facts, right) or ("k2" if is_legacy else "k3")) != "k3":
             continue  # tf_keras KerasTensors accept it (kc004_extra.py)
         op = _code(ctx, event.node.operator) or "operator"
         left_text = f"`{left.label}`" if left.label else f"`{_code(ctx, event.node.left)}`"
         reported.add(id(event.node))
-        yield Hit(event.node, fmt={"op": f"`{op}` with the NumPy value {left_text} on its left",
-                                   "arg": _label(ctx, right, event.node.right), "what": _origin(ctx, right),
-                                   "lib": "Keras 3", "error": M2},
-                  related={"src": _src(right, event.node)})
+        statement, root = _cause(ctx, event, right)
+        yield _Found(event.seq, event.node,
+                     {"op": f"`{op}` with the NumPy value {left_text} on its left",
+                      "arg": _label(ctx, right, event.node.right), "what": _origin(ctx, right),
+                      "lib": "Keras 3", "error": M2},
+                     _src(right, event.node), statement, root)
 
 
-def _models(ctx: Context, reported: set[int]) -> Iterator[Hit]:
+def _models(ctx: Context, facts: ProjectFacts, reported: set[int]) -> Iterator[_Found]:
     for event in ctx.picture.models:
         if id(event.node) in reported or event.inputs is None or event.inputs.kind == "union":
             continue
-        model_lib = lib(ctx, event.canon.flavor)
+        model_lib = lib(facts, event.canon.flavor)
         if model_lib is None:
             continue
         items = event.inputs.items if event.inputs.kind == "seq" else (event.inputs,)
         for item in items:
-            found = _bad_input(ctx, item, model_lib)
+            found = _bad_input(ctx, facts, item, model_lib)
             if found is None or skip_site(ctx, event.site) or guarded(ctx, event.node, tf_only=False):
                 continue
             what, error = found
             keras = "Keras 3" if model_lib == "k3" else "legacy Keras"
             reported.add(id(event.node))
-            yield Hit(event.node, fmt={"op": f"`{_code(ctx, event.node.func)}(inputs=...)`",
-                                       "arg": _label(ctx, item), "what": what, "lib": keras, "error": error},
-                      related={"src": _src(item, event.node)})
+            # A constant given as a model input is its own cause: never grouped with an op.
+            yield _Found(event.seq, event.node,
+                         {"op": f"`{_code(ctx, event.node.func)}(inputs=...)`", "arg": _label(ctx, item),
+                          "what": what, "lib": keras, "error": error},
+                         _src(item, event.node))
             break
 
 
-def _bad_input(ctx: Context, item: Value, model_lib: str) -> tuple[str, str] | None:
+def _bad_input(ctx: Context, facts: ProjectFacts, item: Value, model_lib: str) -> tuple[str, str] | None:
     if item.kind == "const" and item.canon is not None and isinstance(item.node, cst.Call):
         name = item.canon.name
         maker = f"`{_code(ctx, item.node.func)}`"
@@ -524,8 +608,8 @@ def _bad_input(ctx: Context, item: Value, model_lib: str) -> tuple[str, str] | N
         else:
             return None
         return f"{kind} (not a KerasTensor) from {maker}", (M3 if model_lib == "k3" else K2_MODEL)
-    if item.kt and not _pinned(ctx):
-        item_lib = value_lib(ctx, item)
+    if item.kt:
+        item_lib = value_lib(facts, item)
         if item_lib is None or item_lib == model_lib:
             return None
         if model_lib == "k3":

@@ -42,6 +42,14 @@ loop - and its fix is different.
     h = tf.nn.dropout(h, rate=0.2)
     h = tf.nn.dropout(h, rate=1 - self.keep_prob)
 
+## Fix safety
+For a literal, the fix writes the rate the author meant, `1 - p` computed exactly
+(`tf.nn.dropout(h, 0.8)` -> `tf.nn.dropout(h, rate=0.2)`, as a keyword when no positional
+argument follows). It is unsafe: it changes what the code does (80 % of the units dropped
+become 20 %), and a model trained with the old value, or tuned around it, behaves
+differently afterwards. Only the finding says that 0.8 was meant as a keep probability; a
+name (`keep_prob`) gets no fix, since where its value comes from is not known.
+
 ## Confirm mode
 `--confirm` calls the flagged call's own function (as the file spells it) the way the code does,
 `fn(x, p)`, on a (64, 1024) tensor of ones (seed 0), with p the value the argument has: the
@@ -61,8 +69,9 @@ keep_prob, F2.10), `rate=1 - self.keep_prob`, `1.0 - self.keep_prob`, 0.5 and 0.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
 
-from kerascheck.rule import Context, Hit, Rule, cst, literal_number
+from kerascheck.rule import Context, Edit, Fix, Hit, Rule, cst, literal_number
 
 THRESHOLD = 0.6  # literals above it read as keep probabilities
 FUNCTIONS = frozenset({"tensorflow.nn.dropout"})  # tf.compat.v2.nn.dropout canonicalises to it
@@ -132,6 +141,20 @@ def _second_positional(call: cst.Call) -> cst.BaseExpression | None:
     return positional[1].value
 
 
+def _rate_fix(ctx: Context, call: cst.Call, arg: cst.BaseExpression) -> Fix | None:
+    """`p` -> `rate=1 - p`, the difference computed exactly from the literal as written."""
+    try:
+        rate = Decimal(1) - Decimal(ctx.code(arg).replace("_", ""))
+    except InvalidOperation:
+        return None
+    text = format(rate.normalize(), "f")
+    positional = [a for a in call.args if a.keyword is None]
+    node = positional[1]
+    last = node is positional[-1]
+    content = f"rate={text}" if last else text
+    return Fix((Edit(node, content),), "unsafe", f"Write the drop rate: `{content}` (1 - {ctx.code(arg)})")
+
+
 def _tf1(ctx: Context) -> bool:
     used = ctx.picture.references
     return bool(used & TF1_ONLY) or any(name.startswith(TF1_PREFIXES) for name in used)
@@ -154,12 +177,14 @@ def check(ctx: Context) -> Iterator[Hit]:
             if not THRESHOLD < value < 1 or event.site.cls is None or event.site.cls.kind == "constraint":
                 continue
             share = f"{value * 100:.0f} % of the units"
+            fix = _rate_fix(ctx, event.node, arg)
         elif _keep_name(arg):
             share = "the share of units meant to be kept"
+            fix = None
         else:
             continue
         if tf1 is None:
             tf1 = _tf1(ctx)
         if tf1:
             return
-        yield Hit(event.node, fmt={"arg": ctx.code(arg), "share": share})
+        yield Hit(event.node, fmt={"arg": ctx.code(arg), "share": share}, fix=fix)

@@ -125,7 +125,9 @@ def test_json_keys_and_values(project):
     assert item["code"] == "KC001" and item["name"] == "dropout-before-batchnorm"
     assert item["path"] == "models/bad.py"
     assert (item["line"], item["column"], item["end_line"], item["end_column"]) == (7, 5, 7, 32)
-    assert item["severity"] == "warning" and item["fix"] is None and item["confirm"] is None
+    assert item["severity"] == "warning" and item["confirm"] is None
+    assert item["fix"]["applicability"] == "unsafe"  # the swap of the Dropout and the BN
+    assert [e["line"] for e in item["fix"]["edits"]] == [6, 7]
 
 
 def test_path_outside_cwd_is_absolute(project, tmp_path_factory):

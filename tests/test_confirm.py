@@ -26,8 +26,18 @@ HAS_TF_KERAS = importlib.util.find_spec("tf_keras") is not None
 
 # Rule fixtures whose finding is expected NOT to be confirmed: (path, line) -> (verdict, evidence part).
 # Every other finding of a rule that has a recipe must be `confirmed`. Only a missing third-party
-# package is left: the Keras 2 code of the fixtures is confirmed with tf_keras.
-NOT_CONFIRMED: dict[tuple[str, int], tuple[str, str]] = {}
+# package is left for the default rules' fixtures: the Keras 2 code of the fixtures is confirmed with
+# tf_keras. The new rules' exceptions are what their recipes cannot know:
+NOT_CONFIRMED: dict[tuple[str, int], tuple[str, str]] = {
+    # KC013: Attention.build() computes `int(dims[0])` (line 36, flagged too) before the flagged line 37.
+    ("fixtures/kc013/custom_layers.py", 37): (COULD_NOT_BUILD, "raises at line 36, before the flagged line 37"),
+    # KC014 (info): models loaded from files the fixture does not ship.
+    ("fixtures/kc014/per_sample_loops.py", 77): (COULD_NOT_BUILD, "File not found: filepath=model.keras"),
+    ("fixtures/kc014/per_sample_loops.py", 78): (COULD_NOT_BUILD, "No such file or directory"),
+    ("fixtures/kc014/per_sample_loops.py", 79): (COULD_NOT_BUILD, "No such file or directory"),
+}
+# The opt-in (info) rules' fixtures run in a confirm run of their own, with them selected.
+INFO_FIXTURES = ("fixtures/kc012", "fixtures/kc014")
 if not HAS_TF_KERAS:
     for _key in (("fixtures/kc001/functional_models.py", 40),
                  ("fixtures/kc002/import_spellings.py", 67),
@@ -42,6 +52,15 @@ if not HAS_TF_KERAS:
                  ("fixtures/kc004/model_inputs.py", 21), ("fixtures/kc004/model_inputs.py", 23)):
         NOT_CONFIRMED[_key] = (COULD_NOT_BUILD, "No module named 'tf_keras'")
 
+# Findings of issue 11's fixtures that the recipes cannot build, or build at the wrong call:
+# a value known only when the code runs, a model file that does not exist, and a helper called
+# four times where the recipe measures its first call (rate 0), not the one the finding names.
+NOT_CONFIRMED.update({
+    ("fixtures/kc003/indirect_constraints.py", 7): (COULD_NOT_BUILD, "needs runtime data: name 'convex'"),
+    ("fixtures/kc004/from_calls.py", 35): (COULD_NOT_BUILD, "File not found: filepath=classifier.keras"),
+    ("fixtures/kc001/call_site_values.py", 38): (NOT_REPRODUCED, "BN moving variance / variance of its input"),
+})
+
 # fixtures/confirm/built_from_code.py: each finding confirmed, with what the evidence must say.
 BUILT_FROM_CODE = {
     15: "the input shape from Input (line 12)",
@@ -50,9 +69,9 @@ BUILT_FROM_CODE = {
     31: "(the shape from Input (line 35))",
     45: "the verdict depends on synthesised values: hidden=8 (synthesised), use_gate=False (synthesised)",
     51: "[M2]",
-    52: "1 earlier op(s) that raise on KerasTensors even as a Lambda layer were replaced by a stand-in",
-    53: "[M2]",
-    54: "2 earlier op(s) that raise on KerasTensors even as a Lambda layer were replaced by a stand-in",
+    53: "1 earlier op(s) that raise on KerasTensors even as a Lambda layer were replaced by a stand-in",
+    55: "[M2]",
+    57: "2 earlier op(s) that raise on KerasTensors even as a Lambda layer were replaced by a stand-in",
 }
 # What Keras 2 code is confirmed with, and why (the evidence says so).
 KERAS2 = {
@@ -312,6 +331,12 @@ def rule_fixtures_run():
 
 
 @pytest.fixture(scope="module")
+def info_fixtures_run():
+    codes = sorted("KC" + Path(p).name[2:] for p in INFO_FIXTURES)
+    return _confirm_json(*INFO_FIXTURES, extra=("--select", ",".join(codes)))
+
+
+@pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("confirm")
     marker = tmp / "marker.txt"
@@ -346,12 +371,35 @@ def test_rule_fixtures_verdicts(rule_fixtures_run):
         # Measured in the child; only a recipe's own `job` reason (a string) takes no time.
         assert c["seconds"] > 0 or (key in NOT_CONFIRMED and verdict == COULD_NOT_BUILD), (key, c)
         seen.add(key)
-    assert set(NOT_CONFIRMED) <= seen, "a NOT_CONFIRMED entry no longer matches a finding"
+    info = {key for key in NOT_CONFIRMED if key[0].startswith(INFO_FIXTURES)}
+    assert set(NOT_CONFIRMED) - info <= seen, "a NOT_CONFIRMED entry no longer matches a finding"
     # TensorFlow starts once per Keras version: Keras 3, and Keras 2 for the tf_keras fixtures.
     assert re.search(r"Keras 3 \([\d.]+\) [\d.]+ s x1\b", proc.stderr), proc.stderr
     if HAS_TF_KERAS:
         assert re.search(r"Keras 2 \([\d.]+\) [\d.]+ s x1\b", proc.stderr), proc.stderr
     assert proc.returncode == 1
+
+
+@pytest.mark.confirm
+@pytest.mark.skipif(not HAS_TF, reason="TensorFlow is not installed: pip install -e '.[test]'")
+def test_info_rule_fixtures_verdicts(info_fixtures_run):
+    """KC012 and KC014 are opt-in: their fixtures run with them selected, and every finding is
+    confirmed but for the NOT_CONFIRMED entries."""
+    proc, findings = info_fixtures_run
+    codes = {f["code"] for f in findings}
+    assert {"KC012", "KC014"} <= codes
+    seen = set()
+    for f in findings:
+        if f["code"] not in ("KC012", "KC014"):
+            continue
+        key = (f["path"], f["line"])
+        verdict, part = NOT_CONFIRMED.get(key, (CONFIRMED, ""))
+        assert f["confirm"]["verdict"] == verdict and part in f["confirm"]["evidence"], (key, f["confirm"])
+        seen.add(key)
+    assert {key for key in NOT_CONFIRMED if key[0].startswith(INFO_FIXTURES)} <= seen
+    confirmed = {f["code"]: f["confirm"]["evidence"] for f in findings if f["confirm"]["verdict"] == CONFIRMED}
+    assert "|grad bias| / |grad kernel| = " in confirmed["KC012"]
+    assert "ms per sample with one sample per predict() call" in confirmed["KC014"]
 
 
 @pytest.mark.confirm
@@ -371,6 +419,20 @@ def test_the_run_ends_with_a_table_per_rule(rule_fixtures_run):
         assert [int(n) for n in rows[code][:3]] == counts, (code, rows[code])
     assert int(rows["all"][0]) == sum(f["confirm"]["verdict"] == CONFIRMED for f in findings)
     assert lines[-1].lstrip().startswith("TensorFlow start-up")
+
+
+@pytest.mark.confirm
+@pytest.mark.skipif(not HAS_TF, reason="TensorFlow is not installed: pip install -e '.[test]'")
+def test_kc009_and_kc013_evidence(rule_fixtures_run):
+    _, findings = rule_fixtures_run
+    kc009 = [f["confirm"] for f in findings if f["code"] == "KC009"]
+    assert kc009 and all(c["verdict"] == CONFIRMED for c in kc009)
+    assert all("of one batch's own noise" in c["evidence"] for c in kc009)
+    kc013 = [f["confirm"]["evidence"] for f in findings if f["code"] == "KC013" and f["confirm"]["verdict"] == CONFIRMED]
+    assert len(kc013) >= 9
+    assert all("must be fully-defined" in e or "'NoneType'" in e for e in kc013)
+    # The batch-dimension variant: fails symbolically, builds eagerly on a fixed batch (N4.2).
+    assert any("called eagerly on a batch of 2 it builds" in e for e in kc013)
 
 
 @pytest.mark.confirm
@@ -416,6 +478,31 @@ def test_kc001_evidence_is_the_variance_ratio(rule_fixtures_run):
     assert len(confirmed) >= 15
     for f in confirmed:
         assert "BN moving variance / variance of its input at inference = " in f["confirm"]["evidence"]
+
+
+# The training set-up rules: every finding of their fixtures is confirmed by the measurement the
+# rule's docs describe (the loss against the network's logits, the loss stuck at 0 or the output
+# stuck at 1, accuracy 0.000 at a perfect fit, the double squash behind tf.identity).
+TRAINING_EVIDENCE = {
+    "KC006": ("the same outputs as logits (from_logits=True)", 10),
+    "KC007": (("from 1.0", "loss 0.000000 before and 0.000000 after", "outside the valid range"), 9),
+    "KC010": ("accuracy 0.000 at R^2 1.000", 6),
+    "KC011": ("as JAX/PyTorch compute it (behind tf.identity)", 4),
+}
+
+
+@pytest.mark.confirm
+@pytest.mark.skipif(not HAS_TF, reason="TensorFlow is not installed: pip install -e '.[test]'")
+def test_training_rules_evidence(rule_fixtures_run):
+    _, findings = rule_fixtures_run
+    for code, (parts, least) in TRAINING_EVIDENCE.items():
+        parts = (parts,) if isinstance(parts, str) else parts
+        mine = [f for f in findings if f["code"] == code]
+        assert len(mine) >= least, (code, len(mine))
+        for f in mine:
+            c = f["confirm"]
+            assert c["verdict"] == CONFIRMED and any(p in c["evidence"] for p in parts), (f["path"], f["line"], c)
+            assert "W1 observed" in c["evidence"] or code != "KC011", c  # the TensorFlow backend's warning
 
 
 @pytest.mark.confirm

@@ -1,4 +1,4 @@
-"""`check --diff REF` / `--changed-since REF`: only files changed since a git ref."""
+"""`check --changed-since REF`: only files changed since a git ref."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def paths(result) -> list[str]:
 CHANGED = ["committed.py", "src/nested.py", "staged.py", "unstaged.py", "untracked file.py"]
 
 
-@pytest.mark.parametrize("flag", ["--diff", "--changed-since"])
+@pytest.mark.parametrize("flag", ["--changed-since"])
 def test_only_changed_python_files_are_checked(repo, flag):
     result = invoke("check", "--no-cache", "--output-format", "json", flag, "main", cwd=repo)
     assert paths(result) == CHANGED
@@ -71,21 +71,21 @@ def test_merge_base_not_the_refs_own_later_commits(repo):
     git(repo, "commit", "-qam", "main moves on")
     git(repo, "checkout", "-q", "feature")
     git(repo, "stash", "pop")
-    assert paths(invoke("check", "--no-cache", "--output-format", "json", "--diff", "main", cwd=repo)) == CHANGED
+    assert paths(invoke("check", "--no-cache", "--output-format", "json", "--changed-since", "main", cwd=repo)) == CHANGED
 
 
 def test_head_means_uncommitted_changes_only(repo):
-    result = invoke("check", "--no-cache", "--output-format", "json", "--diff", "HEAD", cwd=repo)
+    result = invoke("check", "--no-cache", "--output-format", "json", "--changed-since", "HEAD", cwd=repo)
     assert paths(result) == ["staged.py", "unstaged.py", "untracked file.py"]
 
 
 def test_paths_still_limit_the_files(repo):
-    result = invoke("check", "--no-cache", "--output-format", "json", "--diff", "main", "src", cwd=repo)
+    result = invoke("check", "--no-cache", "--output-format", "json", "--changed-since", "main", "src", cwd=repo)
     assert paths(result) == ["src/nested.py"]
 
 
 def test_run_from_a_subdirectory_and_text_output(repo):
-    result = invoke("check", "--no-cache", "--diff", "HEAD~1", ".", cwd=repo / "src")
+    result = invoke("check", "--no-cache", "--changed-since", "HEAD~1", ".", cwd=repo / "src")
     assert result.returncode == 1, result.stderr
     assert result.stdout.startswith("nested.py:3:48: KC001")
     assert "(1 file checked" in result.stdout
@@ -94,14 +94,14 @@ def test_run_from_a_subdirectory_and_text_output(repo):
 def test_nothing_changed_is_clean(repo):
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "all")
-    result = invoke("check", "--no-cache", "--diff", "HEAD", cwd=repo)
+    result = invoke("check", "--no-cache", "--changed-since", "HEAD", cwd=repo)
     assert result.returncode == 0, result.stdout
     assert "0 files checked" in result.stdout
 
 
 @pytest.mark.parametrize("ref", ["no-such-branch", "-x", "main..HEAD^^^^^^"])
 def test_unknown_ref_is_one_line_exit_2(repo, ref):
-    result = invoke("check", "--diff", ref, cwd=repo)
+    result = invoke("check", "--changed-since", ref, cwd=repo)
     assert result.returncode == 2
     assert result.stderr.startswith("kerascheck: error: unknown git ref")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -110,11 +110,11 @@ def test_unknown_ref_is_one_line_exit_2(repo, ref):
 
 def test_not_a_repository_is_one_line_exit_2(tmp_path):
     (tmp_path / "a.py").write_text(BAD)
-    result = invoke("check", "--diff", "main", cwd=tmp_path, env={"GIT_CEILING_DIRECTORIES": str(tmp_path.parent)})
+    result = invoke("check", "--changed-since", "main", cwd=tmp_path, env={"GIT_CEILING_DIRECTORIES": str(tmp_path.parent)})
     assert result.returncode == 2
-    assert result.stderr.strip() == f"kerascheck: error: --diff needs a git repository, and {tmp_path.resolve()} is not inside one"
+    assert result.stderr.strip() == f"kerascheck: error: --changed-since needs a git repository, and {tmp_path.resolve()} is not inside one"
 
 
 def test_notebooks_changed_are_included(repo):
     (repo / "new.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "source": BAD}], "metadata": {}}))
-    assert "new.ipynb" in paths(invoke("check", "--no-cache", "--output-format", "json", "--diff", "HEAD", cwd=repo))
+    assert "new.ipynb" in paths(invoke("check", "--no-cache", "--output-format", "json", "--changed-since", "HEAD", cwd=repo))

@@ -212,11 +212,13 @@ def test_expect_markers_count_tokenizer_lines(ch):
 def test_no_module_splits_lines_another_way():
     """`str.splitlines()` and `.split("\\n")` on source text are gone from kerascheck; what is
     left splits other things (docstrings, git's output, a log)."""
-    allowed = {"lines.py": 2, "rule.py": 1, "gitdiff.py": 1, "runner.py": 1}  # lines.py: the one definition
+    # lines.py: the one definition (with a str.splitlines fast path); target.py: requirements and conda files, split as pip does
+    allowed = {"lines.py": 3, "rule.py": 1, "gitdiff.py": 1, "confirm/runner.py": 1, "target.py": 6}
     for path in sorted((ROOT / "kerascheck").rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         count = text.count(".splitlines(") + text.count('.split("\\n")') + text.count("count(\"\\n\")")
-        assert count == allowed.get(path.name, 0), path.name
+        name = path.relative_to(ROOT / "kerascheck").as_posix()
+        assert count == allowed.get(name, 0), name
     assert lines_module.split_lines.__module__ == "kerascheck.lines"
 
 
@@ -249,3 +251,30 @@ def test_form_feed_inside_a_multiline_string_is_the_strings_text():
     text = "DOC = '''a\n\x0c  b'''\n\x0cx = 1\n"
     got, shifts = formfeed_indents(text, ast.parse(text))
     assert got == "DOC = '''a\n\x0c  b'''\nx = 1\n" and shifts == {3: 1}
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_keras_target_markers_count_tokenizer_lines(ending):
+    """The file's own Keras 2 markers (target.markers) start at any line break: with `^` under
+    re.M alone, a file with \\r line endings had none, and its Keras 2 code was judged as Keras 3."""
+    from kerascheck.target import markers
+
+    lines = ["# import tf_keras", "import numpy", "import tf_keras as keras",
+             'os.environ["TF_USE_LEGACY_KERAS"] = "1"', "!pip install tensorflow==2.10", ""]
+    assert markers(ending.join(lines)) == (("import", 3, "import tf_keras as keras"),
+                                           ("env", 4, 'os.environ["TF_USE_LEGACY_KERAS"] = "1"'),
+                                           ("pip", 5, "!pip install tensorflow==2.10"))
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_relevance_scan_ends_comments_and_strings_at_any_line_break(ending):
+    """parse._code_lines takes comments and strings out before looking for anchor words: a
+    comment that ran on to the next \\n swallowed every later line of a \\r file, and the function
+    that builds the model was blanked (no finding, exit 0)."""
+    lines = ["import keras  # the model", "from keras import layers", "MSG = 'a # b'",
+             "def build():  # builds it", "    return keras.Sequential([layers.Dropout(0.5),",
+             "                             layers.BatchNormalization()])"]
+    text = ending.join(lines) + ending
+    found = [(f.code, f.line, f.column) for f in check_source(text)]
+    assert found == [(f.code, f.line, f.column) for f in check_source(text, full_parse=True)]
+    assert [code for code, _, _ in found] == ["KC001"]

@@ -226,6 +226,20 @@ def test_uses_stop_at_the_next_assignment():
     assert [ctx.code(ctx.parent(ctx.parent(u))) for u in ctx.uses(target)] == ["h(y)", "k(y)"]
 
 
+@pytest.mark.parametrize("body,used", [
+    ("    y = g(x)\n    if c:\n        y = 2\n    m(y)\n", ["m(y)"]),  # the branch may not run
+    ("    y = g(x)\n    for i in r:\n        y = h(y)\n    m(y)\n", ["h(y)", "m(y)"]),
+    ("    if c:\n        y = g(x)\n        k(y)\n    y = 2\n    m(y)\n", ["k(y)"]),  # killed after the if
+    ("    y = g(x)\n    y = h(y)\n    m(y)\n", ["h(y)"]),
+    ("    y = g(x)\n    if c:\n        y = h(y)\n    else:\n        y = k(y)\n    m(y)\n", ["h(y)", "k(y)"]),
+    ("    y = g(x)\n    if c:\n        y = h(y)\n    elif r:\n        y = k(y)\n    m(y)\n", ["h(y)", "k(y)", "m(y)"]),
+])
+def test_uses_run_past_a_reassignment_in_a_branch_or_loop(body, used):
+    ctx = context("def f(x, c, r):\n" + body)
+    target = next(n for n in ctx.walk(ctx.picture.module) if isinstance(n, cst.Name) and n.value == "y")
+    assert [ctx.code(ctx.parent(ctx.parent(u))) for u in ctx.uses(target)] == used
+
+
 def test_call_sites_and_parameter_values():
     source = ("def block(x, rate=0.0):\n    return x\n"
               "def build(x):\n    x = block(x)\n    x = block(x, rate=0.0)\n    return block(x, 0.0)\n"
@@ -339,3 +353,457 @@ def test_method_calls_are_recorded_with_their_receiver():
     pic = context(source).picture
     got = sorted((e.name, e.receiver.kind) for e in pic.methods)
     assert got == [("add_weight", "self"), ("compile", "model")]
+
+
+def test_method_calls_on_models_keep_a_snapshot():
+    source = ("import keras\nfrom keras import layers\nm = keras.Sequential([layers.Dense(4)])\n"
+              "ms = ['mae']\nm.compile(loss=keras.losses.Huber(), metrics=ms)\nms.append('acc')\n"
+              "m.add(layers.Dense(1))\n")
+    pic = context(source).picture
+    [event] = [e for e in pic.methods if e.name == "compile"]
+    assert event.state.sequential_output(event.receiver).app.layer.short == "Dense"
+    assert event.state.sequential_output(event.receiver).app is pic.applies[0]  # not the later Dense(1)
+    metrics = dict(event.kwargs)["metrics"]
+    assert [v.lit for v in event.state.items(metrics)] == ["mae"]  # as it was at the call
+    loss = dict(event.kwargs)["loss"]
+    assert (loss.kind, loss.canon.name) == ("object", "keras.losses.Huber")
+    assert [a.model for a in pic.applies] == [event.receiver.oid] * 2
+    assert context(source).code(pic.sequentials[event.receiver.oid]) == "keras.Sequential([layers.Dense(4)])"
+
+
+def test_a_subclassed_model_knows_what_call_returns():
+    source = ("import keras\nclass M(keras.Model):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.out = keras.layers.Dense(3)\n    def call(self, x):\n        return self.out(x)\n"
+              "m = M()\nm.compile(loss='mse')\n")
+    pic = context(source).picture
+    [kc] = pic.classes
+    assert kc.output.app.layer.short == "Dense"
+    [event] = [e for e in pic.methods if e.name == "compile"]
+    assert event.receiver.cls is kc
+
+
+def test_a_sequential_handed_to_unknown_code_is_no_longer_known():
+    source = ("import keras\nfrom keras import layers\nfrom lib import grow\nm = keras.Sequential([layers.Dense(4)])\n"
+              "print(m)\nm.fit(x)\nm.compile(loss='mse')\ngrow(m)\nm.compile(loss='mse')\n")
+    pic = context(source).picture
+    first, second = [e for e in pic.methods if e.name == "compile"]
+    assert first.state.sequential_output(first.receiver).app is not None  # print() and fit() change nothing
+    assert second.state.sequential_output(second.receiver).kind == "unknown"
+
+
+# ------------------------------------------------------------------ what a receiver is (Value.is_model)
+
+RECEIVERS = [
+    ("import keras\nm = keras.Sequential([keras.layers.Dense(1)])\n", True),
+    ("import tensorflow as tf\nm = tf.keras.models.load_model('m.h5')\n", True),
+    ("from tensorflow.keras.models import load_model\nm = load_model('m.keras', compile=False)\n", True),
+    ("import keras\nm = keras.saving.load_model('m.keras')\n", True),
+    ("import tf_keras\nm = tf_keras.models.clone_model(base)\n", True),
+    ("from keras.applications import ResNet50\nm = ResNet50(weights=None)\n", True),
+    ("import tensorflow as tf\nm = tf.keras.applications.mobilenet_v2.MobileNetV2()\n", True),
+    ("import keras\ninp = keras.Input((4,))\nm = keras.Model(inp, keras.layers.Dense(1)(inp))\n", True),
+    ("import keras\nclass Net(keras.Model):\n    pass\nm = Net()\n", True),
+    ("import keras\ndef make():\n    return keras.Sequential()\nm = make()\n", True),
+    # Not models: a layer, a preprocessing function, other libraries, an unknown, a mix.
+    ("import keras\nclass Block(keras.layers.Layer):\n    pass\nm = Block()\n", False),
+    ("import keras\nm = keras.layers.Dense(3)\n", False),
+    ("from keras.applications.resnet50 import preprocess_input\nm = preprocess_input(x)\n", False),
+    ("from sklearn.ensemble import RandomForestClassifier\nm = RandomForestClassifier()\n", False),
+    ("import joblib\nm = joblib.load('m.pkl')\n", False),
+    ("class Net:\n    pass\nm = Net()\n", False),
+    ("import keras, joblib\nm = keras.models.load_model(p) if k else joblib.load(p)\n", False),
+]
+
+
+@pytest.mark.parametrize("source,is_model", RECEIVERS, ids=range(len(RECEIVERS)))
+def test_receiver_is_a_keras_model(source, is_model):
+    pic = context(source + "m.predict(x)\n").picture
+    [event] = [e for e in pic.methods if e.name == "predict"]
+    assert event.receiver.is_model() is is_model
+
+
+def test_a_model_parameter_is_a_model_where_the_caller_passes_one():
+    source = ("import keras\ndef score(model, x):\n    return model.predict(x)\n"
+              "score(keras.models.load_model('m.keras'), data)\n")
+    pic = context(source).picture
+    got = sorted(e.receiver.is_model() for e in pic.methods if e.name == "predict")
+    assert got == [True]  # inlined at the call, with the caller's argument
+    alone = context(source.replace("score(keras.models.load_model('m.keras'), data)\n", "")).picture
+    assert [e.receiver.is_model() for e in alone.methods if e.name == "predict"] == [False]
+
+
+# ------------------------------------------------------------------ loops
+
+LOOPS = [
+    # (source, marked expression, [loop kinds innermost first], loop names of the innermost)
+    ("for i in range(n):\n    f(x[i])  # <-\n", "f(x[i])", ["For"], {"i"}),
+    ("for i, (a, b) in enumerate(zip(p, q)):\n    f(a)  # <-\n", "f(a)", ["For"], {"i", "a", "b"}),
+    ("for path in paths:\n    img = load(path)\n    arr = img / 255\n    f(arr)  # <-\n", "f(arr)", ["For"],
+     {"path", "img", "arr"}),
+    ("for p in ps:\n    total = 0\n    f(total)  # <-\n", "f(total)", ["For"], {"p"}),
+    ("i = 0\nwhile i < n:\n    f(x[i])  # <-\n    i += 1\n", "f(x[i])", ["While"], {"i"}),
+    ("while True:\n    frame = cam.read()\n    f(frame)  # <-\n", "f(frame)", ["While"], set()),
+    ("for e in range(3):\n    for j in range(4):\n        f(j)  # <-\n", "f(j)", ["For", "For"], {"j"}),
+    ("ys = [f(x[None]) for x in xs if x]  # <-\n", "f(x[None])", ["ListComp"], {"x"}),
+    ("ys = {k: f(v) for k, v in d.items()}  # <-\n", "f(v)", ["DictComp"], {"k", "v"}),
+    # Evaluated once: a for's iterable and else clause, a comprehension's first iterable.
+    ("for i in f(xs):  # <-\n    pass\n", "f(xs)", [], None),
+    ("for i in xs:\n    pass\nelse:\n    f(i)  # <-\n", "f(i)", [], None),
+    ("ys = [y for y in f(xs)]  # <-\n", "f(xs)", [], None),
+    # A def in a loop runs where it is called.
+    ("for i in xs:\n    def g():\n        return f(i)  # <-\n", "f(i)", [], None),
+    ("f(x)  # <-\n", "f(x)", [], None),
+]
+
+
+@pytest.mark.parametrize("source,code,kinds,names", LOOPS, ids=range(len(LOOPS)))
+def test_loops_and_loop_names(source, code, kinds, names):
+    ctx = context(source)
+    node = find(ctx, code, cst.Call)
+    loops = ctx.loops(node)
+    assert [type(loop).__name__ for loop in loops] == kinds
+    if loops:
+        assert ctx.loop_names(loops[0]) == names
+
+
+TRIPS = [
+    ("for i in range(5):\n    f()\n", 5),
+    ("N = 3\nfor i in range(1, N + 1):\n    f()\n", 3),
+    ("for i in range(0, 10, 4):\n    f()\n", 3),
+    ("for x in [a, b]:\n    f()\n", 2),
+    ("for i, x in enumerate(xs[:8]):\n    f()\n", 8),
+    ("for a, b in zip(xs[2:6], ys):\n    f()\n", 4),
+    ("ys = [f() for x in xs[:4] for c in 'ab']\n", None),  # 'ab' is not a literal sequence of items here
+    ("ys = [f() for x in range(4) for c in (1, 2)]\n", 8),
+    ("for i in range(n):\n    f()\n", None),
+    ("for x in xs[:k]:\n    f()\n", None),
+    ("while i < 3:\n    f()\n", None),
+    ("range = myrange\nfor i in range(5):\n    f()\n", None),
+]
+
+
+@pytest.mark.parametrize("source,trips", TRIPS, ids=range(len(TRIPS)))
+def test_max_trips(source, trips):
+    ctx = context(source)
+    [loop] = [n for n in ctx.walk(ctx.picture.module) if isinstance(n, (cst.For, cst.While, cst.ListComp))][:1]
+    assert ctx.max_trips(loop) == trips
+
+
+def test_reads_skips_attribute_and_keyword_names():
+    ctx = context("f(a.i, b[j], k=c)\n")
+    assert ctx.reads(find(ctx, "f(a.i, b[j], k=c)", cst.Call)) == {"f", "a", "b", "j", "c"}
+
+
+PARAMETERS = [
+    # (source, is the marked load the parameter's own value?)
+    ("def build(self, shape):\n    return f(shape)  # <-\n", True),
+    ("def build(self, shape):\n    shape = g(shape)  # <-\n", True),  # read in the rebinding statement itself
+    ("def build(self, shape):\n    shape = g(shape)\n    return f(shape)  # <-\n", False),
+    ("def build(self, shape):\n    f(shape)  # <-\n    shape = g(shape)\n", True),
+    ("def build(self, shape):\n    for shape in shapes:\n        f(shape)  # <-\n", False),
+    ("def build(self, shape):\n    shape += 1\n    f(shape)  # <-\n", False),
+    ("shape = 3\nf(shape)  # <-\n", False),
+    ("def build(self):\n    return f(shape)  # <-\n", False),
+]
+
+
+@pytest.mark.parametrize("source,is_param", PARAMETERS, ids=range(len(PARAMETERS)))
+def test_parameter(source, is_param):
+    ctx = context(source)
+    node = marked(ctx)
+    param = ctx.parameter(node)
+    assert (param is not None and param.name.value == node.value) is is_param
+# ------------------------------------------------------------------ branches on parameters (KC001)
+
+
+def _bn_inputs(source: str) -> list[tuple[str, bool, str | None]]:
+    """(producer of each BatchNormalization application, conditional, the deciding call's code)."""
+    ctx = context(source)
+    out = []
+    for app in ctx.picture.applies:
+        if app.layer.short == "BatchNormalization":
+            drops = [p for p in ctx.picture.producers(app) if p.layer.short == "Dropout"]
+            for d in drops:
+                out.append((d.layer.short, d.conditional, ctx.code(d.decided) if d.decided is not None else None))
+    return out
+
+
+BLOCK = ("from keras import layers\n"
+         "def block(x, rate=0):\n    if rate:\n        x = layers.Dropout(rate)(x)\n"
+         "    return layers.BatchNormalization()(x)\n")
+BRANCHES = [
+    # No call: run on its own, the default 0 skips the branch: the Dropout is only maybe made.
+    (BLOCK, [("Dropout", True, None)]),
+    # A call that passes a known rate decides it, and is the deciding call.
+    (BLOCK + "def build(x):\n    return block(x, rate=0.3)\n", [("Dropout", False, "block(x, rate=0.3)")]),
+    # A call that passes its own unknown parameter: still undecided.
+    (BLOCK + "def build(x, r):\n    return block(x, r)\n", [("Dropout", True, None)]),
+    # Handed on through a caller: the deciding call is the one with the literal.
+    (BLOCK + "def stage(x, r):\n    return block(x, r)\ndef build(x):\n    return stage(x, 0.5)\n",
+     [("Dropout", False, "stage(x, 0.5)")]),
+    # A test computed from the parameter is as unknown; a default that takes the branch is taken.
+    (BLOCK.replace("if rate:", "if rate > 0 and not False:"), [("Dropout", True, None)]),
+    (BLOCK.replace("rate=0", "rate=0.5"), [("Dropout", False, None)]),
+    # A default that takes the branch, through a call that leaves it out: decided by that call.
+    (BLOCK.replace("rate=0", "rate=0.5") + "def build(x):\n    return block(x)\n",
+     [("Dropout", False, "block(x)")]),
+]
+
+
+@pytest.mark.parametrize("source, expected", BRANCHES, ids=[str(i) for i in range(len(BRANCHES))])
+def test_branches_on_parameters(source, expected):
+    assert _bn_inputs(source) == expected
+
+
+# ------------------------------------------------------------------ root KerasTensors (KC004)
+
+
+def test_raw_ops_keep_the_root_keras_tensor():
+    source = ("import keras\nimport tensorflow as tf\nx = keras.Input((4,))\nh = keras.layers.Dense(4)(x)\n"
+              "a = tf.reduce_sum(h, -1)\nb = tf.abs(a) * 2\nc = b[:, None]\nd = keras.layers.Dense(2)(c)\n")
+    ctx = context(source)
+    by_op = {e.canon.name.rsplit(".", 1)[-1]: e for e in ctx.picture.calls}
+    dense = find(ctx, "keras.layers.Dense(4)(h)".replace("(h)", "(x)"), cst.Call)
+    assert by_op["reduce_sum"].symbolic[0].origin() is dense
+    assert by_op["abs"].symbolic[0].origin() is dense  # through a TF op's result
+    [apply2] = [a for a in ctx.picture.applies if a.layer.arg("units", 0) is not None and ctx.code(a.layer.arg("units", 0)) == "2"]
+    assert apply2.inputs[0].origin() is dense  # through an operator and slicing
+
+
+MODEL_TENSORS = [
+    ("m.output", True), ("m.outputs", True), ("m.inputs", True), ("m.get_layer('d').output", True),
+    ("base(x)", True), ("base.output", True), ("preprocess_input(x)", True), ("loaded.output", True),
+    ("m.summary", False), ("unknown_model.output", False),
+]
+
+
+@pytest.mark.parametrize("expr, kt", MODEL_TENSORS)
+def test_keras_tensors_that_come_from_calls(expr, kt):
+    source = ("import tensorflow as tf\nfrom tensorflow import keras\n"
+              "from tensorflow.keras.applications.resnet50 import preprocess_input\n"
+              "x = keras.Input((32, 32, 3))\nm = keras.Model(x, keras.layers.Dense(2, name='d')(x))\n"
+              "base = keras.applications.ResNet50(include_top=False, weights=None)\n"
+              "loaded = keras.models.load_model('m.keras')\n"
+              f"probe = tf.identity({expr})\n")
+    ctx = context(source)
+    [event] = [e for e in ctx.picture.calls if e.canon.name == "tensorflow.identity"]
+    assert bool(event.symbolic) is kt
+
+
+# ------------------------------------------------------------------ values and uses (KC003)
+
+
+def test_values_of_a_parameter():
+    source = ("def make(n, c=NonNeg()):\n    return c  # <-\n"
+              "def called(n, c=None):\n    return c  # <-\n"
+              "def use():\n    called(1)\n    called(2, c=MaxNorm(2))\n")
+    ctx = context(source)
+    loads = [n for n in ctx.walk(ctx.picture.module) if isinstance(n, cst.Name) and n.value == "c"
+             and isinstance(ctx.parent(n), cst.Return)]
+    assert [ctx.code(v) for v in ctx.values(loads[0])] == ["NonNeg()"]  # no call: the default
+    assert [ctx.code(v) for v in ctx.values(loads[1])] == ["None", "MaxNorm(2)"]  # each call
+
+
+def test_object_uses_in_order():
+    source = ("layer = Dense(3)\nlayer.build((None, 2))\nx = layer.kernel.constraint\n"
+              "layer.kernel.assign(w)\ny = layer(z)\nkeep(layer)\nlayer = Dense(4)\nlayer.build(None)\n")
+    ctx = context(source)
+    made = find(ctx, "Dense(3)", cst.Call)
+    got = [(u.kind, u.path) for u in ctx.object_uses(made)]
+    assert got == [("method", ("build",)), ("attribute", ("kernel", "constraint")),
+                   ("method", ("kernel", "assign")), ("call", ()), ("escape", ())]
+    assert ctx.object_uses(find(ctx, "keep(layer)", cst.Call)) is None  # not bound to a name
+
+
+def test_a_conditional_kwargs_dict_gives_its_keys():
+    source = ("from keras import layers\nfrom keras.constraints import NonNeg\n"
+              "def f(n, convex):\n    c = {'kernel_constraint': NonNeg()} if convex else {}\n"
+              "    return layers.Dense(n, **c)\n"
+              "def g(n, flag):\n    c = {'kernel_constraint': NonNeg()} if flag else {'kernel_constraint': 'max_norm'}\n"
+              "    return layers.Dense(n, **c)\n")
+    known, conflicting = context(source).picture.layers
+    assert known.arg("kernel_constraint") is not None and not known.opaque
+    assert conflicting.opaque
+
+
+def test_add_weight_gives_a_weight_and_assign_is_recorded_on_it():
+    source = ("import keras\nclass L(keras.layers.Layer):\n    def build(self, shape):\n"
+              "        self.w = self.add_weight(shape=(4,))\n        self.w.assign(ones)\n")
+    pic = context(source).picture
+    [add] = [e for e in pic.methods if e.name == "add_weight"]
+    [assign] = [e for e in pic.methods if e.name == "assign"]
+    assert assign.receiver.kind == "weight" and assign.receiver.node is add.node
+
+
+def test_instances_of_local_classes():
+    source = ("import keras\nclass L(keras.layers.Layer):\n    pass\n"
+              "def build():\n    return L()(keras.Input((2,)))\n")
+    pic = context(source).picture
+    assert [i.canon.name for i in pic.instances] == ["<local>.L"]
+
+
+STRINGS = ["0", "10", "1_000", "0x1F", "0o17", "0b101", "1.5", ".5", "1e-3", "1_0.5e2", "3j",
+           "'relu'", '"x"', "r'\\d+'", '"""doc\nmore"""', "u'é'", "'a\\nb'", "b'x'", "''", '""""""',
+           "'\"'", 'R"x"', "'''a'''", "'tab\\there'", "'a' 'b'"]
+
+
+@pytest.mark.parametrize("source", STRINGS, ids=range(len(STRINGS)))
+def test_string_literals_have_their_python_value(source):
+    import ast
+
+    from kerascheck.flow import literal_value
+
+    node = cst.parse_expression(source)
+    assert literal_value(node) == ast.literal_eval(source)
+
+
+# ------------------------------------------------------------------ spellings, imports, attributes (fixes)
+
+from kerascheck.facts import ProjectFacts  # noqa: E402
+from kerascheck.names import keras_relative  # noqa: E402
+from kerascheck.rule import remove_arg  # noqa: E402
+
+SPELL = [
+    # What names `keras.ops` at the marked line: the file's own imports, shortest first.
+    ("import keras\nx = 1  # <-\n", "keras.ops", "keras.ops"),
+    ("from keras import ops\nimport keras\nx = 1  # <-\n", "keras.ops", "ops"),
+    ("import tensorflow as tf\nx = 1  # <-\n", "keras.ops", "tf.keras.ops"),
+    ("from tensorflow import keras\nx = 1  # <-\n", "keras.ops", "keras.ops"),
+    # A local binding hides the import: not a spelling there.
+    ("import keras\ndef f():\n    keras = 3\n    x = 1  # <-\n", "keras.ops", None),
+    # tf_keras is not Keras 3: no spelling through it.
+    ("import tf_keras as keras\nx = 1  # <-\n", "keras.ops", None),
+    # A canonical name that collapses internal segments (schedules).
+    ("import keras\nx = 1  # <-\n", "keras.optimizers.schedules.InverseTimeDecay",
+     "keras.optimizers.schedules.InverseTimeDecay"),
+    # Not Keras: plain module paths.
+    ("import numpy as np\nx = 1  # <-\n", "numpy.argmax", "np.argmax"),
+    ("x = 1  # <-\n", "numpy.argmax", None),
+]
+
+
+@pytest.mark.parametrize(("source", "target", "expected"), SPELL)
+def test_spell(source, target, expected):
+    ctx = context(source)
+    node = marked(ctx, cst.Integer)
+    assert ctx.picture.names.spell(target, ctx.scope_of(node)) == expected
+
+
+def test_spelling_adds_import_keras_before_the_first_import_only_when_keras_is_free():
+    ctx = context('"""Doc."""\nfrom __future__ import annotations\nimport os\nfrom keras import backend as K\n'
+                  "y = 1  # <-\n")
+    text, edits = ctx.spelling("keras.ops", marked(ctx, cst.Integer))
+    assert text == "keras.ops" and len(edits) == 1
+    assert edits[0].at == "before" and edits[0].content == "import keras\n"
+    assert ctx.code(edits[0].node).strip() == "import os"  # after the __future__ import
+    taken = context("from keras import backend as K\nkeras = None\ny = 1  # <-\n")
+    assert taken.spelling("keras.ops", marked(taken, cst.Integer)) is None
+
+
+SPELLED = [
+    ("from keras.layers import merge\nmerge.concatenate  # <-\n", {"keras.layers.merge.concatenate"}),
+    ("import keras\nkeras.layers.merge.concatenate  # <-\n", {"keras.layers.merge.concatenate"}),
+    ("import tensorflow as tf\nL = tf.keras.layers\nL.experimental.preprocessing  # <-\n",
+     {"tensorflow.keras.layers.experimental.preprocessing"}),
+    ("try:\n    import tf_keras as keras\nexcept ImportError:\n    from tensorflow import keras\nkeras.layers  # <-\n",
+     {"tf_keras.layers", "tensorflow.keras.layers"}),
+    ("unknown.layers  # <-\n", None),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), SPELLED)
+def test_spelled_paths_keep_what_canonical_names_drop(source, expected):
+    ctx = context(source)
+    node = marked(ctx, cst.Attribute)
+    got = ctx.spelled(node, node)
+    assert (set(got) if got is not None else None) == expected
+
+
+def test_import_records_keep_whole_paths_and_nodes():
+    ctx = context("import keras.utils.np_utils\nfrom keras.layers.merge import concatenate as cat, Add\n"
+                  "def f():\n    from keras import backend as K\n")
+    got = [(r.path, ctx.code(r.node).strip(), type(r.statement).__name__, r.scope.kind) for r in ctx.import_records()]
+    assert got == [("keras.utils.np_utils", "keras.utils.np_utils", "Import", "module"),
+                   ("keras.layers.merge.concatenate", "concatenate as cat,", "ImportFrom", "module"),
+                   ("keras.layers.merge.Add", "Add", "ImportFrom", "module"),
+                   ("keras.backend", "backend as K", "ImportFrom", "function")]
+
+
+def test_attributes_are_indexed_by_name():
+    ctx = context("a.lr = 1\nprint(b.optimizer.lr, c.lr())\nx = args.lr_decay\n")
+    assert [ctx.code(a) for a in ctx.attributes("lr")] == ["a.lr", "b.optimizer.lr", "c.lr"]
+    assert ctx.attributes("missing") == []
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("tensorflow.keras.layers.merge.concatenate", ("tf.keras", "layers.merge.concatenate")),
+    ("keras.backend", ("keras", "backend")),
+    ("keras", ("keras", "")),
+    ("tf_keras.optimizers.legacy.SGD", ("tf_keras", "optimizers.legacy.SGD")),
+    ("numpy.keras", None),
+])
+def test_keras_relative(raw, expected):
+    assert keras_relative(raw) == expected
+
+
+KERAS_MAJOR = [
+    # (source, facts, flavor, expected)
+    ("import keras\n", DEFAULT, "keras", "3"),
+    ("import keras\n", DEFAULT, None, "3"),
+    ("import tensorflow as tf\n", DEFAULT, "tf.keras", "3"),
+    ("import tf_keras\n", DEFAULT, "tf_keras", "2"),
+    # A file that imports tf_keras, or sets TF_USE_LEGACY_KERAS, says nothing sure about the others.
+    ("import keras\nimport tf_keras\n", DEFAULT, "keras", None),
+    ("import os\nos.environ['TF_USE_LEGACY_KERAS'] = '1'\nimport tensorflow as tf\n", DEFAULT, "tf.keras", None),
+    # The project's target.
+    ("import keras\n", ProjectFacts(keras="2", keras_source="pins"), "keras", "2"),
+    ("import keras\n", ProjectFacts(keras="3", keras_source="--target-keras", keras_forced=True), "keras", "3"),
+    # No Keras import at all: the file as a whole is not Keras code.
+    ("import numpy\n", DEFAULT, None, None),
+]
+
+
+@pytest.mark.parametrize(("source", "facts", "flavor", "expected"), KERAS_MAJOR)
+def test_keras_major(source, facts, flavor, expected):
+    ctx = context(source)
+    ctx.facts = facts
+    assert ctx.keras_major(flavor) == expected
+
+
+@pytest.mark.parametrize(("call", "arg", "expected"), [
+    ("f(a, b=1, c=2)", "b=1", "f(a, c=2)"),
+    ("f(a, b=1)", "b=1", "f(a)"),
+    ("f(b=1,)", "b=1", "f()"),
+    ("f(\n    a,\n    b=1,\n)", "b=1", "f(\n    a,\n)"),
+])
+def test_remove_arg_leaves_valid_code(call, arg, expected, tmp_path):
+    from kerascheck import engine
+    from kerascheck.config import Settings
+    from kerascheck.rule import Fix, Hit, Rule
+
+    def check(ctx):
+        node = next(n for n in ctx.walk(ctx.picture.module) if isinstance(n, cst.Call))
+        target = next(a for a in node.args if ctx.code(a).strip().rstrip(",") == arg)
+        yield Hit(node, fix=Fix(remove_arg(node, target), "safe", "drop it"))
+
+    from kerascheck import fix
+
+    plan = engine.Plan.make(Settings(), (Rule("KC999", "t", "m", needs=(b"f",), check=check),), {"KC999"})
+    outcome = fix.fix_data("t.py", None, (call + "\n").encode(), plan)
+    assert outcome.fixed.decode() == expected + "\n"
+
+
+def test_calls_in_an_assert_are_calls():
+    ctx = context("import keras\nmodel = keras.Sequential()\nassert model.predict_generator(g, 2).shape, keras.ops.sum(x)\n")
+    assert [e.name for e in ctx.picture.methods] == ["predict_generator"]
+    assert [e.canon.name for e in ctx.picture.calls] == ["keras.ops.sum"]
+
+
+def test_spelling_uses_only_imports_that_run_with_the_module():
+    # `tf` is imported in one branch of a function only: naming it elsewhere could fail.
+    ctx = context("import keras.backend as K\nfrom lib import *\n"
+                  "def f(x):\n    if K.backend() == 'theano':\n        return 1  # <-\n"
+                  "    import tensorflow as tf\n    return tf\n")
+    assert ctx.spelling("keras.ops", marked(ctx, cst.Integer)) is None
+    ctx = context("import tensorflow as tf\ny = 1  # <-\n")
+    assert ctx.spelling("keras.ops", marked(ctx, cst.Integer)) == ("tf.keras.ops", ())

@@ -183,7 +183,7 @@ def test_to_source_lines_map_back():
     src, cells = to_source(MODEL.encode())
     text = src.decode()
     compile(text, "nb", "exec")
-    assert [(start, number) for start, number, _ in cells] == [(1, 2), (5, 3), (7, 4), (13, 6), (15, 7)]
+    assert [(start, number) for start, number, _, _ in cells] == [(1, 2), (5, 3), (7, 4), (13, 6), (15, 7)]
     assert text.splitlines()[13] == "model = keras.Sequential([drop, layers.BatchNormalization()])"
 
 
@@ -199,3 +199,82 @@ def test_sarif_and_github_name_the_cell(project):
     github = run_cli("check", "--no-cache", "--output-format", "github", ".", cwd=project).stdout.splitlines()
     assert any(line.startswith("::warning file=nb/model.ipynb,line=2,") and "::cell 6, line 2: KC001" not in line
                and "::cell 6, line 2: Dropout" in line for line in github), github
+
+
+# ---- notebooks as people write them: automagic, indented cells, one broken cell
+
+NOTEBOOK_FIXTURES = sorted((Path(__file__).resolve().parent.parent / "fixtures" / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_FIXTURES, ids=[p.name for p in NOTEBOOK_FIXTURES])
+def test_notebook_fixture(path):
+    """`cell N:LINE:COL CODE message` per finding, in the sibling `.expected` (checked by hand)."""
+    from tests.conftest import invoke
+
+    result = invoke("check", "--no-cache", "--format", "json", "--exit-zero", path.name, cwd=path.parent)
+    got = "".join(f"cell {d['cell']}:{d['line']}:{d['column']} {d['code']} {d['message']}\n"
+                  for d in json.loads(result.stdout))
+    assert got == path.with_suffix(".expected").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("pip install -q tensorflow-datasets", "pass"),
+    ("ls dir/", "pass"),
+    ("cd /content/drive", "pass"),  # Python would read `cd / content / drive`; IPython runs %cd
+    ("cat f", "pass"),
+    ("  cd ..", "  pass"),
+    ("pwd", "pass"),
+    ("ls -la", "pass"),
+    ("cat(x)", "pass"),  # IPython: %cat (x), when `cat` is not a Python name of the notebook
+    ("ls = [1, 2]", "ls = [1, 2]"),  # an assignment is Python (IPython's AssignmentChecker)
+    ("time.sleep(1)", "time.sleep(1)"),  # an attribute is Python
+    ("run = make(", "run = make("),
+    ("history = model.fit(x, y)", "history = model.fit(x, y)"),
+    ("wget https://x/y.zip", "wget https://x/y.zip"),  # not a magic: a syntax error in IPython too
+])
+def test_automagic_in_a_single_line_cell(line, expected):
+    assert neutralize([line]) == [expected]
+
+
+def test_automagic_in_longer_cells_only_where_the_line_is_no_python():
+    """IPython applies automagic to single-line cells only; in a longer cell a line that is no
+    Python anyway is still read as the magic it was meant to be."""
+    cell = ["import os", "pip install x", "ls -la", "cat(x)", "cd data/"]
+    assert neutralize(cell) == ["import os", "pass", "ls -la", "cat(x)", "pass"]
+
+
+def test_a_magic_name_the_notebook_defines_is_python(tmp_path):
+    src, _ = to_source(notebook(("code", "def run(m):\n    return m\n"), ("code", "run(model)\n"),
+                                ("code", "cat f\n")).encode())
+    assert src.decode().splitlines() == ["def run(m):", "    return m", "run(model)", "pass"]
+
+
+def test_indented_cell_is_dedented_and_mapped_back(tmp_path):
+    (tmp_path / "i.ipynb").write_text(notebook(
+        ("code", "  import keras\n  from keras import layers\n"),
+        ("code", "\n\t\tx = layers.Dropout(0.5)(keras.Input((4,)))\n\t\ty = layers.BatchNormalization()(x)\n")))
+    data = json.loads(run_cli("check", "--no-cache", "--format", "json", ".", cwd=tmp_path).stdout)
+    assert [(d["cell"], d["line"], d["column"], d["end_column"]) for d in data] == [
+        (2, 3, 7, 7 + len("layers.BatchNormalization()"))]
+    assert [(r["cell"], r["line"], r["column"]) for r in data[0]["related"]] == [(2, 2, 7)]
+
+
+def test_one_broken_cell_is_one_kc000_and_the_rest_is_checked(tmp_path):
+    (tmp_path / "b.ipynb").write_text(notebook(
+        ("code", "import keras\nfrom keras import layers\n"),
+        ("code", "def oops(:\n    pass\n"),
+        ("code", "print 'python 2'\n"),
+        ("code", "m = keras.Sequential([layers.Dropout(0.5), layers.BatchNormalization()])\n")))
+    data = json.loads(run_cli("check", "--no-cache", "--format", "json", ".", cwd=tmp_path).stdout)
+    assert [(d["code"], d["cell"], d["line"]) for d in data] == [("KC000", 2, 1), ("KC000", 3, 1), ("KC001", 4, 1)]
+    assert data[0]["message"].endswith("(this cell is not checked; the other cells are)")
+
+
+def test_a_broken_cell_is_no_link_between_cells(tmp_path):
+    """What a broken cell would define is unknown: no finding crosses it."""
+    (tmp_path / "x.ipynb").write_text(notebook(
+        ("code", "import keras\nfrom keras import layers\ndrop = layers.Dropout(0.5)\n"),
+        ("code", "drop = layers.Dense(4)\nbroken = (\n"),
+        ("code", "m = keras.Sequential([drop, layers.BatchNormalization()])\n")))
+    data = json.loads(run_cli("check", "--no-cache", "--format", "json", ".", cwd=tmp_path).stdout)
+    assert [(d["code"], d["cell"]) for d in data] == [("KC000", 2)]

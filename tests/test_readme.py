@@ -135,7 +135,8 @@ COMMANDS = _commands()
 def test_the_commands_were_found():
     joined = "\n".join(COMMANDS)
     for needle in ("kerascheck check fixtures", "kerascheck rule KC001", "--write-baseline", "--baseline",
-                   "--stdin-filename", "--diff origin/main", "--output-format sarif", "--confirm"):
+                   "--stdin-filename", "--changed-since origin/main", "--output-format sarif", "--confirm",
+                   "--diff src/", "--fix src/", "--fix --unsafe-fixes --show-fixes src/"):
         assert needle in joined, needle
 
 

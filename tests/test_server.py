@@ -176,7 +176,7 @@ def test_dropout_before_batchnorm_is_published_then_cleared_by_the_fix(tmp_path)
             assert diag.code_description.href.endswith("/kc001_dropout_before_batchnorm.py")
             [related] = diag.related_information
             assert related.location.uri == uri and related.location.range.start.line == 5
-            assert related.message == "layers.Dropout(0.5)"
+            assert related.message == "the Dropout that feeds it"
             assert "Dropout (line 6) feeds BatchNormalization" in diag.message
 
             # Two quick edits, the second one removing the bug: one check, of the last version.
@@ -577,7 +577,9 @@ def test_check_never_imports_pygls():
 
 def test_the_server_agrees_with_the_cli_on_every_fixture():
     """Same findings, at the same places, as `kerascheck check --format json`."""
-    files = sorted(p for p in (ROOT / "fixtures").rglob("*.py"))
+    # fixtures/projects/ have their own config files, which the server reads per document and a
+    # run of `check fixtures` does not: tests/test_target.py checks them from their own folder.
+    files = sorted(p for p in (ROOT / "fixtures").rglob("*.py") if "projects" not in p.relative_to(ROOT).parts)
     expected = {}
     for f in json.loads(run_cli("check", "fixtures", "--format", "json", "--no-cache", "--exit-zero").stdout):
         expected.setdefault((ROOT / f["path"]).resolve().as_uri(), []).append(
@@ -597,7 +599,8 @@ def test_the_server_agrees_with_the_cli_on_every_fixture():
             return got
 
     got = run(go())
-    assert got == {uri: sorted(found) for uri, found in expected.items()}
+    opened = {path.resolve().as_uri() for path in files}  # the notebooks under fixtures/ are not opened here
+    assert got == {uri: sorted(found) for uri, found in expected.items() if uri in opened}
     assert sum(len(v) for v in got.values()) > 50
 
 

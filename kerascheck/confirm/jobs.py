@@ -91,13 +91,12 @@ def _source(path: str, data: bytes) -> tuple[str, Any]:
     return decode(data), cells
 
 
-def _joined_line(cells, cell: int | None, line: int) -> int:
+def _joined(cells, cell: int | None, line: int, column: int) -> tuple[int, int]:
     if cells is None or cell is None:
-        return line
-    for start, number, _ in cells:
-        if number == cell:
-            return start + line - 1
-    return line
+        return line, column
+    from kerascheck import notebook
+
+    return notebook.to_joined(cells, cell, line, column)
 
 
 def build_jobs(findings: list, plan, read=None) -> list[dict[str, Any]]:
@@ -151,14 +150,18 @@ def _file_jobs(path: str, findings: list, rules: dict, plan, read) -> Iterator[d
     try:
         text, cells = _source(path, read(path))
         wanted = [rules[c] for c in sorted({f.code for f in findings})]
-        analysis = analyse(text, path, wanted, plan.options if plan is not None else None,
-                           plan.facts if plan is not None else DEFAULT_FACTS)
+        facts = DEFAULT_FACTS
+        if plan is not None:  # the file's own facts, as the lint had them (its project's Keras target)
+            from kerascheck import notebook
+
+            facts = plan.facts_for(Path(path), notebook.original_text(cells) if cells else text, path)
+        analysis = analyse(text, path, wanted, plan.options if plan is not None else None, facts)
     except Exception as exc:  # noqa: BLE001 - the file changed or cannot be analysed again
         for _ in findings:
             yield {"_unavailable": f"the file could not be analysed again: {type(exc).__name__}: {exc}"}
         return
     for f in findings:
-        hit = analysis.hits.get((f.code, _joined_line(cells, f.cell, f.line), f.column))
+        hit = analysis.hits.get((f.code, *_joined(cells, f.cell, f.line, f.column)))
         if hit is None:
             yield {"_unavailable": "the finding was not found again in the file (was it changed?)"}
             continue

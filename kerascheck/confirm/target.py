@@ -56,12 +56,13 @@ def sets_legacy_env(text: str) -> bool:
 def keras_target(ctx: Any, flavors: Iterable[str | None] = (), legacy_idiom: str | None = None) -> dict[str, Any]:
     """The job fields that say which Keras builds the code.
 
-    Keras 2 when the project targets it (`ctx.facts.keras == "2"`), when the file sets
+    Keras 2 when the project targets it (`ctx.facts.project == "2"`: its pins, the config,
+    `--target-keras 2`; the file's own markers are judged below), when the file sets
     TF_USE_LEGACY_KERAS, when every Keras name the flagged code uses (`flavors`) is tf_keras or
     `tensorflow.python.keras`, when the file calls a Keras-2-only backend function through
     standalone `keras`, or when the recipe saw another Keras-2-only idiom (`legacy_idiom`, said
     in the evidence); else Keras 3."""
-    if getattr(ctx.facts, "keras", "3") == "2":
+    if getattr(ctx.facts, "project", getattr(ctx.facts, "keras", "3")) == "2":
         source = getattr(ctx.facts, "keras_source", "")
         return {"keras": "2", "keras_alias": True,
                 "keras_why": f"the project targets Keras 2{f' ({source})' if source and source != 'default' else ''}"}

@@ -4,7 +4,10 @@ The run lists every rule (id, name, descriptions, and its whole documentation as
 and Markdown: the project has no public home to link to, so no `helpUri`). Each result has a physical location whose URI is relative to `%SRCROOT%`,
 the current directory (files outside it get an absolute `file:` URI), and a
 `partialFingerprints` entry built from the baseline identity (path, code, flagged
-code, occurrence), so an edit above a finding does not make it a new alert.
+code, occurrence), so an edit above a finding does not make it a new alert. A finding with
+a fix carries it as SARIF `fixes` (one `artifactChange`, a `replacement` per edit, the
+applicability in its `properties`); notebook findings do not, since their edits count lines
+in cells, not in the JSON file a viewer would apply them to.
 `--statistics` does not apply: a SARIF log always holds every result.
 """
 
@@ -54,6 +57,30 @@ def _location(path: str, cwd: Path) -> dict:
     return {"uri": quote(os.fsencode(rel), safe="/"), "uriBaseId": SRCROOT}
 
 
+def _fix(f, cwd: Path) -> dict:
+    """A finding's fix as a SARIF `fix`: one artifact change, a replacement per edit."""
+    replacements = [{
+        "deletedRegion": {"startLine": e["line"], "startColumn": e["column"],
+                          "endLine": e["end_line"], "endColumn": e["end_column"]},
+        "insertedContent": {"text": e["content"]},
+    } for e in f.fix["edits"]]
+    return {
+        "description": {"text": f.fix["message"]},
+        "artifactChanges": [{"artifactLocation": _location(f.path, cwd), "replacements": replacements}],
+        "properties": {"applicability": f.fix["applicability"]},
+    }
+
+
+def _related(i: int, r, f, cwd: Path) -> dict:
+    region = {"startLine": r.line, "startColumn": r.column,
+              "endLine": max(r.end_line, r.line), "endColumn": max(r.end_column, 1)}
+    location = {"id": i, "physicalLocation": {"artifactLocation": _location(r.path or f.path, cwd), "region": region},
+                "message": {"text": r.message}}
+    if r.cell is not None:
+        location["properties"] = {"cell": r.cell}
+    return location
+
+
 def log(result) -> dict:
     from kerascheck import registry
 
@@ -73,8 +100,12 @@ def log(result) -> dict:
                 FINGERPRINT: hashlib.sha256("\0".join(map(str, key)).encode("utf-8", "surrogatepass")).hexdigest()[:32],
             },
         }
+        if f.related:  # the other places of the same cause (the Dropout, where the KerasTensor was made, ...)
+            item["relatedLocations"] = [_related(i, r, f, cwd) for i, r in enumerate(f.related)]
         if f.code in index:
             item["ruleIndex"] = index[f.code]
+        if f.fix and f.cell is None:  # a notebook's edits count lines in cells, not in the JSON file
+            item["fixes"] = [_fix(f, cwd)]
         properties = {}
         if f.cell is not None:  # a notebook: the region counts lines within this cell
             properties["cell"] = f.cell

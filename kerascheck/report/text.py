@@ -43,7 +43,9 @@ def _console(stream, color: str = "auto") -> Console:
 
 
 def render(result, stream, *, statistics: bool = False, summary: bool = True, color: str = "auto",
-           **_: object) -> None:
+           unsafe_fixes: bool = False, **_: object) -> None:
+    from kerascheck.fix import applicable
+
     console = _console(stream, color)
     findings = result.findings
     if statistics:
@@ -55,7 +57,8 @@ def render(result, stream, *, statistics: bool = False, summary: bool = True, co
             console.print(Text.assemble(
                 (printable_path(f.path), "bold"), ":", f"cell {f.cell}:" if f.cell is not None else "",
                 str(f.line), ":", str(f.column), ": ",
-                (f.code, SEVERITY_STYLE.get(f.severity, "bold")), " ", f.message))
+                (f.code, SEVERITY_STYLE.get(f.severity, "bold")), " ",
+                ("[*] ", "cyan") if applicable(f.fix, unsafe_fixes) else "", f.message))
             if f.frame:
                 _frame(console, f)
             if f.confirm:  # under its finding, before the blank line that separates findings
@@ -66,6 +69,9 @@ def render(result, stream, *, statistics: bool = False, summary: bool = True, co
                 console.print()
     if summary:
         console.print(Text(summary_line(result), style="dim" if not findings else ""))
+        hint = fix_hint(findings, unsafe_fixes)
+        if hint:
+            console.print(Text(hint))
 
 
 def _frame(console: Console, f) -> None:
@@ -79,6 +85,23 @@ def _frame(console: Console, f) -> None:
             length = max(1, len(line[f.column - 1 : stop - 1].expandtabs(4)))
             console.print(Text.assemble((" " * width + " | ", "blue"), " " * len(prefix),
                                         ("^" * length, SEVERITY_STYLE.get(f.severity, "bold"))))
+    _related(console, f, width)
+
+
+def _related(console: Console, f, width: int) -> None:
+    """The finding's related places in its own file, each line with its label underlined."""
+    shown = [r for r in f.related if r.path is None and r.text]
+    if not shown:
+        return
+    width = max(width, *(len(str(r.line)) for r in shown))
+    for r in shown:
+        where = f"cell {r.cell}:" if r.cell is not None and r.cell != f.cell else ""
+        console.print(Text.assemble((f"{where}{r.line:>{width}} | ", "blue"), r.text.expandtabs(4)))
+        prefix = r.text[: r.column - 1].expandtabs(4)
+        stop = r.end_column if r.end_line == r.line else len(r.text) + 1
+        length = max(1, len(r.text[r.column - 1 : stop - 1].expandtabs(4)))
+        console.print(Text.assemble((" " * (len(where) + width) + " | ", "blue"), " " * len(prefix),
+                                    ("-" * length, "cyan"), " ", r.message))
 
 
 def _count(n: int, word: str) -> str:
@@ -86,12 +109,31 @@ def _count(n: int, word: str) -> str:
 
 
 def summary_line(result) -> str:
-    """`All checks passed! (...)` or `Found N findings in M files (...)`, count words in number."""
+    """`All checks passed! (...)` or `Found N findings in M files (...)`, count words in number;
+    after --fix, `Found N findings (F fixed, R remaining) (...)`."""
     findings = result.findings
     n, m = len(findings), len({f.path for f in findings})
     cached = getattr(result, "cached", 0)
+    fixed = getattr(result, "fixed", 0)
     detail = (f"({_count(len(result.files), 'file')} checked, {result.skipped} skipped by prefilter"
               f"{f', {cached} from cache' if cached else ''}) in {result.seconds:.2f} s")
+    if fixed:
+        return f"Found {_count(n + fixed, 'finding')} ({fixed} fixed, {n} remaining) {detail}"
     if not n:
         return f"All checks passed! {detail}"
     return f"Found {_count(n, 'finding')} in {_count(m, 'file')} {detail}"
+
+
+def fix_hint(findings, unsafe_fixes: bool = False) -> str:
+    """ruff's hint: how many findings `--fix` would fix, and how many more `--unsafe-fixes` would."""
+    from kerascheck.fix import applicable
+
+    fixable = sum(applicable(f.fix, unsafe_fixes) for f in findings)
+    hidden = 0 if unsafe_fixes else sum(applicable(f.fix, True) for f in findings) - fixable
+    more = (f"{hidden} hidden {'fix' if hidden == 1 else 'fixes'} can be enabled with the "
+            "`--unsafe-fixes` option") if hidden else ""
+    if fixable:
+        return f"[*] {fixable} fixable with the `--fix` option" + (f" ({more})." if more else ".")
+    if hidden:
+        return f"No fixes available ({more})."
+    return ""

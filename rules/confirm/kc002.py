@@ -186,10 +186,11 @@ def lookalikes(ctx: Context, index=None) -> Iterator[dict]:
             continue
         if not any(s is call for s in kc.node.body.body if isinstance(kc.node.body, cst.IndentedBlock)):
             continue
-        if mc_name(kc.name) or _deliberate_text(ctx, kc):
+        if mc_name(kc.name):
             continue
-        reached = [e.node for e in events if any(s.function is call for s in e.site.chain())]
-        if not reached or any(id(c) in flagged for c in reached):
+        on_way = [e for e in events if any(s.function is call for s in e.site.chain())]
+        reached = [e.node for e in on_way]
+        if not reached or any(id(c) in flagged for c in reached) or _deliberate(ctx, on_way):
             continue
         if not _runs_at_inference(ctx, kc.node):
             continue
@@ -218,10 +219,11 @@ def lookalikes(ctx: Context, index=None) -> Iterator[dict]:
             yield made
 
 
-def _deliberate_text(ctx: Context, kc) -> bool:
-    from kerascheck.rules.kc002_dropout_ignores_training import MC_TEXT
+def _deliberate(ctx: Context, events) -> bool:
+    """Monte-Carlo dropout as the rule reads it (a name, a docstring, a comment on the way)."""
+    from kerascheck.rules.kc002_dropout_ignores_training import deliberate
 
-    return bool(MC_TEXT.search(ctx.docstring(kc.node)) or MC_TEXT.search(ctx.docstring()))
+    return any(deliberate(ctx, e.site) for e in events)
 
 
 # -- child side (TensorFlow) --------------------------------------------------------------------

@@ -146,12 +146,13 @@ def job(hit: Hit, ctx: Context, src: SourceIndex) -> dict | str | None:
         return None
     kind = "binop" if isinstance(hit.node, cst.BinaryOperation) else "call"
     flavors = {c.flavor for c in ctx.imported() if c.flavor is not None}
-    # A legacy-Keras finding runs in the Keras 2 child: in a project pinned to Keras 2 (`legacy-keras
+    # A legacy-Keras finding runs in the Keras 2 child: in a project whose target is Keras 2 (its pins,
     # = true`), where `tf.keras` is tf_keras too, and in a file that uses tf_keras alone. A file
     # that also imports Keras 3 (a tf_keras Model given a Keras 3 tensor) needs the Keras 3 child.
     legacy_tf = _legacy_tf(ctx.text) or (hit.fmt.get("lib") == "legacy Keras" and (
         "tf_keras" not in flavors or flavors <= {"tf_keras", "tf.python.keras"}))
-    return _job(ctx, src, hit.node, kind, expect, legacy_tf, hit.related.get("src"))
+    made = hit.related.get("src")  # (node, label)
+    return _job(ctx, src, hit.node, kind, expect, legacy_tf, made[0] if isinstance(made, tuple) else made)
 
 
 def lookalikes(ctx: Context, src: SourceIndex) -> Iterator[dict]:
@@ -167,7 +168,7 @@ def lookalikes(ctx: Context, src: SourceIndex) -> Iterator[dict]:
     pic = ctx.picture
     flagged = {id(h.node) for h in check(ctx)}
     legacy_tf = _legacy_tf(ctx.text)
-    is_legacy = legacy(ctx)
+    is_legacy = legacy(ctx.facts)
     seen: set[int] = set()
 
     def ok_site(event, value=None) -> bool:
@@ -187,7 +188,7 @@ def lookalikes(ctx: Context, src: SourceIndex) -> Iterator[dict]:
             if value is None:  # a TF op on a TF constant
                 ok = any(v.kind == "const" and v.lib == "tf" for v in event.operands()) and ok_site(event)
             else:  # a TF op on a legacy KerasTensor: wrapped into a TFOpLambda layer
-                ok = is_legacy and (value_lib(ctx, value) or "k2") == "k2" and ok_site(event, value)
+                ok = is_legacy and (value_lib(ctx.facts, value) or "k2") == "k2" and ok_site(event, value)
         else:
             ok = False
         if ok:
@@ -202,7 +203,7 @@ def lookalikes(ctx: Context, src: SourceIndex) -> Iterator[dict]:
         elif right.kt and left.kind == "const" and left.lib == "tf":
             ok = ok_site(event, right)
         elif right.kt and left.kind == "const" and left.lib == "numpy":
-            ok = value_lib(ctx, right) == "k2" and ok_site(event, right)
+            ok = value_lib(ctx.facts, right) == "k2" and ok_site(event, right)
         else:
             ok = False
         if ok:

@@ -119,7 +119,6 @@ for label, fn in [
     print(f"  {label:<48s} {res(fn)}")
 
 print("== H. NumPy functions used as left operands: result type for numeric (non-tensor) arguments")
-from numbers import Number
 calls = {
   "array": ([1.0],), "asarray": ([1.0],), "ones": (3,), "zeros": (3,), "full": (3, 2.0), "empty": (3,), "eye": (3,),
   "identity": (3,), "arange": (3,), "linspace": (0, 1, 3), "ones_like": ([1.0],), "zeros_like": ([1.0],),
