@@ -88,6 +88,9 @@ def main() -> int:
         cells = (code, n, row[CONFIRMED], row[NOT_REPRODUCED], row[COULD_NOT_BUILD], f"{wall:.2f}",
                  f"{max(row['wall'], default=0.0):.2f}", f"{cpu:.2f}", "yes" if wall < TARGET_SECONDS else "NO")
         print("  ".join(f"{c:>12}" if i else f"{c:<6}" for i, c in enumerate(cells)))
+    for f in done:  # the findings of rules with a recipe that did not confirm, with the reason
+        if f.confirm["verdict"] != CONFIRMED and rows[f.code][CONFIRMED]:
+            print(f"  {f.path}:{f.line}:{f.column} {f.code} {f.confirm['verdict']}: {f.confirm.get('evidence', '')[:160]}")
     for version, (n, seconds, lib) in sorted(stats.versions.items(), reverse=True):
         print(f"TensorFlow start-up, Keras {version} ({lib}): {seconds:.1f} s x{n}")
     print(f"load average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f}, on {os.cpu_count()} cores")

@@ -48,6 +48,7 @@ DIRNAME = ".kerascheck_cache"
 FORMAT = 1
 KEEP_KEYS = 8  # settings files kept per version; older ones are pruned
 MAX_BYTES = 256 * 1024 * 1024  # a cache file larger than this is not read (about 1.5 million files)
+MAX_SUMMARIES = 50_000  # project index summaries kept (by content digest) before starting afresh
 CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                 "# This file is a cache directory tag created by kerascheck.\n")
 
@@ -112,7 +113,8 @@ def digest(work: _Work) -> str:
     left after its per-file ignores and the prefilter, notebook cells, ...): every field of
     the work item, so a field added later is part of the key without a change here."""
     h = hashlib.blake2b(work.text.encode("utf-8", "surrogatepass"), digest_size=16)
-    rest = {f.name: _plain(getattr(work, f.name)) for f in fields(work) if f.name not in ("display", "path", "text")}
+    rest = {f.name: _plain(getattr(work, f.name)) for f in fields(work)
+            if f.name not in ("display", "path", "text", "project", "parse_cache")}
     h.update(json.dumps(rest, sort_keys=True, default=repr).encode())
     return h.hexdigest()
 
@@ -162,22 +164,29 @@ class Cache:
         self.root = root
         self.dir = root / DIRNAME
         self.file = self.dir / __version__ / f"{settings_key(plan)}.json"
-        self.entries = self._read()
+        self.entries, self.summaries = self._read()
         self.new: dict[str, list] = {}
+        self.new_summaries: dict[str, dict] = {}
 
-    def _read(self) -> dict[str, list]:
+    def _read(self) -> tuple[dict[str, list], dict[str, dict]]:
+        """The files' entries, and the project index's module summaries (by content digest)."""
         try:
             data = json.loads(_read_regular(self.file, MAX_BYTES))
         except FileNotFoundError:
-            return {}
+            return {}, {}
         except (OSError, ValueError, RecursionError, MemoryError) as exc:
             # Whatever is there (a device, a FIFO, a huge file, `[` * 100000): no cache.
             log.debug("ignoring unreadable cache %s: %s", self.file, exc)
-            return {}
+            return {}, {}
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("files"), dict):
             log.debug("ignoring cache %s: unexpected structure", self.file)
-            return {}
-        return data["files"]
+            return {}, {}
+        summaries = data.get("summaries")
+        return data["files"], summaries if isinstance(summaries, dict) else {}
+
+    def summaries_made(self, summaries: dict[str, dict]) -> None:
+        """Module summaries the run's project index made: saved with the files' entries."""
+        self.new_summaries.update(summaries)
 
     def _key(self, path: Path) -> str:
         try:
@@ -202,14 +211,18 @@ class Cache:
 
     def save(self) -> None:
         """Merge this run's entries into the file on disk, atomically; never raises."""
-        if not self.new:
+        if not self.new and not self.new_summaries:
             return
         try:
             self._prepare_dir()
-            entries = self._read()  # pick up what a concurrent run wrote meanwhile
+            entries, summaries = self._read()  # pick up what a concurrent run wrote meanwhile
             entries.update(self.new)
+            if len(summaries) + len(self.new_summaries) > MAX_SUMMARIES:
+                summaries = {}  # old summaries are only a head start: start again
+            summaries.update(self.new_summaries)
             # ASCII: a file name that is not UTF-8 (a lone surrogate in Python) stays a valid escape.
-            blob = json.dumps({"format": FORMAT, "files": entries}, separators=(",", ":")).encode("ascii")
+            blob = json.dumps({"format": FORMAT, "files": entries, "summaries": summaries},
+                              separators=(",", ":")).encode("ascii")
             # Not mkstemp: its 0600 mode would ignore the umask a shared CI cache relies on.
             tmp = self.file.parent / f".tmp-{os.getpid()}-{secrets.token_hex(4)}.part"
             try:

@@ -52,6 +52,7 @@ class CheckRequest:
     no_cache: bool = False
     changed_since: str | None = None  # --changed-since REF: only the files changed since REF
     full_parse: bool = False
+    no_project: bool = False
     baseline_file: str | None = None
     write_baseline: str | None = None
     report_unused_noqa: bool = False
@@ -110,6 +111,7 @@ class CheckRequest:
             "force_exclude": self.force_exclude or None,
             "respect_gitignore": False if self.no_respect_gitignore else None,
             "full_parse": self.full_parse or None,
+            "project": False if self.no_project else None,
             "report_unused_noqa": self.report_unused_noqa or None,
             "force_target_keras": self.target_keras,
         }
@@ -222,6 +224,8 @@ def main() -> None:
 @click.option("--fix-only", is_flag=True, help="Apply the fixes and report nothing else (exit 0 unless an error).")
 @click.option("--show-fixes", is_flag=True, help="List the fixes applied, per file and rule (on stderr).")
 @click.option("--full-parse", is_flag=True, hidden=True, help="Debug: give libcst whole files.")
+@click.option("--no-project", is_flag=True, hidden=True,
+              help="Debug: check each file alone, without following its imports into the project.")
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE, not stdout.")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Report only findings that are not recorded in FILE.")
@@ -353,20 +357,21 @@ def _check(request: CheckRequest) -> int:
         for path in request.named_paths:
             click.echo(show(Path(path), plan))
         return EXIT_CLEAN
-    data = None
+    data, index, dependents = None, None, []
     if request.stdin:
         data = sys.stdin.buffer.read()
         result = _check_stdin(engine, plan, request, data)
     else:
-        targets = _targets(request, settings)
+        targets, dependents, index = _targets(request, settings)
         if request.show_files:
             for target in targets:
                 click.echo(target.display)
             return EXIT_CLEAN
         # Confirm mode measures afresh, so it bypasses the cache.
-        result = _run(engine, targets, plan, settings, request)
+        result = _run(engine, targets, plan, settings, request, index, dependents)
     if request.fixing:
-        return _fix(result, plan, request, enabled, targets if data is None else None, data)
+        # Only the files named (or changed) are written: the files that import them are reported.
+        return _fix(result, plan, request, enabled, targets if data is None else None, data, index)
     if request.write_baseline:
         from kerascheck import baseline
 
@@ -416,15 +421,47 @@ def _check_stdin(engine, plan, request: CheckRequest, data: bytes):
     return engine.RunResult(files, time.perf_counter() - started)
 
 
-def _targets(request: CheckRequest, settings) -> list:
+MAX_PROJECT_FILES = 20_000  # files scanned for the dependents of a few named files
+
+
+def _targets(request: CheckRequest, settings) -> tuple[list, list, Any]:
+    """The files to check, the files that import them (checked when affected), and the project
+    index that knows both.
+
+    With `--changed-since`, the dependents are the discovered files that import a changed one. With
+    files named on the command line (pre-commit passes the changed ones), they are the
+    project's files that import them: the project (the folder with pyproject.toml, setup.py or
+    .git above the first file) is listed as a directory run would list it."""
     from kerascheck.discover import discover
+    from kerascheck.engine import make_index
 
     targets = discover(request.paths, settings)
+    index = make_index(settings)
+    everything: list = []
     if request.changed_since is not None:
         from kerascheck.gitdiff import only_changed
 
+        everything = targets
         targets = only_changed(targets, request.changed_since, Path(request.paths[0]))
-    return targets
+    elif targets and all(Path(p).is_file() for p in request.paths) and not request.show_files:
+        from kerascheck.project import project_root
+
+        root = project_root(targets[0].path.parent)
+        if root is not None:
+            everything = discover((str(root),), settings)
+            everything = everything if len(everything) <= MAX_PROJECT_FILES else []
+    if not everything or not settings.project:
+        return targets, [], index
+    from kerascheck.source import Unreadable, read_bytes
+
+    for target in everything:
+        try:
+            index.add(target.path, read_bytes(target.path), keep=False)
+        except Unreadable:
+            continue
+    named = {t.path for t in targets}
+    found = index.dependents(named, [t.path for t in everything])
+    return targets, [t for t in everything if t.path in found and t.path not in named], index
 
 
 def _apply_baseline(result, request: CheckRequest, enabled: set[str]):
@@ -468,7 +505,7 @@ def _stream(stream):
     return nullcontext(stream)
 
 
-def _fix(result, plan, request: CheckRequest, enabled: set[str], targets, data: bytes | None) -> int:
+def _fix(result, plan, request: CheckRequest, enabled: set[str], targets, data: bytes | None, index=None) -> int:
     """--fix, --fix-only, --diff: fix each file that has an applicable fix, then report (or print
     the diff, or the fixed standard input). Exit 2 if a file could not be fixed as asked."""
     from kerascheck import fix
@@ -491,7 +528,7 @@ def _fix(result, plan, request: CheckRequest, enabled: set[str], targets, data: 
         for file in result.files:
             if file.display in paths and any(fix.applicable(f.fix, request.unsafe_fixes) for f in file.findings):
                 outcome = fix.fix_file(file.display, paths[file.display], plan, request.unsafe_fixes, hidden,
-                                       write=write)
+                                       write=write, index=index)
                 outcomes.append(outcome)
                 file = fix.remaining(outcome, file)
             files.append(file)
@@ -589,7 +626,7 @@ def _confirm(result, plan, request: CheckRequest) -> str:
     return table(done, stats)
 
 
-def _run(engine, targets, plan, settings, request: CheckRequest):
+def _run(engine, targets, plan, settings, request: CheckRequest, index=None, dependents=()):
     """The engine run, with the result cache (unless --no-cache or --confirm) and, on a terminal, a
     progress bar."""
     from kerascheck import progress
@@ -599,17 +636,19 @@ def _run(engine, targets, plan, settings, request: CheckRequest):
         from kerascheck.cache import Cache
 
         cache = Cache(settings.root, plan)
-    bar = progress.make(len(targets), request.output_format, request.color) if request.talk else None
+    bar = progress.make(len(targets) + len(dependents), request.output_format, request.color) if request.talk else None
     try:
-        result = engine.run(targets, plan, cache=cache, progress=bar)
+        result = engine.run(targets, plan, cache=cache, progress=bar, index=index, dependents=list(dependents))
     finally:
         if bar is not None:
             bar.close()
     if cache is not None:
         cache.save()
     if os.environ.get("KERASCHECK_DEBUG_STATS"):  # hidden: the cache tests read it
+        affected, candidates = result.dependents
         _note(f"kerascheck: debug: files={len(result.files)} parsed={result.parsed} "
-              f"cached={result.cached} skipped={result.skipped} statements={result.statements}")
+              f"cached={result.cached} skipped={result.skipped} statements={result.statements}"
+              + (f" dependents={affected} candidates={candidates}" if candidates else ""))
     return result
 
 

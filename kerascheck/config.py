@@ -40,7 +40,9 @@ class Settings:
     file_timeout: float = 20.0  # CPU seconds one file's parse and analysis may take
     file_memory: int = 4096  # MB one file's worker may allocate beyond what it inherited
     full_parse: bool = False  # debug: give libcst the whole file
+    project: bool = True  # follow imports into the project's other modules (debug and bench: --no-project)
     report_unused_noqa: bool = False  # KC100; off by default, so files without findings stay unparsed
+    src: tuple[str, ...] = ()  # folders (relative to `root`) that absolute imports start from, like ruff's
     # Which Keras the code runs on (kerascheck/target.py): `target-keras` ("2" | "3", None: infer
     # from the project's pins), where it was set, per-path values (glob, "2" | "3"), and
     # `--target-keras` (forced: wins over everything, the file's own markers included).
@@ -229,6 +231,8 @@ def from_table(table: dict[str, Any], path: Path | None, rule_defaults: Mapping[
                 raise read.error(key, 'is empty: name at least one rule code, e.g. ["KC001"], or leave it out')
         elif key in ("exclude", "extend-exclude"):
             changes[attr] = read.patterns(key, value)
+        elif key == "src":
+            changes[attr] = read.strings(key, value)
         elif key == "per-file-ignores":
             if not isinstance(value, dict):
                 raise read.error(key, f'must be a table of glob = [codes], e.g. {{ "tests/*" = ["KC001"] }}, '

@@ -103,6 +103,8 @@ class _Work:
     cells: tuple | None = None  # notebooks: (first joined line, cell number, cell lines)
     facts: ProjectFacts = DEFAULT_FACTS
     parse_cache: Any = None  # parse.StatementCache: an editor's buffer, checked after every edit
+    project: Any = None  # project.View: the project's other modules, as this file imports them
+    deps: str = ""  # fingerprint of the project modules it imports (part of its cache key)
 
 
 def _problem(display: str, reason: str, line: int = 1, column: int = 1, text: str | None = None) -> Finding:
@@ -123,8 +125,11 @@ def prepare(target: Target, plan: Plan) -> FileResult | _Work:
     return prepare_data(target.display, target.path, data, plan)
 
 
-def prepare_data(display: str, path: Path | None, data: bytes, plan: Plan) -> FileResult | _Work:
-    """Prefilter the bytes of one file (a notebook's JSON, or Python source)."""
+def prepare_data(display: str, path: Path | None, data: bytes, plan: Plan, project=None) -> FileResult | _Work:
+    """Prefilter the bytes of one file (a notebook's JSON, or Python source).
+
+    With `project` (a project.View), the words of the project modules the file imports count as
+    its own: a BatchNormalization after an imported block that ends in Dropout is worth parsing."""
     cells = None
     if display.endswith(".ipynb"):
         from kerascheck import notebook
@@ -139,7 +144,17 @@ def prepare_data(display: str, path: Path | None, data: bytes, plan: Plan) -> Fi
     ignored = plan.ignored_codes(path) | (silenced or frozenset())
     kc000 = plan.kc000 and KC000.code not in ignored
     seen: dict[bytes, bool] = {}
-    rules = tuple(r for r in plan.rules if r.code not in ignored and r.wanted(data, seen))
+    candidates = [r for r in plan.rules if r.code not in ignored]
+    rules = tuple(r for r in candidates if r.wanted(data, seen))
+    if project is not None and len(rules) < len(candidates):
+        # The words of what the file imports from the project count as its own. First the cheap
+        # bound (every module it imports, directly or not); only if that could add a rule, the
+        # words of the functions and classes it imports (their modules' summaries).
+        rough = dict.fromkeys(project.index.imported_words(project.path, precise=False), True)
+        if any(r.wanted(data, {**seen, **rough}) for r in candidates if r not in rules):
+            missing = {w for r in candidates if r not in rules for g in r.groups for w in g if not seen.get(w)}
+            seen.update(dict.fromkeys(project.index.imported_words(project.path, wanted=missing), True))
+            rules = tuple(r for r in candidates if r.wanted(data, seen))
     try:
         text = decode(data)
     except Unreadable as exc:
@@ -174,7 +189,9 @@ def prepare_data(display: str, path: Path | None, data: bytes, plan: Plan) -> Fi
     else:
         marked = text
     facts = plan.facts_for(path, marked, display)
-    return _Work(display, path, text, rules, kc000, plan.options, unused_noqa, cells=cells, facts=facts)
+    deps = project.index.fingerprint(project.path) if project is not None else ""
+    return _Work(display, path, text, rules, kc000, plan.options, unused_noqa, cells=cells, facts=facts,
+                 project=project, deps=deps)
 
 
 # ------------------------------------------------------------------ stage 2
@@ -211,7 +228,8 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
     display = work.display
     broken: list[Finding] = []
     try:
-        parsed = parse_relevant(work.text, display, None if full_parse else work.rules, work.parse_cache)
+        parsed = parse_relevant(work.text, display, None if full_parse else work.rules, work.parse_cache,
+                                project=work.project)
     except Unreadable as exc:
         fixed = _without_broken_cells(work, full_parse, broken) if work.cells is not None else None
         if fixed is None:
@@ -221,7 +239,8 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
         work = replace(work, text=text)  # a copy: the cache keys the file by the text it read
     module = parsed.module
     try:
-        pic = build(module, Names(module, walrus=":=" in work.text), work.text)
+        pic = build(module, Names(module, walrus=":=" in work.text, project=work.project), work.text,
+                    project=work.project)
     except (RecursionError, MemoryError):
         raise
     except Exception as exc:  # a bug in the picture must not stop the run
@@ -241,7 +260,7 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
                 problems.append(_problem(display, f"internal error in rule {rule.code} ({rule.name}): "
                                          f"{type(exc).__name__}: {exc}"))
     used: set[tuple[int, str]] | None = set() if work.unused_noqa is not None else None
-    findings = _findings(work, parsed, hits, used) if hits else []
+    findings = _findings(work, parsed, hits, used, pic) if hits else []
     if used is not None and not problems:  # a crashed rule may have had hits that a noqa silenced
         from kerascheck import noqa_unused
 
@@ -292,19 +311,45 @@ def _nodes(hit) -> list:
     return nodes
 
 
-def _findings(work: _Work, parsed, hits, used: set[tuple[int, str]] | None = None) -> list[Finding]:
-    """Hits -> findings; `used` collects the (line, code) of each noqa that silenced one."""
+def _findings(work: _Work, parsed, hits, used: set[tuple[int, str]] | None = None, pic=None) -> list[Finding]:
+    """Hits -> findings; `used` collects the (line, code) of each noqa that silenced one.
+
+    A node of another module's definition (loaded into the picture: `crossfile.Entry`) is
+    reported with that file's path and lines. A hit on such a node is a finding of this file only
+    when something else it names was not reached through the same place of this file (a
+    KerasTensor of this file that a helper hands to `tf.reduce_sum`): it is reported at that
+    place (the call), and the node in the other file becomes a related location. A hit wholly
+    inside what one call reached is the other file's own finding, reported when it is checked."""
     from kerascheck.positions import positions as locate
 
-    positions = locate(parsed.module, parsed.layout, [n for _, hit in hits for n in _nodes(hit)])
+    entry_of = pic.entry_of if pic is not None else (lambda node: None)
+    kept = []
+    for rule, hit in hits:
+        entry = entry_of(hit.node)
+        if entry is not None and all(entry_of(n) is not None and entry_of(n).anchor is entry.anchor
+                                     for n in _nodes(hit)[1:]):
+            continue  # wholly inside what this file called: the other file's own finding
+        kept.append((rule, hit, entry))
+    local = [n for _, hit, _ in kept for n in _nodes(hit) if entry_of(n) is None]
+    local += [entry.anchor for _, _, entry in kept if entry is not None]
+    positions = locate(parsed.module, parsed.layout, local) if local else {}
+
+    def where(node):
+        """(path shown, CodeRange) of a node; path None for this file."""
+        entry = entry_of(node)
+        if entry is None:
+            return None, positions.get(node)
+        return _shown(entry.path), entry.position(node)
+
     noqa = noqa_lines(work.text)
     source_lines = split_lines(work.text)
     out = []
-    for rule, hit in hits:
-        where = positions.get(hit.node)
-        if where is None:
+    for rule, hit, entry in kept:
+        reported = entry.anchor if entry is not None else hit.node
+        here = positions.get(reported)
+        if here is None:
             continue
-        line, column = where.start.line, where.start.column + 1
+        line, column = here.start.line, here.start.column + 1
         codes = noqa.get(line, frozenset({"-"}))
         if not codes or rule.code in codes:
             if used is not None:
@@ -314,20 +359,45 @@ def _findings(work: _Work, parsed, hits, used: set[tuple[int, str]] | None = Non
         related = []
         for key, value in hit.related.items():
             node, label = value if isinstance(value, tuple) else (value, None)
-            rel = positions.get(node)
-            fmt[f"{key}_line"] = _line_ref(work, rel.start.line, line) if rel is not None else "?"
-            if rel is not None:
-                text = source_lines[rel.start.line - 1] if rel.start.line <= len(source_lines) else ""
-                related.append(Related(label or _label(parsed.module, node), rel.start.line, rel.start.column + 1,
-                                       rel.end.line, rel.end.column + 1, text=text))
+            other, rel = where(node)
+            if rel is None:
+                fmt[f"{key}_line"] = "?"
+                continue
+            fmt[f"{key}_line"] = f"{rel.start.line} of {other}" if other is not None else \
+                _line_ref(work, rel.start.line, line)
+            module = entry_of(node).module if other is not None else parsed.module
+            related.append(Related(label or _label(module, node), rel.start.line, rel.start.column + 1,
+                                   rel.end.line, rel.end.column + 1, path=other,
+                                   text=_line_text(entry_of(node), source_lines, rel.start.line)))
         message = (hit.message or rule.message).format(**fmt)
-        lines, start = frame(work.text, line, where.end.line)
+        fix = _fix(hit.fix, positions) if entry is None else None
+        if entry is not None:  # the flagged code is in the other file: say where
+            other, rel = where(hit.node)
+            if rel is not None:
+                message += f" (at line {rel.start.line} of {other}, reached from here)"
+                related.insert(0, Related(f"flagged here, reached from line {line}", rel.start.line, rel.start.column + 1,
+                                          rel.end.line, rel.end.column + 1, path=other,
+                                          text=_line_text(entry, source_lines, rel.start.line)))
+        lines, start = frame(work.text, line, here.end.line)
         out.append(Finding(rule.code, rule.name, message, work.display, line, column,
-                           where.end.line, where.end.column + 1, rule.severity,
-                           fix=_fix(hit.fix, positions), related=tuple(related),
+                           here.end.line, here.end.column + 1, rule.severity,
+                           fix=fix, related=tuple(related),
                            frame=lines, frame_start=start,
-                           snippet=_snippet(source_lines, where.start, where.end)))
+                           snippet=_snippet(source_lines, here.start, here.end)))
     return out
+
+
+def _line_text(entry, source_lines: list[str], line: int) -> str:
+    """A related place's line as written (for the code frame): in this file, or in the other one."""
+    lines = source_lines if entry is None else entry.lines()
+    return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def _shown(path: Path) -> str:
+    """Another file's path as findings show paths: relative to the current folder when under it."""
+    from kerascheck.discover import display_path
+
+    return display_path(Path(path), Path.cwd())
 
 
 def _label(module, node) -> str:
@@ -387,15 +457,19 @@ def recursion_room():
 
 
 def check_text(text: str, path: str | os.PathLike = "<stdin>", settings: Settings | None = None,
-               facts: ProjectFacts | None = None, plan: Plan | None = None, cache=None) -> list[Finding]:
+               facts: ProjectFacts | None = None, plan: Plan | None = None, cache=None,
+               index=None) -> list[Finding]:
     """Every finding for one buffer, as a file at `path` would get them (its notebook-ness,
-    per-file ignores, noqa comments), computed in memory: nothing is read or written.
+    per-file ignores, noqa comments), computed in memory: nothing is written.
 
     `settings` default to kerascheck's defaults (every default rule on), and the Keras target is
     `facts` (default Keras 3) refined by the buffer's own markers. `plan` may be given instead,
     when many buffers share one: a plan from `Plan.make` reads the dependency files of the
     project around `path` for the Keras target (once per folder and plan). `cache`, a `parse.StatementCache` kept with a buffer
     that is checked again after each edit, spares re-parsing the statements that did not change.
+    `index`, a `project.Index`, gives the project's other modules (the buffer is added to it as
+    the file at `path`); without one, an index of `path`'s project is made, which reads only
+    the modules the buffer imports, and only when the analysis reaches them (`index=False`: none).
     """
     from kerascheck import registry
 
@@ -408,13 +482,53 @@ def check_text(text: str, path: str | os.PathLike = "<stdin>", settings: Setting
     display = os.fspath(path)
     # Absolute, so that per-file ignores (relative to the config's folder) match from any directory.
     real = Path(display).absolute() if display not in ("<stdin>", "-") else None
+    data = text.encode("utf-8", "surrogatepass")
+    view = project_view(real, data, plan, index)
     with recursion_room():
-        prepared = prepare_data(display, real, text.encode("utf-8", "surrogatepass"), plan)
+        prepared = prepare_data(display, real, data, plan, view)
         if not isinstance(prepared, FileResult):
             prepared.parse_cache = cache
         result = prepared if isinstance(prepared, FileResult) else \
             _finish(prepared, analyze(prepared, plan.settings.full_parse), None)
     return sorted(result.findings, key=Finding.sort_key)
+
+
+def project_view(path: Path | None, data: bytes, plan: Plan, index=None, keep: bool = True):
+    """How the project looks from the file at `path` holding `data` (a `project.View`), or None:
+    no path, `index=False`, or project analysis off. Without an `index`, one of `path`'s project
+    is made, which reads only the modules the file imports, when the analysis reaches them.
+    `keep`: the index holds `data` as the file's text (an editor's buffer), not only its imports."""
+    if path is None or index is False or not plan.settings.project:
+        return None
+    if index is None:
+        from kerascheck.project import Index
+
+        index = Index.for_file(path, _src_roots(plan.settings), index_words())
+    index.add(path, data, keep=keep)
+    return index.view(path)
+
+
+def index_words() -> tuple[bytes, ...]:
+    """The prefilter words of every rule: what the index looks for in the modules a file imports."""
+    from kerascheck import registry
+
+    words: dict[bytes, None] = {}
+    for rule in registry.load():
+        for group in rule.groups:
+            words.update(dict.fromkeys(group))
+    return tuple(words)
+
+
+def _src_roots(settings: Settings) -> tuple[Path, ...]:
+    return tuple(settings.root / s for s in getattr(settings, "src", ()))
+
+
+def make_index(settings: Settings, store: dict | None = None):
+    """The project index of a run: the project root above the configuration's folder (or the
+    current one; none without a project marker), and the configured `src` roots."""
+    from kerascheck.project import Index, project_root
+
+    return Index(project_root(settings.root), _src_roots(settings), index_words(), store=store)
 
 
 # ------------------------------------------------------------------ the run
@@ -424,6 +538,8 @@ def check_text(text: str, path: str | os.PathLike = "<stdin>", settings: Setting
 class RunResult:
     files: list[FileResult]
     seconds: float
+    project: Any = None  # the project index the run made (project.Index)
+    dependents: tuple[int, int] = (0, 0)  # (checked because affected, candidates) of `run(dependents=)`
     fixed: int = 0  # fixes applied by --fix (the findings they removed are not in `files`)
 
     @property
@@ -458,19 +574,56 @@ def _finish(work: _Work, result: FileResult, cache) -> FileResult:
     return result
 
 
-def run(targets: list[Target], plan: Plan, jobs: int | None = None, cache=None, progress=None) -> RunResult:
+def run(targets: list[Target], plan: Plan, jobs: int | None = None, cache=None, progress=None,
+        index=None, dependents: list[Target] = ()) -> RunResult:
     """`cache`: a kerascheck.cache.Cache, or None; `progress(n)` is told of each n files done.
 
-    Stage 1 (reading, prefilter, cache look-ups) runs here; stage 2 (parse and analysis) runs in
-    guarded worker processes (kerascheck/workers.py), so a file that crashes libcst, hangs or
-    eats memory is one KC000 and the run goes on. A pass over the whole project that stage 2
-    needs can run between the two: the workers are forked after it, so whatever it adds to the
-    work items reaches them without being pickled."""
+    First the project index: every file is read once and scanned for its imports (no parse), so
+    each file knows the project modules it imports, the prefilter words they hold and their
+    fingerprint (part of its cache key). `index` may be given (a `project.Index`), e.g. with
+    more files than the targets. `dependents` are files that import the targets (`--changed-since`, or a
+    few files named by pre-commit): each is checked, and reported, only when the index says the
+    targets may have changed its result (the cache holds no result for it with the fingerprint
+    of what it imports now).
+
+    Stage 1 (the index, reading, prefilter, cache look-ups) runs here; stage 2 (parse and
+    analysis) runs in guarded worker processes (kerascheck/workers.py), so a file that crashes
+    libcst, hangs or eats memory is one KC000 and the run goes on. The workers are forked after
+    stage 1, so the work items and the index reach them without being pickled."""
     started = time.perf_counter()
+    if index is None:
+        index = make_index(plan.settings, cache.summaries if cache is not None else None)
+    elif cache is not None:
+        index.store = cache.summaries
+    project = plan.settings.project
+    read: list[bytes | FileResult] = []
+    targets = [*targets, *dependents]
+    for target in targets:
+        if target.problem is not None:  # found by discovery: an unreadable directory, say
+            read.append(FileResult(target.display, (_problem(target.display, target.problem),) if plan.kc000 else ()))
+            continue
+        try:
+            data = read_bytes(target.path)
+        except Unreadable as exc:
+            read.append(FileResult(target.display, (_problem(target.display, exc.message, exc.line, exc.column),)
+                                   if plan.kc000 else ()))
+            continue
+        if project:
+            index.add(target.path, data, keep=False)
+        read.append(data)
     results: list[FileResult | None] = []
     work: list[tuple[int, _Work]] = []
-    for target in targets:
-        prepared = prepare(target, plan)
+    first_dependent = len(targets) - len(dependents)
+    affected = 0
+    for number, (target, data) in enumerate(zip(targets, read)):
+        prepared = data if isinstance(data, FileResult) else \
+            prepare_data(target.display, target.path, data, plan, index.view(target.path) if project else None)
+        if number >= first_dependent:  # a dependent: only when its result may have changed
+            if not isinstance(prepared, _Work) or (cache is not None and cache.lookup(prepared) is not None):
+                if progress is not None:
+                    progress(1)
+                continue
+            affected += 1
         if isinstance(prepared, _Work) and cache is not None:
             prepared = cache.lookup(prepared) or prepared
         if isinstance(prepared, _Work):
@@ -480,14 +633,20 @@ def run(targets: list[Target], plan: Plan, jobs: int | None = None, cache=None, 
             results.append(prepared)
             if progress is not None:
                 progress(1)
+    del read
     if work:
-        _analyze_all(work, plan, jobs or plan.settings.jobs or os.cpu_count() or 1, cache, progress, results)
-    return RunResult([r for r in results if r is not None], time.perf_counter() - started)
+        _analyze_all(work, plan, jobs or plan.settings.jobs or os.cpu_count() or 1, cache, progress, results,
+                     index.new_summaries)
+    if cache is not None:
+        cache.summaries_made(index.new_summaries)
+    return RunResult([r for r in results if r is not None], time.perf_counter() - started, index,
+                     dependents=(affected, len(dependents)))
 
 
 def _analyze_all(work: list[tuple[int, _Work]], plan: Plan, jobs: int, cache, progress,
-                 results: list[FileResult | None]) -> None:
-    """Stage 2 for every work item, in at most `jobs` guarded workers (in process without fork)."""
+                 results: list[FileResult | None], summaries: dict) -> None:
+    """Stage 2 for every work item, in at most `jobs` guarded workers (in process without fork).
+    `summaries`: the project index's new module summaries, to which the workers' are added."""
     from kerascheck import workers
 
     full = plan.settings.full_parse
@@ -496,8 +655,8 @@ def _analyze_all(work: list[tuple[int, _Work]], plan: Plan, jobs: int, cache, pr
         _warm_up(plan)  # once, rather than once per worker
     if not workers.available():
         with recursion_room():
-            for index, item in work:
-                results[index] = _finish(item, analyze(item, full), cache)
+            for i, item in work:
+                results[i] = _finish(item, analyze(item, full), cache)
                 if progress is not None:
                     progress(1)
         return
@@ -509,7 +668,9 @@ def _analyze_all(work: list[tuple[int, _Work]], plan: Plan, jobs: int, cache, pr
             # Not cached: a crash or a time limit says as much about the machine as about the file.
             results[index] = _finish(item, _failed(item, failure_reason(outcome, plan.settings)), None)
         else:
-            results[index] = _finish(item, outcome, cache)
+            result, made = outcome
+            summaries.update(made)
+            results[index] = _finish(item, result, cache)
         if progress is not None:
             progress(1)
 
@@ -557,13 +718,22 @@ def analyze_guarded(work: _Work, plan: Plan) -> FileResult:
     [outcome] = got
     if isinstance(outcome, workers.Failed):
         return _failed(work, failure_reason(outcome, plan.settings))
-    return outcome
+    result, made = outcome
+    if work.project is not None:
+        work.project.index.new_summaries.update(made)
+    return result
 
 
-def _worker_task(item: _Work, full: bool) -> FileResult:
+def _worker_task(item: _Work, full: bool) -> tuple[FileResult, dict]:
+    """A file's result, and the module summaries its analysis made (the main process caches them)."""
     if sys.getrecursionlimit() < RECURSION_LIMIT:
         sys.setrecursionlimit(RECURSION_LIMIT)  # a worker's own: libcst's deep tree walks need room
-    return _analyze_file(item, full)  # a MemoryError reaches the pool, which names the cap
+    result = _analyze_file(item, full)  # a MemoryError reaches the pool, which names the cap
+    made = {}
+    if item.project is not None and item.project.index.new_summaries:
+        made = item.project.index.new_summaries
+        item.project.index.new_summaries = {}
+    return result, made
 
 
 def failure_reason(failed, settings: Settings) -> str:

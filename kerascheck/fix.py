@@ -165,7 +165,7 @@ class _Document:
     def texts(self) -> dict[int, str]:
         raise NotImplementedError
 
-    def check(self, plan) -> tuple[FileResult, object]:
+    def check(self, plan, index=None) -> tuple[FileResult, object]:
         """The findings of the current texts (at the lines the checked source has), and what
         `spans` needs to place their edits."""
         raise NotImplementedError
@@ -189,11 +189,13 @@ class _Document:
         raise NotImplementedError
 
 
-def _analyze(display: str, path: Path | None, data: bytes, plan) -> tuple[FileResult, object]:
+def _analyze(display: str, path: Path | None, data: bytes, plan, index=None) -> tuple[FileResult, object]:
     from kerascheck import engine
 
     with engine.recursion_room():
-        prepared = engine.prepare_data(display, path, data, plan)
+        # The file's imports into the project are followed, as in the run that reported it.
+        view = engine.project_view(path.absolute() if path is not None else None, data, plan, index, keep=False)
+        prepared = engine.prepare_data(display, path, data, plan, view)
         if isinstance(prepared, FileResult):
             return prepared, None
         return engine.analyze_guarded(prepared, plan), prepared
@@ -232,8 +234,8 @@ class _PythonFile(_Document):
             raise Unreadable(f"a fix wrote a character that {codec} cannot encode ({exc.reason})") from None
         return (b"\xef\xbb\xbf" if self.bom else b"") + body
 
-    def check(self, plan):
-        return _analyze(self.display, self.path, self.data(), plan)
+    def check(self, plan, index=None):
+        return _analyze(self.display, self.path, self.data(), plan, index)
 
     def spans(self, finding: Finding, where) -> list[_Span] | None:
         starts = _starts(self.text)
@@ -293,8 +295,8 @@ class _Notebook(_Document):
                        for i, c in enumerate(self.cells, 1)]
         return json.dumps(nb).encode("utf-8", "surrogatepass")
 
-    def check(self, plan):
-        return _analyze(self.display, self.path, self._checked(), plan)
+    def check(self, plan, index=None):
+        return _analyze(self.display, self.path, self._checked(), plan, index)
 
     def spans(self, finding: Finding, work) -> list[_Span] | None:
         from kerascheck.lines import split_lines as lines_of
@@ -376,8 +378,9 @@ Hidden = Callable[[list[Finding]], set[int]]  # ids of the findings a baseline r
 
 
 def fix_data(display: str, path: Path | None, data: bytes, plan, unsafe: bool = False,
-             hidden: Hidden | None = None) -> Outcome:
-    """Fix one file's bytes in memory: the outcome says what to write (nothing is written)."""
+             hidden: Hidden | None = None, index=None) -> Outcome:
+    """Fix one file's bytes in memory: the outcome says what to write (nothing is written).
+    `index`: the run's project index (None: one of `path`'s project, made on demand)."""
     outcome = Outcome(display, data)
     try:
         doc = document(display, path, data)
@@ -388,7 +391,7 @@ def fix_data(display: str, path: Path | None, data: bytes, plan, unsafe: bool = 
     if doc.syntax_error() is not None:
         return outcome  # the check reports it (KC000); nothing is fixed in a file that does not parse
     for number in range(1, MAX_PASSES + 2):
-        result, work = doc.check(plan)
+        result, work = doc.check(plan, index)
         if any(f.code == "KC000" for f in result.findings):
             if number == 1:
                 return outcome  # never fix a file the engine could not check whole
@@ -449,7 +452,7 @@ def _culprits(doc: _Document, before: dict[int, str], placed) -> list[str]:
 
 
 def fix_file(display: str, path: Path, plan, unsafe: bool = False, hidden: Hidden | None = None,
-             write: bool = True) -> Outcome:
+             write: bool = True, index=None) -> Outcome:
     """Fix one file on disk; with `write`, the fixed bytes replace it atomically."""
     from kerascheck.atomic import replace_file
     from kerascheck.source import read_bytes
@@ -458,7 +461,7 @@ def fix_file(display: str, path: Path, plan, unsafe: bool = False, hidden: Hidde
         data = read_bytes(path)
     except Unreadable as exc:
         return Outcome(display, b"", error=f"not fixed: {exc.message}")
-    outcome = fix_data(display, path, data, plan, unsafe, hidden)
+    outcome = fix_data(display, path, data, plan, unsafe, hidden, index)
     if write and outcome.fixed is not None:
         try:
             replace_file(path, outcome.fixed, expect=data)

@@ -15,7 +15,7 @@ from typing import Any
 
 import libcst as cst
 
-from kerascheck.names import Names, Scope, walk
+from kerascheck.names import Names, Scope, unpacked, walk
 
 
 class _NotConstant:
@@ -205,6 +205,8 @@ class Flow:
         self._bodies: dict[tuple[int, frozenset[str]], _Body] = {}
         self._loop_names: dict[int, frozenset[str]] = {}
         self._uses: dict[int, list[cst.Name]] = {}
+        # (name, scope or None) -> the value of a name no assignment here binds (set by the picture).
+        self.external = None
 
     # -- tree -------------------------------------------------------------------------------
 
@@ -326,7 +328,8 @@ class Flow:
                     source = self._single(expr.value, expr)
                 next_scope = None
             if source is None:
-                return NOT_CONSTANT
+                # An imported name: a constant of another module of the project, if the picture knows one.
+                return self.external(expr, scope) if self.external is not None else NOT_CONSTANT
             return self.constant(source, next_scope, depth + 1)
         if isinstance(expr, cst.BinaryOperation):
             return fold(expr.operator, self.constant(expr.left, scope, depth + 1),
@@ -732,6 +735,10 @@ def _assigns(stmt: cst.CSTNode, name: str):
                         result = small.value if len(small.targets) == 1 else False
                     elif _binds(t.target, name):
                         result = False
+                        items = unpacked(t.target, small.value) if len(small.targets) == 1 else None
+                        for el, item in zip(t.target.elements if items is not None else (), items or ()):
+                            if isinstance(el.value, cst.Name) and el.value.value == name:
+                                result = item  # `a, b = 1, 2`
             elif isinstance(small, cst.AnnAssign) and _binds(small.target, name):
                 result = small.value if isinstance(small.target, cst.Name) and small.value is not None else False
             elif isinstance(small, cst.AugAssign) and _binds(small.target, name):

@@ -75,6 +75,18 @@ def canonical(raw: str) -> Canon:
     return Canon(raw, None)
 
 
+def keras_class_kind_of(canon: Canon) -> str | None:
+    """The kind of Keras class a canonical name is: "layer" | "model" | "constraint" | None."""
+    name = canon.name
+    if name.startswith("keras.constraints."):
+        return "constraint"
+    if name in ("keras.Model", "keras.Sequential", "keras.Functional"):
+        return "model"
+    if name.startswith("keras.layers.") and canon.short[:1].isupper() and canon.short not in ("Input", "InputSpec"):
+        return "layer"
+    return None
+
+
 def _public(segments: list[str]) -> str:
     if not segments:
         return "keras"
@@ -94,6 +106,22 @@ def _public(segments: list[str]) -> str:
             return f"keras.{seg}.{tail[-1]}" if len(tail) > 1 else f"keras.{seg}.{tail[0]}"
     kept = [s for s in segments if s not in _INTERNAL]
     return "keras." + ".".join(kept or segments)
+
+
+def absolute(module: str | None, level: int, package: str | None) -> str | None:
+    """`from ..a import b`: the absolute module that `..a` names from `package` (None when
+    the package is not known or the import goes above its top)."""
+    if not level:
+        return module
+    if package is None:
+        return None
+    parts = package.split(".") if package else []
+    if level - 1 >= len(parts):
+        return None  # beyond the top-level package (ImportError in Python)
+    base = parts[: len(parts) - (level - 1)]
+    if module:
+        base.append(module)
+    return ".".join(base) or None
 
 
 # ---------------------------------------------------------------- scopes
@@ -268,6 +296,17 @@ def _is_aliasable(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, (cst.Name, cst.Attribute)) and _dotted(expr) is not None
 
 
+def unpacked(target: cst.BaseExpression, value: cst.BaseExpression | None) -> list[cst.BaseExpression] | None:
+    """The items a tuple/list target takes from a tuple/list display of the same length, with
+    no starred element on either side; None for any other assignment."""
+    if not isinstance(target, (cst.Tuple, cst.List)) or not isinstance(value, (cst.Tuple, cst.List)):
+        return None
+    if len(target.elements) != len(value.elements) or any(
+            isinstance(el, cst.StarredElement) for el in (*target.elements, *value.elements)):
+        return None
+    return [el.value for el in value.elements]
+
+
 @dataclass(frozen=True, eq=False)
 class ImportRecord:
     """One name an import statement imports, as written: `path` is the whole dotted path
@@ -284,8 +323,9 @@ class ImportRecord:
 class _Binder:
     """Collects every scope's bindings in one walk over statements."""
 
-    def __init__(self, module: cst.Module, walrus: bool = True) -> None:
+    def __init__(self, module: cst.Module, walrus: bool = True, package: str | None = None) -> None:
         self.walrus = walrus  # False when the text has no `:=`: no expression needs scanning
+        self.package = package  # the file's package, for relative imports (None: not known)
         self.scopes: dict[cst.CSTNode, Scope] = {}
         self.imports: list[ImportRecord] = []
         root = Scope(module, "module", None)
@@ -307,8 +347,10 @@ class _Binder:
             else:
                 scope.bind(target.value, Binding("other"))
         elif isinstance(target, (cst.Tuple, cst.List)):
-            for el in target.elements:
-                self.targets(el.value, scope)
+            # `a, b = 1, 2` binds each name to its own item; any other unpacking to no one value.
+            items = unpacked(target, value)
+            for i, el in enumerate(target.elements):
+                self.targets(el.value, scope, items[i] if items is not None else None)
         elif isinstance(target, cst.StarredElement):
             self.targets(target.value, scope)
 
@@ -385,14 +427,19 @@ class _Binder:
                     head = full.split(".")[0]
                     scope.bind(head, Binding("import", head))
         elif isinstance(small, cst.ImportFrom):
-            if small.relative or small.module is None:
+            if small.relative:
+                # `from .a import b`: absolute from the file's package, when it is known.
+                module = absolute(_dotted(small.module) if small.module is not None else None,
+                                  len(small.relative), self.package)
+            else:
+                module = _dotted(small.module) if small.module is not None else None
+            if module is None:
                 names = [] if isinstance(small.names, cst.ImportStar) else small.names
                 for alias in names:
                     bound = alias.asname.name if alias.asname else alias.name
                     if isinstance(bound, cst.Name):
                         scope.bind(bound.value, Binding("other"))
                 return
-            module = _dotted(small.module) or ""
             if isinstance(small.names, cst.ImportStar):
                 scope.stars.append(module)
                 return
@@ -416,14 +463,24 @@ _STAR_MODELS = frozenset({"Sequential", "Model", "load_model", "clone_model", "s
 
 
 class Names:
-    """Resolves expressions to canonical names, from the file's own bindings."""
+    """Resolves expressions to canonical names, from the file's own bindings.
 
-    def __init__(self, module: cst.Module, walrus: bool = True) -> None:
+    With a `project` (a `project.View`), relative imports bind absolute paths (from the file's
+    package), and a name the project defines or re-exports resolves to its defining path (a
+    library name re-exported by a project module to the library's own path). `globals`, for a
+    module of the project parsed in part (`picture` loads other modules' definitions so), gives
+    the dotted paths a module-level name its text does not bind stands for (None: not defined there).
+    """
+
+    def __init__(self, module: cst.Module, walrus: bool = True, project=None, globals=None) -> None:
         self.module = module
-        binder = _Binder(module, walrus)
+        self.project = project
+        self.globals = globals
+        binder = _Binder(module, walrus, project.package if project is not None else None)
         self.scopes = binder.scopes
         self.root = self.scopes[module]
         self.import_records: tuple[ImportRecord, ...] = tuple(binder.imports)
+        self._resolved: dict[tuple[int, int], tuple] = {}
 
     def scope_of(self, node: cst.CSTNode) -> Scope:
         """The scope a function or class statement opens (the module scope for anything else)."""
@@ -504,7 +561,11 @@ class Names:
     def _lookup(self, name: str, scope: Scope, depth: int) -> frozenset[str] | None:
         found = self.lookup_bindings(name, scope)
         if found is None:
-            return self._star(name)
+            star = self._star(name)
+            if star is None and self.globals is not None:
+                paths = self.globals(name)
+                return frozenset(paths) if paths else None
+            return star
         return self._from_bindings(found[1], found[0], depth)
 
     def lookup_bindings(self, name: str, scope: Scope) -> tuple[Scope, list[Binding]] | None:
@@ -598,10 +659,23 @@ class Names:
         return None
 
     def resolve(self, expr: cst.BaseExpression, scope: Scope) -> Canon | None:
-        """The canonical name of `expr` (a Name or an Attribute chain), or None."""
+        """The canonical name of `expr` (a Name or an Attribute chain), or None. Memoised per
+        (node, scope): the scopes do not change once built, and the interpreter asks again for
+        each call of a helper it inlines."""
+        key = (id(expr), id(scope))
+        hit = self._resolved.get(key)
+        if hit is not None and hit[0] is expr and hit[1] is scope:
+            return hit[2]
+        canon = self._resolve(expr, scope)
+        self._resolved[key] = (expr, scope, canon)  # holds expr and scope: their ids stay theirs
+        return canon
+
+    def _resolve(self, expr: cst.BaseExpression, scope: Scope) -> Canon | None:
         raws = self._raw(expr, scope)
         if not raws:
             return None
+        if self.project is not None:
+            raws = {self.project.resolve_raw(r) for r in raws}
         canons = {canonical(r) for r in raws}
         names = {c.name for c in canons}
         if len(names) != 1:

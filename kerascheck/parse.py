@@ -90,8 +90,6 @@ def refuse_complex(text: str, top: list[ast.stmt], members: dict[int, list[ast.s
 
     A node is entered only if its source is long enough to hold a shape over a limit: a unary
     step takes a byte of source (`-`), any other step or element two (`.b`, `()`, `+1`, `1,`).
-    A node is entered only if its source is long enough to hold a shape over a limit: a unary
-    step takes a byte of source (`-`), any other step or element two (`.b`, `()`, `+1`, `1,`).
     So ordinary code costs a look at its few long statements."""
     room = min(LIMITS["unary"][0], 2 * min(limit for kind, (limit, _) in LIMITS.items() if kind != "unary"))
     if len(text) <= room:
@@ -175,11 +173,13 @@ def _tied(tree: ast.Module, lines: list[str], keep: tuple[str, ...]) -> frozense
     what relevant code made (`fuse(make_inputs())`) to its own helpers. Module-level code with a
     keep word counts as relevant code for what it calls."""
     units: list[tuple[int, str, bool, str]] = []  # (first line, name, is a method, code)
+    unit_nodes: list[ast.AST] = []
     module_level: list[str] = []
     for node in tree.body:
         start, end = _span(node)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             units.append((start, node.name, False, "".join(lines[start - 1 : end])))
+            unit_nodes.append(node)
         else:
             module_level.append("".join(lines[start - 1 : end]))
         if isinstance(node, ast.ClassDef):
@@ -187,6 +187,7 @@ def _tied(tree: ast.Module, lines: list[str], keep: tuple[str, ...]) -> frozense
                 if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     start, end = _span(member)
                     units.append((start, member.name, True, "".join(lines[start - 1 : end])))
+                    unit_nodes.append(member)
     if not units:
         return frozenset()
     by_name: dict[tuple[str, bool], list[int]] = {}
@@ -209,7 +210,11 @@ def _tied(tree: ast.Module, lines: list[str], keep: tuple[str, ...]) -> frozense
             break
         tied |= frontier
     top = "".join(module_level)
-    frontier = set().union(*(calls[i] for i in tied)) | (callees(top) if any(w in top for w in keep) else set())
+    # A class's text holds all its methods: a class that is only a caller adds what its tied
+    # methods call (they are units of their own), not what every method calls.
+    classes = {i for i, node in enumerate(unit_nodes) if isinstance(node, ast.ClassDef)}
+    frontier = set().union(*(calls[i] for i in tied if i not in classes or i in relevant)) | (
+        callees(top) if any(w in top for w in keep) else set())
     for _ in range(TIE_DEPTH):  # what relevant code and its callers call
         frontier -= tied
         if not frontier:
@@ -261,11 +266,13 @@ def _code_lines(lines: list[str]) -> list[str]:
 
 
 def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...], closure: bool = False,
-                   stmts: list[ast.stmt] | None = None):
+                   stmts: list[ast.stmt] | None = None, alone: tuple[str, ...] = ()):
     """Blank the functions (and methods) in which no keep word occurs.
 
     With `closure`, a function is also kept when a kept one calls it by name (`helper(`,
-    `self.helper(`), or when it calls a kept one, or instantiates a kept class.
+    `self.helper(`), or when it calls a kept one, or instantiates a kept class. A function
+    with one of the `alone` words is kept by itself: no closure, and its class's structural
+    methods are not kept for it (the words of rules with `ties=False`).
 
     Returns the text, the top-level statements left of it, and for each
     top-level class (by id) the members left of it.
@@ -276,14 +283,16 @@ def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...], closure: 
         return text, list(tree.body), members
     kept = []
     keep = keep + alias_words(tree, keep, stmts)
+    if alone:
+        alone = alone + alias_words(tree, alone, stmts)
     code = _code_lines(lines)
     tied = _tied(tree, code, keep) if closure else frozenset()
 
-    def has_keep(start: int, end: int, tie: bool = True) -> bool:
+    def has_keep(start: int, end: int, tie: bool = True, words: tuple[str, ...] = keep + alone) -> bool:
         if tie and start in tied:
             return True
         chunk = "".join(code[start - 1 : end])
-        return any(word in chunk for word in keep)
+        return any(word in chunk for word in words)
 
     def blank(start: int, end: int) -> None:
         for i in range(start - 1, end):
@@ -298,12 +307,12 @@ def blank_unneeded(text: str, tree: ast.Module, keep: tuple[str, ...], closure: 
                 blank(start, end)
                 continue
         elif isinstance(node, ast.ClassDef):
-            members[id(node)] = _blank_class(node, lines, has_keep, blank)
+            members[id(node)] = _blank_class(node, lines, has_keep, blank, keep)
         kept.append(node)
     return "".join(lines), kept, members
 
 
-def _blank_class(node: ast.ClassDef, lines: list[str], has_keep, blank) -> list[ast.stmt]:
+def _blank_class(node: ast.ClassDef, lines: list[str], has_keep, blank, keep: tuple[str, ...]) -> list[ast.stmt]:
     """Blank the members no rule needs; returns the members left (a lone `pass`: [])."""
     body = node.body
     if body[0].lineno == node.lineno:  # `class A: pass` on one line
@@ -311,7 +320,7 @@ def _blank_class(node: ast.ClassDef, lines: list[str], has_keep, blank) -> list[
     header_start, _ = _span(node)
     if has_keep(header_start, _span(body[0])[0] - 1, tie=False):
         return body  # the bases or decorators mention a keep word: keep it whole
-    whole = has_keep(header_start, node.end_lineno or node.lineno)
+    whole = has_keep(header_start, node.end_lineno or node.lineno, words=keep)
     removed = []
     for stmt in body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -460,22 +469,35 @@ class Parsed:
     statements: int  # top-level statements and class members handed to libcst
 
 
-def parse_relevant(text: str, filename: str, rules, cache: StatementCache | None = None) -> Parsed:
+def parse_relevant(text: str, filename: str, rules, cache: StatementCache | None = None, project=None) -> Parsed:
     """Parse what `rules` can need (all of it when `rules` is None, or a rule has no anchors).
 
     The `ast` tree of the syntax check gives the file's import table; each rule's anchors
     (canonical names, method names, plain words) become this file's own spellings of them,
     and only the functions and methods that use one, plus the functions those call and the
     structural methods of their classes, reach libcst. With a `cache` (an editor's buffer),
-    only the top-level statements that changed since its last parse do.
+    only the top-level statements that changed since its last parse do. With `project` (a
+    project.View), the names the file imports from project modules that hold a rule's prefilter
+    words are keep words too (a call of an imported block, a class derived from an imported base).
     """
     tree = check_syntax(text, filename)
     stmts = list(_statements(tree.body)) if rules is not None else None  # walked once, read twice
-    words = None if rules is None else anchor_words(tree, rules, stmts)
-    if words is None:
+    words = narrow = None
+    if rules is not None:
+        wide = [r for r in rules if r.ties]
+        words = anchor_words(tree, wide, stmts) if wide else ()
+        alone = [r for r in rules if not r.ties]
+        narrow = anchor_words(tree, alone, stmts) if alone else ()
+    if words is not None and project is not None:
+        # What a helper module holds, not what it imports: `import tensorflow` is everywhere.
+        # Kept with their ties: an imported block's call is followed into the helpers around it.
+        needs = {w for rule in rules for w in rule.words
+                 if b"import" not in w and w not in (b"numpy", b"tf.keras", b"tensorflow", b"Layer", b"Model")}
+        words = tuple(sorted({*words, *project.index.keep_names(tree, project.path, needs)}))
+    if words is None or narrow is None:
         partial, top, members = text, list(tree.body), {}
     else:
-        partial, top, members = blank_unneeded(text, tree, words, closure=True, stmts=stmts)
+        partial, top, members = blank_unneeded(text, tree, words, closure=True, stmts=stmts, alone=narrow)
     refuse_complex(text, top, members)
     partial, shifts = formfeed_indents(partial, tree)
     layout = _layout(top, members)
@@ -597,6 +619,7 @@ def import_table(tree: ast.Module, stmts: list[ast.stmt] | None = None) -> dict[
 
 
 KERAS3_FLAVORS = frozenset({"keras", "tf.keras"})
+INTERNAL_ROOTS = ("keras.src.", "tf_keras.src.")  # Keras's own modules (an `@api` anchor skips them)
 
 
 def _keras_forms(anchor: str, flavors: frozenset[str] | None = None) -> list[str]:
@@ -619,7 +642,8 @@ def anchor_words(tree: ast.Module, rules, stmts: list[ast.stmt] | None = None) -
     `from tensorflow.keras import layers as L`, `keras.layers.*` is `L.`; with
     `import tensorflow as tf`, it is `tf.keras.layers.`. An anchor ending in `@3` counts only
     Keras 3's spellings (`keras`, `tf.keras`): a rule about Keras 3 APIs does not make
-    tf_keras code worth parsing."""
+    tf_keras code worth parsing. One ending in `@api` counts only those that go through the
+    public API: not `keras.src.*` or `tf_keras.src.*`, Keras's own modules."""
     from kerascheck.names import canonical
 
     anchors: set[str] = set()
@@ -645,6 +669,10 @@ def anchor_words(tree: ast.Module, rules, stmts: list[ast.stmt] | None = None) -
             canon = resolved.name
             for anchor in anchors:
                 flavors = None
+                if anchor.endswith("@api"):
+                    if raw.startswith(INTERNAL_ROOTS):
+                        continue
+                    anchor = anchor[:-4] + "@3"
                 if anchor.endswith("@3"):
                     anchor, flavors = anchor[:-2], KERAS3_FLAVORS
                     if resolved.flavor is not None and resolved.flavor not in flavors:

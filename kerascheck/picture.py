@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import operator
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -47,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 
 from kerascheck.flow import NOT_CONSTANT, Flow, fold, literal_value
-from kerascheck.names import Canon, Names, Scope, walk_statements
+from kerascheck.names import Canon, Names, Scope, keras_class_kind_of, walk_statements
 
 if TYPE_CHECKING:
     from kerascheck.training import Training
@@ -95,6 +96,9 @@ class Site:
     caller: cst.Call | None = None  # the call that inlined this function
     outer: Site | None = None  # the caller's site
     flags: frozenset[str] = TRAINING  # names that carry the training flag here
+    # The definition of another project module this code is in (a crossfile.Entry), or None
+    # for the file's own code.
+    origin: Any = None
 
     def __repr__(self) -> str:
         fn = self.function
@@ -114,7 +118,9 @@ class LayerDef:
     """A Keras layer constructed in the file: `layers.Dropout(0.5)`.
 
     `extra` holds the keyword arguments a known dict gave through `**kwargs`;
-    `opaque` is True when `*args`/`**kwargs` whose contents are unknown were passed.
+    `opaque` is True when `*args`/`**kwargs` whose contents are unknown were passed;
+    `values` are the arguments' abstract values where the construction ran (a parameter of an
+    inlined helper is the value its call site gave), by position or keyword.
     """
 
     canon: Canon
@@ -122,6 +128,7 @@ class LayerDef:
     site: Site
     extra: tuple[tuple[str, cst.BaseExpression], ...] = ()
     opaque: bool = False
+    values: tuple[tuple[int | str, Value], ...] = ()
 
     @property
     def name(self) -> str:
@@ -143,6 +150,14 @@ class LayerDef:
         for key, expr in self.extra:
             if key == keyword:
                 return expr
+        return None
+
+    def value(self, keyword: str, position: int | None = None) -> Value | None:
+        """The abstract value given for a parameter, by keyword or position (None when absent,
+        or when `*args` make positions unknown)."""
+        for key, value in self.values:
+            if key == keyword or (key == position and position is not None):
+                return value
         return None
 
     def given(self, keyword: str, position: int | None = None) -> bool | None:
@@ -172,6 +187,8 @@ class Apply:
     # Made because a call's argument (or a default it left out) decided such an `if`: that call,
     # where the choice was made (`block(x, dropout_rate=0.3)`), outermost first.
     decided: cst.Call | None = None
+    first: bool = False  # the first layer of a Sequential model: nothing was added before it
+    looped: bool = False  # made in a loop the interpreter did not unroll exactly (`range(n)`, `while`)
 
     def kwarg(self, keyword: str) -> cst.BaseExpression | None:
         return call_arg(self.call, keyword, None) if self.call is not None else None
@@ -188,7 +205,7 @@ class Value:
     kind: str
     node: cst.CSTNode | None = None  # where it was created
     canon: Canon | None = None  # ref: the resolved name; const: the function that made it
-    layer: LayerDef | None = None
+    layer: LayerDef | None = None  # layer: the layer; tensor: the `keras.Input(...)` that made it
     app: Apply | None = None  # tensor: the application that produced it
     items: tuple[Value, ...] = ()  # seq (exact items), dict (values) and union (alternatives)
     kt: bool = False  # a symbolic KerasTensor
@@ -237,6 +254,7 @@ class Value:
 
 
 UNKNOWN = Value("unknown")
+_START = Value("unknown")  # what the first layer of a Sequential model consumes
 
 
 def union(values) -> Value:
@@ -382,19 +400,99 @@ class Picture:
     instances: list[LayerDef] = field(default_factory=list)  # constructions of the file's own Layer/Model classes
     text: str | None = None  # the source text, when known
     references: set[str] = field(default_factory=set)  # canonical names of every resolved name read
+    # Across files: the project index as this file sees it (project.View, or None), the
+    # definitions of other modules loaded for it (crossfile.Loaded), and the Keras classes among
+    # them that a rule asked for (an imported constraint class) or that the file instantiates
+    # (a Model subclass, run for the training set-up).
+    project: Any = None
+    loaded: Any = None
+    foreign_classes: list[KerasClass] = field(default_factory=list)
+    _shapes: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.flow is None:
             self.flow = Flow(self.module, self.names)
+        if self.loaded is None:
+            from kerascheck.crossfile import Loaded
+
+            self.loaded = Loaded()
+        if self.project is not None:
+            self.flow.external = self.imported_constant
+            self.loaded.constant = self.imported_constant
+
+    def imported_constant(self, name: cst.Name, scope: Scope | None = None) -> Any:
+        """The value of a name bound to a literal constant of another module of the project."""
+        canon = self.resolve(name, scope if scope is not None else name)
+        sym = self.project.symbol(canon.name) if canon is not None and canon.flavor is None else None
+        return sym.value if sym is not None and sym.kind == "const" else NOT_CONSTANT
+
+    # -- nodes of other files -------------------------------------------------------------------
+
+    def entry_of(self, node: cst.CSTNode | None):
+        """The loaded definition of another module that `node` belongs to (None: this file)."""
+        return self.loaded.of(node) if node is not None and self.loaded.owner else None
+
+    def flow_for(self, node: cst.CSTNode | None) -> Flow:
+        """The flow (parents, constants, gating) of the module `node` belongs to."""
+        entry = self.entry_of(node)
+        return entry.flow if entry is not None else self.flow
+
+    def names_for(self, node: cst.CSTNode | Scope | None) -> Names:
+        if isinstance(node, Scope):
+            while node.parent is not None:
+                node = node.parent
+            node = node.node
+        entry = self.entry_of(node)
+        return entry.names if entry is not None else self.names
+
+    def module_for(self, node: cst.CSTNode | None) -> cst.Module:
+        entry = self.entry_of(node)
+        return entry.module if entry is not None else self.module
+
+    @property
+    def shapes(self):
+        """The static shapes of the applications (kerascheck/shapes.py), computed on first use."""
+        if self._shapes is None:
+            from kerascheck.shapes import Shapes
+
+            self._shapes = Shapes(self)
+        return self._shapes
 
     def resolve(self, expr: cst.BaseExpression, at: cst.CSTNode | Scope | None = None) -> Canon | None:
         if isinstance(at, Scope):
             scope = at
         elif at is not None:
-            scope = self.flow.scope_of(at)
+            scope = self.flow_for(at).scope_of(at)
         else:
             scope = self.names.root
-        return self.names.resolve(expr, scope)
+        return self.names_for(scope).resolve(expr, scope)
+
+    def definition_elsewhere(self, name: cst.Name):
+        """What an imported project name is, when a rule asks for its definition: the class or
+        function statement (loaded from its module, for this name), or a literal constant's
+        value as an expression; None when not a project name."""
+        project = self.project
+        if project is None:
+            return None
+        canon = self.resolve(name, name)
+        sym = project.symbol(canon.name) if canon is not None and canon.flavor is None else None
+        if sym is None:
+            return None
+        if sym.kind == "const":
+            try:
+                return cst.parse_expression(repr(sym.value))
+            except Exception:  # noqa: BLE001
+                return None
+        if sym.kind not in ("def", "class"):
+            return None
+        entry = self.loaded.get(project, sym, name)
+        if entry is None:
+            return None
+        if sym.kind == "class" and self.class_of(entry.node) is None:
+            kc = _foreign_class(self, entry, sym, name)
+            if kc is not None:
+                self.foreign_classes.append(kc)
+        return entry.node
 
     def producers(self, app: Apply) -> Iterator[Apply]:
         """The applications whose output `app` consumes (through unions and lists)."""
@@ -420,7 +518,7 @@ class Picture:
                 yield node
 
     def class_of(self, node: cst.ClassDef) -> KerasClass | None:
-        for kc in self.classes:
+        for kc in (*self.classes, *self.foreign_classes):
             if kc.node is node:
                 return kc
         return None
@@ -431,6 +529,42 @@ class Picture:
         from kerascheck.training import Training
 
         return Training(self)
+
+
+STRUCTURAL_METHODS = ("__init__", "build", "call", "__call__")
+
+
+def _inherited(pic: Picture, sym, anchor, methods: dict, depth: int = 0) -> None:
+    """The structural methods (`__init__`, `build`, `call`, `__call__`) that a class missing them
+    inherits from project class `sym`, loaded for `anchor`, nearest base first."""
+    project = pic.project
+    missing = [m for m in STRUCTURAL_METHODS if m not in methods]
+    if not missing or depth > 8 or sym.info is None:
+        return
+    if any(m in sym.info.get("methods", ()) for m in missing):
+        entry = pic.loaded.get(project, sym, anchor)
+        if entry is not None:
+            for stmt in _suite_body(entry.node.body):
+                if isinstance(stmt, cst.FunctionDef) and stmt.name.value in missing:
+                    methods.setdefault(stmt.name.value, stmt)
+    for base in project.index.bases_of(sym):
+        _inherited(pic, base, anchor, methods, depth + 1)
+
+
+def _foreign_class(pic: Picture, entry, sym, anchor) -> KerasClass | None:
+    """A project class of another module, as a KerasClass with its own and inherited methods."""
+    kind = pic.project.index.class_kind(sym)
+    if kind is None:
+        return None
+    from kerascheck.names import canonical
+
+    kc = KerasClass(entry.node, kind[0], tuple(canonical(b) for b in kind[1]))
+    for stmt in _suite_body(entry.node.body):
+        if isinstance(stmt, cst.FunctionDef):
+            kc.methods[stmt.name.value] = stmt
+    for base in pic.project.index.bases_of(sym):
+        _inherited(pic, base, anchor, kc.methods)
+    return kc
 
 
 def call_arg(call: cst.Call | None, keyword: str, position: int | None) -> cst.BaseExpression | None:
@@ -489,6 +623,23 @@ def _join_maps(maps: list[dict], merge) -> dict:
     """Key by key: the one value every map holds (the common case: most names and most of the
     heap are untouched by a branch), else `merge` of the values the maps hold."""
     first, rest = maps[0], maps[1:]
+    order = list(first)
+    if all(len(m) == len(order) and list(m) == order for m in rest):
+        # Branches copied from one environment: the same keys in the same order. Compare the
+        # values by identity in C; merge only the keys some branch changed.
+        values = list(first.values())
+        changed: set[int] = set()
+        for m in rest:
+            same = list(map(operator.is_, values, m.values()))
+            if not all(same):
+                changed.update(i for i, s in enumerate(same) if not s)
+        if not changed:
+            return dict(first)
+        out = dict(first)
+        for i in changed:
+            key = order[i]
+            out[key] = merge([m[key] for m in maps])
+        return out
     keys = set(first).union(*rest)
     out = {}
     for key in keys:
@@ -539,6 +690,7 @@ class _Interpreter:
         self.self_attrs: dict[str, Value] | None = None
         self.global_heap: dict[int, object] = {}
         self.returns: list[Value] | None = None
+        self.inexact = 0  # depth of loops whose iterations are not followed one by one
         self.conditional = 0  # depth of `if`s on unknown parameters around the current code
         self.decided: list[cst.Call] = []  # calls whose arguments decided the `if`s around it
 
@@ -580,6 +732,7 @@ class _Interpreter:
                 order.append(node)
 
         kinds: dict[int, tuple[str, tuple[Canon, ...]] | None] = {}
+        project_bases: dict[int, list] = {}  # class -> (project.Symbol, base expression) of other modules
 
         def kind_of(cls: cst.ClassDef, seen: frozenset[int]) -> tuple[str, tuple[Canon, ...]] | None:
             if id(cls) in kinds:
@@ -592,7 +745,7 @@ class _Interpreter:
                     continue
                 canon = self.names.resolve(base.value, scope)
                 if canon is not None and canon.flavor is not None:
-                    k = _class_kind(canon)
+                    k = keras_class_kind_of(canon)
                     if k:
                         result = (k, (canon,))
                         break
@@ -603,6 +756,15 @@ class _Interpreter:
                         if got:
                             result = got
                             break
+                elif canon is not None and self.pic.project is not None:  # a class of another module
+                    sym = self.pic.project.symbol(canon.name)
+                    got = self.pic.project.index.class_kind(sym) if sym is not None else None
+                    if got:
+                        from kerascheck.names import canonical
+
+                        result = (got[0], tuple(canonical(b) for b in got[1]))
+                        project_bases.setdefault(id(cls), []).append((sym, base.value))
+                        break
             kinds[id(cls)] = result
             return result
 
@@ -623,10 +785,13 @@ class _Interpreter:
                     if parent is not None:
                         for name, fn in parent.methods.items():
                             kc.methods.setdefault(name, fn)
+            # ... and from Keras bases in other modules (loaded for the base expression).
+            for sym, expr in project_bases.get(id(kc.node), ()):
+                _inherited(self.pic, sym, expr, kc.methods)
 
     def _run_class(self, kc: KerasClass) -> None:
         def site_of(fn: cst.FunctionDef, in_call: bool = False) -> Site:
-            return Site(fn, kc, in_call, self.names.scope_of(fn), "method", flags=TRAINING)
+            return Site(fn, kc, in_call, self._scope(fn), "method", flags=TRAINING, origin=self.pic.entry_of(fn))
 
         attrs: dict[str, Value] = {}
         heap = dict(self.global_heap)
@@ -776,7 +941,11 @@ class _Interpreter:
         elif isinstance(stmt, cst.While):
             if self.expr(stmt.test, env, site).truth() is False:
                 return
-            self._branches(env, site, [stmt.body, None])
+            self.inexact += 1
+            try:
+                self._branches(env, site, [stmt.body, None])
+            finally:
+                self.inexact -= 1
         elif isinstance(stmt, (cst.Try, cst.TryStar)):
             self._guarded(stmt.body, env, site)
             branches = [h.body for h in stmt.handlers]
@@ -895,12 +1064,16 @@ class _Interpreter:
         elif _is_range_call(stmt.iter):
             count = _range_count(stmt.iter)
             repeat = 2 if count is not None and count >= 2 else 1
-        for i in range(len(items) if items is not None else repeat):
-            self.assign(stmt.target, items[i] if items is not None else UNKNOWN, env, site)
-            try:
-                self.suite(stmt.body, env, site)
-            except _Return:
-                break
+        self.inexact += items is None
+        try:
+            for i in range(len(items) if items is not None else repeat):
+                self.assign(stmt.target, items[i] if items is not None else UNKNOWN, env, site)
+                try:
+                    self.suite(stmt.body, env, site)
+                except _Return:
+                    break
+        finally:
+            self.inexact -= items is None
         if stmt.orelse is not None:
             self._guarded(stmt.orelse.body, env, site)
 
@@ -1076,7 +1249,7 @@ class _Interpreter:
         for param in (p.star_arg, p.star_kwarg):
             if isinstance(param, cst.Param):
                 inner.vars[param.name.value] = UNKNOWN
-        lam_site = Site(node, site.cls, site.in_call, site.scope, site.entry, None, site, site.flags)
+        lam_site = Site(node, site.cls, site.in_call, site.scope, site.entry, None, site, site.flags, site.origin)
         self.expr(node.body, inner, lam_site)
         return Value("func", node=node, func=node)
 
@@ -1090,6 +1263,7 @@ class _Interpreter:
             items = None
         inner = _Env(dict(env.vars), env.heap)  # the comprehension's own scope
         results = []
+        self.inexact += items is None
         for item in items if items is not None else [UNKNOWN]:
             self.assign(comp.target, item, inner, site)
             for cond in comp.ifs:
@@ -1102,6 +1276,7 @@ class _Interpreter:
                     self.expr(cond.test, inner, site)
                 more = more.inner_for_in
             results.append(self.expr(node.elt, inner, site))
+        self.inexact -= items is None
         exact = (items is not None and isinstance(node, cst.ListComp) and not comp.ifs
                  and comp.inner_for_in is None)
         return self._new_seq(results, env, node) if exact else UNKNOWN
@@ -1113,7 +1288,7 @@ class _Interpreter:
         if name in ("True", "False", "None"):
             return Value("literal", node=node, lit=literal_value(node))
         module_vars = self._module_env.vars if self._module_env is not None else self.globals
-        if site.function is not None and name in module_vars and not self._is_local(name, site):
+        if site.function is not None and site.origin is None and name in module_vars and not self._is_local(name, site):
             return module_vars[name]
         return self._ref(node, site)
 
@@ -1122,11 +1297,20 @@ class _Interpreter:
         return scope is not None and scope.kind == "function" and name in scope.bindings
 
     def _ref(self, node, site: Site) -> Value:
-        canon = self.names.resolve(node, site.scope or self.names.root)
+        names = site.origin.names if site.origin is not None else self.names
+        canon = names.resolve(node, site.scope or names.root)
         if canon is None:
             return UNKNOWN
-        self.pic.references.add(canon.name)
+        if site.origin is None:
+            self.pic.references.add(canon.name)
+        if canon.flavor is None and self.pic.project is not None:  # a constant of another module
+            sym = self.pic.project.symbol(canon.name)
+            if sym is not None and sym.kind == "const":
+                return Value("literal", node=node, lit=sym.value)
         return Value("ref", node=node, canon=canon)
+
+    def _scope(self, fn: cst.CSTNode) -> Scope:
+        return self.pic.names_for(fn).scope_of(fn)
 
     def _new_seq(self, items: list[Value] | None, env: _Env, node) -> Value:
         oid = next(self.oids)
@@ -1279,7 +1463,7 @@ class _Interpreter:
             inputs = args[:1] if args else tuple(v for k, v in kwargs if k == "inputs")
             via = "subclass" if site.cls is not None else "functional"
             app = Apply(callee.layer, inputs, call, via, site, call=call, conditional=self.conditional > 0,
-                        decided=self.decided[0] if self.decided else None)
+                        decided=self.decided[0] if self.decided else None, looped=self.inexact > 0)
             self.pic.applies.append(app)
             kt = bool(self._symbolic([*args, *(v for _, v in kwargs)], env))
             return Value("tensor", node=call, app=app, kt=kt)
@@ -1341,12 +1525,20 @@ class _Interpreter:
 
     def _call_ref(self, canon: Canon, call: cst.Call, env: _Env, site: Site) -> Value:
         name = canon.name
+        if canon.flavor is None and self.pic.project is not None:
+            sym = self.pic.project.symbol(name)
+            if sym is not None and sym.kind in ("def", "class"):
+                return self._call_project(sym, call, env, site)
         if canon.flavor is not None:
             if name == "keras.Sequential":
                 return self._sequential(canon, call, env, site)
-            if name == "keras.Input":
-                self._args(call, env, site)
-                return Value("tensor", node=call, kt=True, canon=canon)
+            if name in ("keras.Input", "keras.InputLayer"):
+                # An `InputLayer(...)` stands for its tensor: it is what a Sequential list starts with.
+                args, kwargs = self._args(call, env, site)
+                if name == "keras.InputLayer":
+                    self.pic.calls.append(CallEvent(canon, call, args, kwargs, site))  # as for any call
+                source = LayerDef(canon, call, site, values=_values(call, args, kwargs))
+                return Value("tensor", node=call, kt=True, canon=canon, layer=source)
             if name in MODEL_MAKERS or (name.startswith("keras.applications.") and canon.short[:1].isupper()):
                 # A Keras application (`MobileNetV2(include_top=False)`) or a loaded model: a
                 # built model, whose call on a KerasTensor and whose `.output` are KerasTensors.
@@ -1364,8 +1556,8 @@ class _Interpreter:
                 extra, opaque = (), False
                 if any(a.star for a in call.args):
                     extra, opaque = self._layer_kwargs(call, env, site)
-                self._args(call, env, site)
-                layer = LayerDef(canon, call, site, extra, opaque)
+                args, kwargs = self._args(call, env, site)
+                layer = LayerDef(canon, call, site, extra, opaque, _values(call, args, kwargs))
                 self.pic.layers.append(layer)
                 if canon.short == "Lambda":
                     self.pic.lambdas.append(layer)
@@ -1398,10 +1590,77 @@ class _Interpreter:
                 return Value("const", node=call, canon=canon, lib="tf")
         return UNKNOWN
 
+    def _call_project(self, sym, call: cst.Call, env: _Env, site: Site) -> Value:
+        """A call of a function or class another module of the project defines: the function is
+        run with the call's values (its definition loaded for this call, like a same-file helper),
+        or, past the inlining depth or when it uses no Keras, TensorFlow or NumPy, what the index
+        says it returns; a Keras layer or model class gives a layer."""
+        index = self.pic.project.index
+        if sym.kind == "class":
+            self._args(call, env, site)
+            kind = index.class_kind(sym)
+            if kind is not None and kind[0] in ("layer", "model"):
+                layer = LayerDef(Canon(f"<local>.{sym.name}", "local"), call, site)
+                cls = self._foreign_model(sym, call, site) if kind[0] == "model" else None
+                return Value("layer", node=call, layer=layer, cls=cls)
+            return UNKNOWN
+        if index.touches(sym) and self.depth < MAX_INLINE_DEPTH and self.budget >= 0:
+            anchor = site.origin.anchor if site.origin is not None else call
+            entry = self.pic.loaded.get(self.pic.project, sym, anchor)
+            if entry is not None and isinstance(entry.node, cst.FunctionDef):
+                return self._inline(entry.node, call, env, site)
+        args, kwargs = self._args(call, env, site)
+        if any(a.star for a in call.args):
+            return UNKNOWN
+        given = {}
+        positional = [p[0] for p in sym.info.get("params", ()) if p[1] == "pos"]
+        for name, value in [*zip(positional, args), *kwargs]:
+            given[name] = _summary_of(value)
+        return self._from_summary(index.returns(sym, given), call, env)
+
+    def _foreign_model(self, sym, call: cst.Call, site: Site) -> KerasClass | None:
+        """A Keras Model subclass of another module, instantiated here: its definition loaded
+        for this call and run like the file's own classes (its `call()` output is what `compile`
+        pairs with a loss). None past the inlining depth, or when it cannot be loaded."""
+        if self.depth >= MAX_INLINE_DEPTH or self.budget < 0:
+            return None
+        anchor = site.origin.anchor if site.origin is not None else call
+        entry = self.pic.loaded.get(self.pic.project, sym, anchor)
+        if entry is None or not isinstance(entry.node, cst.ClassDef):
+            return None
+        kc = self.pic.class_of(entry.node)
+        if kc is None:
+            kc = _foreign_class(self.pic, entry, sym, anchor)
+            if kc is None:
+                return None
+            self.pic.foreign_classes.append(kc)
+            self.depth += 1
+            try:
+                self._run_class(kc)
+            finally:
+                self.depth -= 1
+        return kc
+
+    def _from_summary(self, got, call: cst.Call, env: _Env, depth: int = 0) -> Value:
+        """What the index says a call returns, as a value of this picture (no layer applications:
+        their layers are not known here)."""
+        if got.kind == "tensor":
+            return Value("tensor", node=call, kt=got.kt)
+        if got.kind == "model":
+            return Value("model", node=call)
+        if got.kind == "literal":
+            return Value("literal", node=call, lit=got.lit)
+        if got.kind == "const":
+            return Value("const", node=call, lib=got.lib)
+        if got.kind == "seq" and depth < 2:
+            return self._new_seq([self._from_summary(i, call, env, depth + 1) for i in got.items], env, call)
+        return UNKNOWN
+
     def _sequential(self, canon: Canon, call: cst.Call, env: _Env, site: Site) -> Value:
         args, kwargs = self._args(call, env, site)
+        self.pic.calls.append(CallEvent(canon, call, args, kwargs, site))
         oid = next(self.oids)
-        env.heap[oid] = _SeqState(UNKNOWN, None, frozenset())
+        env.heap[oid] = _SeqState(_START, None, frozenset())
         self.pic.sequentials[oid] = call
         model = Value("model", node=call, canon=canon, oid=oid)
         layers = dict(kwargs).get("layers", args[0] if args else None)
@@ -1421,6 +1680,7 @@ class _Interpreter:
             adjacent = state.last_layer is not None and via == "sequential"
             repeat = id(item.layer) in state.added
             app = Apply(item.layer, (state.last,), node, via, site, adjacent=adjacent, repeat=repeat, model=oid,
+                        first=state.last is _START, looped=self.inexact > 0,
                         conditional=self.conditional > 0, decided=self.decided[0] if self.decided else None)
             self.pic.applies.append(app)
             env.heap[oid] = _SeqState(Value("tensor", node=node, app=app), item.layer,
@@ -1461,9 +1721,9 @@ class _Interpreter:
         if site.in_call:  # only code that call() reaches gates on the flag it is handed
             flags = frozenset(
                 name for name, expr in given.items()
-                if expr is not None and self.flow.mentions_phase(expr, site.flags)) | TRAINING
-        callee_site = Site(fn, site.cls if bound else None, site.in_call, self.names.scope_of(fn), site.entry,
-                           call, site, flags)
+                if expr is not None and self.pic.flow_for(expr).mentions_phase(expr, site.flags)) | TRAINING
+        callee_site = Site(fn, site.cls if bound else None, site.in_call, self._scope(fn), site.entry,
+                           call, site, flags, self.pic.entry_of(fn))
         self.depth += 1
         try:
             if bound:
@@ -1483,8 +1743,25 @@ class _Interpreter:
     def _default(self, expr: cst.BaseExpression, fn: cst.FunctionDef) -> Value:
         """A parameter's default, as a value (literals and constants only: defaults are
         evaluated once, in the scope around the function)."""
-        lit = self.flow.constant(expr, self.names.scope_of(fn).parent or self.names.root)
+        scope = self._scope(fn)
+        lit = self.pic.flow_for(fn).constant(expr, scope.parent or scope)
         return Value("literal", node=expr, lit=lit) if lit is not NOT_CONSTANT else UNKNOWN
+
+
+def _summary_of(value: Value):
+    """An argument's value as the index's summaries take it."""
+    from kerascheck.project import UNKNOWN as NOTHING
+    from kerascheck.project import Summary
+
+    if value.kt:
+        return Summary("tensor", kt=True)
+    if value.kind == "literal":
+        return Summary("literal", lit=value.lit)
+    if value.kind == "model":
+        return Summary("model")
+    if value.kind == "layer" and value.layer is not None:
+        return Summary("layer", layer=value.layer.name)
+    return NOTHING
 
 
 def _param_names(fn: cst.FunctionDef) -> set[str]:
@@ -1521,17 +1798,6 @@ _EXPR = {
 }
 
 
-def _class_kind(canon: Canon) -> str | None:
-    name = canon.name
-    if name.startswith("keras.constraints."):
-        return "constraint"
-    if name in ("keras.Model", "keras.Sequential", "keras.Functional"):
-        return "model"
-    if name.startswith("keras.layers.") and canon.short[:1].isupper() and canon.short not in ("Input", "InputSpec"):
-        return "layer"
-    return None
-
-
 def _suite_body(suite) -> list:
     return list(suite.body) if isinstance(suite, cst.IndentedBlock) else []
 
@@ -1542,6 +1808,12 @@ def _flatten_targets(target) -> Iterator[cst.BaseExpression]:
             yield from _flatten_targets(el.value)
     else:
         yield target
+
+
+def _values(call: cst.Call, args, kwargs) -> tuple[tuple[int | str, Value], ...]:
+    """A call's argument values by position and keyword; positions only when no `*args` hides them."""
+    positional = () if any(a.star == "*" for a in call.args) else tuple(enumerate(args))
+    return (*positional, *kwargs)
 
 
 def _relabel(value: Value, label: str) -> Value:
@@ -1573,7 +1845,9 @@ def _num_node(node, right_is_num: bool):
     return None
 
 
-def build(module: cst.Module, names: Names, text: str | None = None) -> Picture:
-    pic = Picture(module, names, text=text)
+def build(module: cst.Module, names: Names, text: str | None = None, project=None) -> Picture:
+    """The picture of one parsed module; `project` (a project.View) lets it follow names into the
+    project's other modules."""
+    pic = Picture(module, names, text=text, project=project)
     _Interpreter(pic).run()
     return pic

@@ -23,6 +23,7 @@ Confirm-mode recipes live in `rules/confirm/kcNNN.py`; lint never imports them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,18 +53,39 @@ from kerascheck.picture import (
     literal_string,
     literal_value,
 )
+from kerascheck.shapes import INPUT_RANK, Shape, Shapes
 from kerascheck.training import ANCHORS as TRAINING_ANCHORS
 from kerascheck.training import Compile, Loss, Metric, Model, Output, Training
 
 __all__ = [
-    "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Compile", "Context", "Edit", "Fix", "Hit",
-    "ImportRecord", "KerasClass", "LayerDef", "Loss", "Metric", "MethodCallEvent", "Model", "ModelEvent", "Output",
-    "Picture", "ProjectFacts", "Rule", "Use", "Scope", "Site", "TRAINING_ANCHORS", "Training", "Value", "call_arg",
-    "cst", "dotted_name", "keras_path", "literal_number", "literal_string", "literal_value", "name_words",
-    "remove_arg",
+    "KERAS3_IMPORTS", "KERAS_MODULES",
+    "INPUT_RANK", "NOT_CONSTANT", "Apply", "BinOpEvent", "CallEvent", "Canon", "Compile", "Context", "Edit", "Fix",
+    "Hit", "ImportRecord", "KerasClass", "LayerDef", "Loss", "Metric", "MethodCallEvent", "Model", "ModelEvent",
+    "Output", "Picture", "ProjectFacts", "Rule", "Use", "Scope", "Shape", "Shapes", "Site", "TRAINING_ANCHORS",
+    "Training", "Value", "call_arg", "cst", "dotted_name", "keras_path", "literal_number", "literal_string",
+    "literal_value", "name_words", "remove_arg",
 ]
 
 SEVERITIES = ("error", "warning", "info")
+
+# Public modules of Keras 2 and 3 (`keras.src`, Keras's own code, is not one of them).
+KERAS_MODULES = (
+    "activations", "api", "applications", "backend", "callbacks", "config", "constraints", "datasets", "distribution",
+    "dtype_policies", "engine", "export", "initializers", "layers", "legacy", "losses", "metrics",
+    "mixed_precision", "models", "ops", "optimizers", "preprocessing", "quantizers", "random", "regularizers",
+    "saving", "tree", "utils", "visualization", "wrappers",
+)
+# Prefilter groups (see `Rule.needs`) for "this file imports Keras 3's public API": `import keras`,
+# `from keras import`, `from keras.layers import`, `tf.keras` (`tf_keras` alone is Keras 2; the
+# `keras.src` imports of Keras's own modules are left out). Add a rule's own word to each group:
+# `needs=tuple((b"_generator", *group) for group in KERAS3_IMPORTS)`.
+KERAS3_IMPORTS: tuple[tuple[bytes, ...], ...] = (
+    *((b"import keras" + end,) for end in (b"\n", b"\r", b" ", b".", b",")),
+    (b"from keras ",),
+    *((b"from keras." + module.encode(),) for module in KERAS_MODULES),
+    (b"from tensorflow import keras",), (b"from tensorflow.keras",), (b"import tensorflow.keras",),
+    (b"import tensorflow as tf", b"tf.keras."),
+)
 APPLICABILITIES = ("safe", "unsafe", "display")
 
 
@@ -77,7 +99,12 @@ class Rule:
     and method names (`.compile`, `.add_weight`) whose use makes a function worth parsing; the
     engine maps them to the file's own spellings and hands libcst only the functions that use
     one, the functions those call, and the structural methods of their classes. A canonical
-    anchor ending in `@3` (`keras.backend.*@3`) counts only Keras 3's spellings of it.
+    anchor ending in `@3` (`keras.backend.*@3`) counts only Keras 3's spellings of it; one ending
+    in `@api` only Keras 3's public spellings (not Keras's own `keras.src` modules, where a rule
+    about what the public API lost has nothing to find).
+    `ties`: False when the rule reads only the functions that use an anchor themselves: they are
+    parsed without their callers, callees and sibling structural methods (KC013 reads the
+    `add_weight` calls of a `build()`, nothing around it).
     `options`: the option schema, name -> default (the default's type is the option's type).
     `default`: enabled when nothing selects it explicitly (False for opt-in `info` rules).
     """
@@ -88,6 +115,7 @@ class Rule:
     severity: str = "warning"
     needs: tuple = ()
     anchors: tuple[str, ...] = ()
+    ties: bool = True
     options: Mapping[str, Any] = field(default_factory=dict)
     default: bool = True
     # Filled in by the registry from the rule's module:
@@ -103,24 +131,51 @@ class Rule:
 
     @property
     def groups(self) -> tuple[tuple[bytes, ...], ...]:
-        return tuple((g,) if isinstance(g, bytes) else tuple(g) for g in self.needs)
+        return _groups(self.needs)
+
+    @property
+    def words(self) -> frozenset[bytes]:
+        """Every word of the prefilter groups."""
+        return _words(self.needs)
 
     def wanted(self, data: bytes, seen: dict[bytes, bool] | None = None) -> bool:
         """Could this rule match `data`? `seen` shares word look-ups between rules."""
         seen = {} if seen is None else seen
-        for group in self.groups:
-            for word in group:
-                present = seen.get(word)
-                if present is None:
-                    # A word that starts with a line break also matches at the start of the file,
-                    # and after a lone \r (a line break for Python's tokenizer too).
-                    present = seen[word] = word in data or (word[:1] == b"\n" and (
-                        data.startswith(word[1:]) or b"\r" + word[1:] in data))
-                if not present:
-                    break
-            else:
+
+        def present(word: bytes) -> bool:
+            found = seen.get(word)
+            if found is None:
+                # A word that starts with a line break also matches at the start of the file,
+                # and after a lone \r (a line break for Python's tokenizer too).
+                found = seen[word] = word in data or (word[:1] == b"\n" and (
+                    data.startswith(word[1:]) or b"\r" + word[1:] in data))
+            return found
+
+        for first, rests in _by_first_word(self.needs):
+            if present(first) and any(all(present(w) for w in rest) for rest in rests):
                 return True
         return False
+
+
+@functools.lru_cache(maxsize=None)
+def _groups(needs: tuple) -> tuple[tuple[bytes, ...], ...]:
+    return tuple((g,) if isinstance(g, bytes) else tuple(g) for g in needs)
+
+
+@functools.lru_cache(maxsize=None)
+def _words(needs: tuple) -> frozenset[bytes]:
+    return frozenset(w for group in _groups(needs) for w in group)
+
+
+@functools.lru_cache(maxsize=None)
+def _by_first_word(needs: tuple) -> tuple[tuple[bytes, tuple[tuple[bytes, ...], ...]], ...]:
+    """A rule's prefilter groups by their first word, in order: a word that is absent rules out
+    every group it starts at once (KC008 has 21 words x 40 spellings of a Keras import)."""
+    firsts: dict[bytes, list[tuple[bytes, ...]]] = {}
+    for group in needs:
+        group = (group,) if isinstance(group, bytes) else tuple(group)
+        firsts.setdefault(group[0], []).append(group[1:])
+    return tuple((first, tuple(rests)) for first, rests in firsts.items())
 
 
 # ------------------------------------------------------------------ fixes
@@ -218,6 +273,13 @@ class Context:
         from_logits, metrics). Built on first use, shared by every rule of the file."""
         return self.picture.training
 
+    @property
+    def shapes(self) -> Shapes:
+        """The static tensor shapes of the picture's layer applications (kerascheck/shapes.py):
+        `output(app)`, `input(app)`, `of(value)`, `declared(layer)`, `source(input_def)`,
+        `arg(layer, keyword, position, default)`, `consumers(app)`, `collapsed(app)`, `trail(app)`."""
+        return self.picture.shapes
+
     # -- names and scopes ------------------------------------------------------------------
 
     def resolve(self, expr: cst.BaseExpression, at: cst.CSTNode | Scope | None = None) -> Canon | None:
@@ -314,7 +376,7 @@ class Context:
 
     def scope_of(self, node: cst.CSTNode) -> Scope:
         """The innermost scope (module, class, function, lambda, comprehension) holding `node`."""
-        return self.picture.names.enclosing_scope(node, self.picture.flow)
+        return self.picture.names_for(node).enclosing_scope(node, self.picture.flow_for(node))
 
     # -- tree -------------------------------------------------------------------------------
 
@@ -324,24 +386,24 @@ class Context:
         return self.picture.flow.walk(node, into_scopes)
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        return self.picture.flow.parent(node)
+        return self.picture.flow_for(node).parent(node)
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-        return self.picture.flow.ancestors(node)
+        return self.picture.flow_for(node).ancestors(node)
 
     def enclosing_function(self, node: cst.CSTNode) -> cst.FunctionDef | None:
-        return self.picture.flow.enclosing(node, cst.FunctionDef)
+        return self.picture.flow_for(node).enclosing(node, cst.FunctionDef)
 
     def code(self, node: cst.CSTNode) -> str:
-        return self.picture.module.code_for_node(node)
+        return self.picture.module_for(node).code_for_node(node)
 
     def docstring(self, node: cst.CSTNode | None = None) -> str:
         """The docstring of a function or class, or of the module (node None)."""
-        return self.picture.flow.docstring(node)
+        return self.picture.flow_for(node).docstring(node)
 
     def comments(self, node: cst.CSTNode) -> list[str]:
         """The comments inside `node` and on the lines just above it."""
-        return self.picture.flow.comments(node)
+        return self.picture.flow_for(node).comments(node)
 
     # -- values -----------------------------------------------------------------------------
 
@@ -351,13 +413,13 @@ class Context:
         arithmetic, tuples and indexing; `NOT_CONSTANT` (falsy) when not known. With `scope`
         (e.g. `Site.scope`), names count only by their single binding seen from there, and no
         parent links are built (much cheaper on a large file)."""
-        return self.picture.flow.constant(expr, scope)
+        return self.picture.flow_for(expr).constant(expr, scope)
 
     def uses(self, target: cst.Name) -> list[cst.Name]:
         """The loads that the assignment to `target` may reach, in its function (or module), in
         source order: until an assignment that surely runs after it (one in a branch or a loop
         does not stop them)."""
-        return self.picture.flow.uses(target)
+        return self.picture.flow_for(target).uses(target)
 
     def object_uses(self, made: cst.CSTNode) -> list[Use] | None:
         """What happens to the object `made` makes, use by use in order, when it is bound to one
@@ -366,16 +428,16 @@ class Context:
         to one name (kerascheck/fate.py)."""
         from kerascheck.fate import object_uses
 
-        return object_uses(self.picture.flow, made)
+        return object_uses(self.picture.flow_for(made), made)
 
     def call_sites(self, function: cst.FunctionDef) -> list[cst.Call]:
         """Same-file calls of a module-level function, or `self.<method>(...)` calls of a method."""
-        return self.picture.flow.call_sites(function)
+        return self.picture.flow_for(function).call_sites(function)
 
     def param_values(self, function: cst.FunctionDef, name: str) -> list[cst.BaseExpression] | None:
         """Every expression parameter `name` gets at the same-file call sites (its default where
         a call leaves it out), or None when a call site is not exact (`*args`) or there is none."""
-        return self.picture.flow.param_values(function, name)
+        return self.picture.flow_for(function).param_values(function, name)
 
     def training_gated(self, node: cst.CSTNode, flags: frozenset[str] = frozenset({"training"}),
                        uses: bool = True, within: cst.CSTNode | None = None) -> bool:
@@ -385,62 +447,72 @@ class Context:
         the outermost function holding `node` (a nested def runs where it is referenced, a
         lambda where it is handed on), or only within `within`. `flags` are the names that
         carry the flag there (`Site.flags`)."""
-        return self.picture.flow.training_gated(node, flags, uses, within)
+        return self.picture.flow_for(node).training_gated(node, flags, uses, within)
 
     def mentions_training(self, expr: cst.CSTNode, flags: frozenset[str] = frozenset({"training"})) -> bool:
         """Does `expr` mention the training phase (a flag name, one computed from it, or a
         phase word: `is_training`, `mode == PREDICT`, `deterministic`, ...)?"""
-        return self.picture.flow.mentions_phase(expr, flags)
+        return self.picture.flow_for(expr).mentions_phase(expr, flags)
 
     def definition(self, name: cst.Name) -> cst.CSTNode | None:
         """What a load of `name` is bound to, when that is one thing: the right-hand side of the
         assignment that reaches it in straight-line code, else of its scope's only binding, or
         the `def`/`class` statement that is its only binding. None for parameters, loop
-        targets, imports, names bound several ways, and names bound by `global` from afar."""
-        return self.picture.flow.definition(name)
+        targets, names bound several ways, and names bound by `global` from afar. A name imported
+        from another module of the project is its class or function statement there (or a literal
+        constant's value): a rule does not tell the two apart."""
+        found = self.picture.flow_for(name).definition(name)
+        if found is None and isinstance(name, cst.Name):
+            found = self.picture.definition_elsewhere(name)
+        return found
 
     def values(self, name: cst.Name) -> list[cst.BaseExpression] | None:
         """What a load of `name` may stand for: `[definition]`, or for a parameter the expressions
         the same-file calls give it (its default where a call leaves it out; the default alone when
-        no call in the file calls the function). None when not known."""
-        return self.picture.flow.values(name)
+        no call in the file calls the function; an imported project constant's value). None when
+        not known."""
+        found = self.picture.flow_for(name).values(name)
+        if found is None and isinstance(name, cst.Name):
+            elsewhere = self.picture.definition_elsewhere(name)
+            found = [elsewhere] if isinstance(elsewhere, cst.BaseExpression) else None
+        return found
 
     def function_named(self, name: str, at: cst.CSTNode) -> cst.FunctionDef | None:
         """The one `def name` that a load of `name` at `at` sees, else None."""
-        found = self.picture.flow.bindings(name, at)
+        found = self.picture.flow_for(at).bindings(name, at)
         if found is None or len(found[1]) != 1 or not isinstance(found[1][0].value, cst.FunctionDef):
             return None
         return found[1][0].value
 
     def reads(self, expr: cst.CSTNode) -> set[str]:
         """The names `expr` loads (not attribute names after a dot, nor keyword names)."""
-        return self.picture.flow.reads(expr)
+        return self.picture.flow_for(expr).reads(expr)
 
     def loops(self, node: cst.CSTNode) -> list[cst.CSTNode]:
         """The `for`/`while` statements and comprehensions that run `node` once per iteration,
         innermost first, within its function (not a `for`'s iterable or `else:`)."""
-        return self.picture.flow.loops(node)
+        return self.picture.flow_for(node).loops(node)
 
     def loop_names(self, loop: cst.CSTNode) -> frozenset[str]:
         """The names that change per iteration of `loop`: its targets (a `while` test's rebound
         names), nested loops' targets, and what the body assigns from them."""
-        return self.picture.flow.loop_names(loop)
+        return self.picture.flow_for(loop).loop_names(loop)
 
     def max_trips(self, loop: cst.CSTNode) -> int | None:
         """At most how many iterations `loop` runs when the code says (`range(5)`, a literal
         list, `x[:8]`), else None."""
-        return self.picture.flow.max_trips(loop)
+        return self.picture.flow_for(loop).max_trips(loop)
 
     def parameter(self, name: cst.Name) -> cst.Param | None:
         """The parameter whose value a load of `name` reads: the function binds the name as
         that parameter and reassigns it (if at all) only in later statements, or in the very
         statement that reads it (`shape = tf.TensorShape(shape)`); else None."""
-        return self.picture.flow.parameter(name)
+        return self.picture.flow_for(name).parameter(name)
 
     def conditions(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         """The tests of the `if`/`while`/conditional expressions and the `try` statements that
         enclose `node`, innermost first (`try` when `node` is in its body)."""
-        return self.picture.flow.conditions(node)
+        return self.picture.flow_for(node).conditions(node)
 
 
 def dotted_name(expr: cst.BaseExpression | None) -> str:

@@ -406,6 +406,7 @@ class KerascheckServer(LanguageServer):
         self.settings = Settings()
         self.settings_problem: str | None = None  # bad initializationOptions
         self.shutdown_requested = False
+        self.indexes: dict[Path, Any] = {}  # project root -> project.Index (open buffers win over the disk)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -438,8 +439,40 @@ class KerascheckServer(LanguageServer):
         """The findings for the document as it is now (checked again only if it changed)."""
         if doc.checked is None or doc.checked[0] != doc.revision:
             doc.checked = (doc.revision, self.check(doc, doc.source(), doc.cache))
-            doc.depends = frozenset(self.related_path(r.path) for f in doc.checked[1] for r in f.related if r.path)
+            related = {self.related_path(r.path) for f in doc.checked[1] for r in f.related if r.path}
+            index = self.index_for(doc)
+            imported = index.closure(doc.path) if index is not None and doc.path is not None else set()
+            doc.depends = frozenset(related | imported)
         return doc.checked[1]
+
+    def index_for(self, doc: Document):
+        """The project index of a document's project, shared by every open document in it."""
+        if doc.path is None or doc.notebook:
+            return None
+        from kerascheck.engine import index_words
+        from kerascheck.project import Index, project_root
+
+        root = project_root(doc.path.parent) or doc.path.parent
+        index = self.indexes.get(root)
+        if index is None:
+            index = self.indexes[root] = Index(root, (), index_words(), read=self.read_file)
+        return index
+
+    def read_file(self, path: Path) -> bytes | None:
+        """What the index reads for a module: its open buffer, else the disk."""
+        for doc in self.docs.values():
+            if doc.path == path and not doc.notebook:
+                return doc.source().encode("utf-8", "surrogatepass")
+        try:
+            return path.read_bytes()
+        except OSError:
+            return None
+
+    def forget(self, path: Path | None) -> None:
+        """A module changed (edited, saved, changed on disk, closed): the indexes read it again."""
+        if path is not None:
+            for index in self.indexes.values():
+                index.forget(path)
 
     def related_path(self, path: str) -> Path:
         """A path a finding names (relative ones from the workspace root, as the CLI shows them)."""
@@ -451,7 +484,8 @@ class KerascheckServer(LanguageServer):
         if self.settings_problem is not None:
             raise Problem(self.settings_problem)
         plan = self.settings.plan(doc.path, self.root())
-        return engine.check_text(source, doc.check_path(), plan=plan, cache=cache)
+        index = self.index_for(doc)
+        return engine.check_text(source, doc.check_path(), plan=plan, cache=cache, index=index)
 
     def publish(self, doc: Document) -> None:
         if doc.timer is not None:
@@ -615,6 +649,7 @@ class KerascheckServer(LanguageServer):
             return
         doc = Document(item.uri, path, {item.uri: item.text}, {item.uri: item.version}, cache=StatementCache())
         self.docs[item.uri] = doc
+        self.forget(path)  # the buffer, not the disk, is the module from now on
         self.publish(doc)
         self.dependents_changed(path, exclude=doc)
 
@@ -630,6 +665,7 @@ class KerascheckServer(LanguageServer):
         doc.texts[uri] = text
         doc.versions[uri] = ident.version
         doc.revision += 1
+        self.forget(doc.path)
         self.schedule(doc)
         self.dependents_changed(doc.path, exclude=doc)
 
@@ -640,6 +676,7 @@ class KerascheckServer(LanguageServer):
             return
         if doc.timer is not None:
             doc.timer.cancel()
+        self.forget(doc.path)  # its buffer no longer stands for the file
         for target in list(doc.texts):
             self.owner.pop(target, None)
             self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=target, diagnostics=[]))
@@ -863,6 +900,7 @@ class KerascheckServer(LanguageServer):
             return
         for path in paths:
             if path is not None and path.suffix == ".py" and not any(d.path == path for d in self.docs.values()):
+                self.forget(path)
                 self.dependents_changed(path)  # an open document's own buffer wins over the disk
 
 

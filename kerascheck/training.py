@@ -7,7 +7,8 @@ the rules that pair a model's last layer with its loss and metrics. What it know
   `Model(inputs, outputs)`, a subclassed `keras.Model` whose `call()` ends in a visible layer),
   each with its outputs;
 - `compiles`: every `<model>.compile(...)` call on a model value the picture followed there
-  (through reassignments, same-file factories, branches, `if __name__ == "__main__":`), with
+  (through reassignments, factories of this file or of the project's other modules, branches,
+  `if __name__ == "__main__":`), with
   the model as it was at that call, the loss of each output and the metrics;
 - `output(value)`: what a tensor value is the output of: its last layer, its activation and
   the size of its last axis, looking through `Activation`/`Softmax`/`ReLU` layers, Lambdas

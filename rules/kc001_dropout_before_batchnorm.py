@@ -157,7 +157,12 @@ def drops(app: Apply) -> bool:
     layer = app.layer
     if layer.name not in DROPOUTS:
         return False
-    rate = literal_number(layer.arg("rate", 0))
+    arg = layer.arg("rate", 0)
+    rate = literal_number(arg)
+    if rate is None and _parameter(layer, arg):  # `Dropout(rate)` in a helper whose caller gives 0.0
+        given = layer.value("rate", 0)
+        rate = float(given.lit) if given is not None and given.kind == "literal" and \
+            isinstance(given.lit, (int, float)) and not isinstance(given.lit, bool) else None
     if rate is not None and rate == 0:
         return False
     # Monte-Carlo dropout (`training=True`) is on at inference too, so BN sees the same statistics:
@@ -167,6 +172,15 @@ def drops(app: Apply) -> bool:
     if _is_true(app.kwarg("training")):
         return app.via != "subclass" and app.layer.canon.flavor in ("keras", "tf.keras")
     return True
+
+
+def _parameter(layer, arg) -> bool:
+    """Is `arg` a parameter of the function that makes the layer (a value its caller gives)?"""
+    fn = layer.site.function
+    if not isinstance(arg, cst.Name) or not isinstance(fn, cst.FunctionDef):
+        return False
+    params = fn.params
+    return any(p.name.value == arg.value for p in (*params.posonly_params, *params.params, *params.kwonly_params))
 
 
 def keeps_shift(ctx: Context, app: Apply) -> bool:

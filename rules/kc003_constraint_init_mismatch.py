@@ -138,6 +138,7 @@ class Bound:
     lo: float
     hi: float
     kind: str = "proj"
+    source: KerasClass | None = None  # a custom constraint class (in this file or an imported one)
 
 
 NON_NEG_NAMES = frozenset({"keras.constraints.NonNeg", "keras.constraints.non_neg"})
@@ -346,7 +347,7 @@ def constraint(ctx: Context, expr: cst.BaseExpression, flavor: str | None, depth
     kc = _local_constraint(ctx, expr.func)
     if kc is not None:
         bound = _custom(ctx, kc, expr)
-        return Bound(_code(ctx, expr, bound.label), bound.lo, bound.hi, bound.kind) if bound else None
+        return Bound(_code(ctx, expr, bound.label), bound.lo, bound.hi, bound.kind, kc) if bound else None
     canon = ctx.resolve(expr.func, expr) if isinstance(expr.func, (cst.Name, cst.Attribute)) else None
     if canon is None or canon.flavor is None:
         return None
@@ -746,9 +747,10 @@ WEIGHT_NAMES = {"kernel": "the kernel", "recurrent": "the recurrent kernel", "em
 
 
 def _hit(arg: cst.CSTNode, bound: Bound, init: Init, weight: str, data: dict | None = None) -> Hit:
+    related = {"constraint": (bound.source.node.name, f"class {bound.source.name}")} if bound.source else {}
     return Hit(arg, fmt={"constraint": bound.label, "allowed": _interval(bound.lo, bound.hi), "weight": weight,
                          "init": init.label, "values": _values(init, bound), "effect": _effect(init, bound)},
-               data=data or {})
+               related=related, data=data or {})
 
 
 def _layer_pairs(ctx: Context) -> Iterator[tuple[LayerDef, str, cst.BaseExpression, Bound, Init]]:

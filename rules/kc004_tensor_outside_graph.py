@@ -147,7 +147,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from kerascheck.rule import Context, Hit, ProjectFacts, Rule, Site, Value, cst
+from kerascheck.rule import Context, Hit, ProjectFacts, Rule, Site, Value, call_arg, cst
 
 # A KerasTensor needs an Input; a TF op needs TensorFlow imported; NumPy needs numpy; and
 # the file imports Keras's public API (Keras's own sources import `keras.src`). A word that
@@ -395,7 +395,7 @@ def _label(ctx: Context, value: Value, fallback: cst.CSTNode | None = None) -> s
             text = _code(ctx, node)
             if len(text) <= MAX_LABEL and "\n" not in text:
                 return f"`{text}`"
-    return "a KerasTensor"
+    return "a KerasTensor" if alt.kt else "a value"
 
 
 def _origin(ctx: Context, value: Value, prefix: str = "a symbolic KerasTensor") -> str:
@@ -582,6 +582,7 @@ def _models(ctx: Context, facts: ProjectFacts, reported: set[int]) -> Iterator[_
         if model_lib is None:
             continue
         items = event.inputs.items if event.inputs.kind == "seq" else (event.inputs,)
+        given = call_arg(event.node, "inputs", 0) if event.inputs.kind != "seq" else None
         for item in items:
             found = _bad_input(ctx, facts, item, model_lib)
             if found is None or skip_site(ctx, event.site) or guarded(ctx, event.node, tf_only=False):
@@ -591,7 +592,7 @@ def _models(ctx: Context, facts: ProjectFacts, reported: set[int]) -> Iterator[_
             reported.add(id(event.node))
             # A constant given as a model input is its own cause: never grouped with an op.
             yield _Found(event.seq, event.node,
-                         {"op": f"`{_code(ctx, event.node.func)}(inputs=...)`", "arg": _label(ctx, item),
+                         {"op": f"`{_code(ctx, event.node.func)}(inputs=...)`", "arg": _label(ctx, item, given),
                           "what": what, "lib": keras, "error": error},
                          _src(item, event.node))
             break

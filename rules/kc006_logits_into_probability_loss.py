@@ -10,14 +10,15 @@ given) or ends in relu, also through a trailing `Activation("linear")` /
 `keras.losses.*Crossentropy(...)` object, also through a variable, and one
 loss per output of a list or dict when the mapping to the outputs is literal.
 The model may be a `Sequential` list, `model.add` calls, a functional
-`Model(inputs, outputs)`, a same-file factory (`model = build_model()`) or a
-subclassed `keras.Model` whose `call()` ends in a visible layer, in any import
-spelling (`keras`, `tf.keras`, `tf_keras`).
+`Model(inputs, outputs)`, a factory (`model = build_model()`) or a
+subclassed `keras.Model` whose `call()` ends in a visible layer, in this file or
+in another module of the project, in any import spelling (`keras`, `tf.keras`,
+`tf_keras`).
 
 It stays silent on softmax/sigmoid outputs, on `from_logits=True`, on a
 `from_logits` that is not a literal, on losses built elsewhere (imported,
-custom functions), on outputs it cannot see (a model from an application, a
-factory in another module, an unknown layer last, a subclass with its own
+custom functions), on outputs it cannot see (a model from an application or a
+library outside the project, an unknown layer last, a subclass with its own
 `train_step`), and on 1-unit outputs with a categorical loss (KC007).
 
 ## Why is this bad?

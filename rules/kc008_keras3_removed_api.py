@@ -89,6 +89,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kerascheck.rule import (
+    KERAS3_IMPORTS,
     Context,
     Edit,
     Fix,
@@ -167,11 +168,6 @@ REGULARIZERS = {"keras.regularizers.l1": "l1", "keras.regularizers.l2": "l2",
                 "keras.regularizers.L1": "l1", "keras.regularizers.L2": "l2"}
 SAVE_FUNCTIONS = frozenset({"keras.models.save_model", "keras.saving.save_model"})
 RECEIVERS = frozenset({"model", "unknown", "self", "union"})  # what a Keras model method may be called on
-# How a file imports Keras 3's public API (prefilter words; docstrings mention `tf.keras` too often).
-KERAS3_IMPORTS = (*((b"import keras" + end,) for end in (b"\n", b"\r", b" ", b".", b",")), (b"from keras ",),
-                  (b"from keras.",), (b"from tensorflow import keras",), (b"from tensorflow.keras",),
-                  (b"import tensorflow.keras",), (b"import tensorflow as tf", b"tf.keras."))
-
 RULE = Rule(
     "KC008", "keras3-removed-api",
     "{what} was removed in Keras 3 ({error}): {instead}",
@@ -182,9 +178,12 @@ RULE = Rule(
         b"max_queue_size", b"nb_epoch", b"save", b"l=", b"backend", b"merge", b"Merge", b"experimental",
         b"CuDNN", b"multi_gpu_model", b"np_utils", b"scikit_learn", b"ImageDataGenerator", b".legacy",
     ) for spelling in KERAS3_IMPORTS),
-    anchors=("keras.backend.*@3", "keras.optimizers.*@3", "keras.regularizers.*@3", "keras.layers.*@3",
-             "keras.utils.*@3", "keras.wrappers.*@3", "keras.preprocessing.*@3", "keras.models.save_model@3",
-             "keras.saving.save_model@3", ".fit_generator", ".evaluate_generator", ".predict_generator",
+    # The public API only: Keras's own `keras.src` modules still have all of it (INTERNAL).
+    anchors=("keras.backend.*@api", "keras.optimizers.*@api", "keras.regularizers.*@api",
+             "keras.layers.merge.*@api", "keras.layers.Merge@api", "keras.layers.experimental.*@api",
+             "keras.layers.CuDNNLSTM@api", "keras.layers.CuDNNGRU@api", "keras.utils.multi_gpu_model@api",
+             "keras.utils.np_utils.*@api", "keras.wrappers.*@api", "keras.preprocessing.*@api",
+             "keras.models.save_model@api", "keras.saving.save_model@api", ".fit_generator", ".evaluate_generator", ".predict_generator",
              ".predict_classes", ".predict_proba", "=workers", "=use_multiprocessing", "=max_queue_size",
              "=nb_epoch", ".save", ".save_weights", "=.lr"),
 )

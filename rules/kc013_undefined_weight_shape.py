@@ -84,6 +84,7 @@ RULE = Rule(
                 for group in ((call, b"(None"), (call, b"[None"), (call, b"shape[0]", b"def build("),
                               (call, b"as_list()[0]", b"def build("))),
     anchors=(".add_weight", ".add_variable", *VARIABLES),
+    ties=False,  # reads the add_weight calls of a build() and the names in it, nothing around them
 )
 BATCH = ("`{code}` is the batch dimension in the shape of {what}: it is None when the layer is built "
          "symbolically (a functional or Sequential model), where creating the weight raises, and with a fixed "

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kerascheck.rule import Context, Edit, Fix, Hit, Rule, call_arg, cst, literal_number, remove_arg
+from kerascheck.rule import KERAS3_IMPORTS, Context, Edit, Fix, Hit, Rule, call_arg, cst, literal_number, remove_arg
 
 # Keras 3.15's default learning rates (K2), for `decay=` without a rate.
 DEFAULT_RATE = {"SGD": "0.01", "Adam": "0.001", "AdamW": "0.001", "RMSprop": "0.001", "Adagrad": "0.001",
@@ -67,11 +67,7 @@ RULE = Rule(
     "KC023", "deprecated-keras-argument",
     "{what}: {why}",
     severity="warning",
-    needs=(*((word, *spelling) for word in (b"decay", b".lr", b"input_shape")
-             for spelling in (*((b"import keras" + end,) for end in (b"\n", b"\r", b" ", b".", b",")),
-                              (b"from keras ",), (b"from keras.",), (b"from tensorflow import keras",),
-                              (b"from tensorflow.keras",), (b"import tensorflow.keras",),
-                              (b"import tensorflow as tf", b"tf.keras."))),
+    needs=(*((word, *spelling) for word in (b"decay", b".lr", b"input_shape") for spelling in KERAS3_IMPORTS),
            (b"lr=", b"import tf_keras"), (b"lr=", b"from tf_keras")),
     anchors=("keras.optimizers.*", "keras.InputLayer@3", "keras.layers.InputLayer@3", "=.lr"),
 )

@@ -482,12 +482,15 @@ def test_kc001_evidence_is_the_variance_ratio(rule_fixtures_run):
 
 # The training set-up rules: every finding of their fixtures is confirmed by the measurement the
 # rule's docs describe (the loss against the network's logits, the loss stuck at 0 or the output
-# stuck at 1, accuracy 0.000 at a perfect fit, the double squash behind tf.identity).
+# stuck at 1, accuracy 0.000 at a perfect fit, the double squash behind tf.identity, predict() rows that
+# are not probabilities, a softmax that never predicts two labels).
 TRAINING_EVIDENCE = {
     "KC006": ("the same outputs as logits (from_logits=True)", 10),
     "KC007": (("from 1.0", "loss 0.000000 before and 0.000000 after", "outside the valid range"), 9),
     "KC010": ("accuracy 0.000 at R^2 1.000", 6),
     "KC011": ("as JAX/PyTorch compute it (behind tf.identity)", 4),
+    "KC019": ("of them within 0.05 of 1 (< 90%)", 8),  # predict() rows are not probability rows
+    "KC020": ("at most 1 label(s) predicted per row at 0.5", 7),  # a softmax cannot say two labels
 }
 
 

@@ -118,3 +118,85 @@ def test_check_text_reads_notebooks_and_applies_per_file_ignores():
     settings = Settings(root=Path("/proj"), per_file_ignores=(("tests/*", ("KC001",)),))
     assert check_text(cell, path="/proj/tests/t.py", settings=settings) == []
     assert check_text(cell, path="/proj/src/t.py", settings=settings)
+
+
+# -- the prefilter and the anchors a rule declares ---------------------------------------------
+
+
+@pytest.mark.parametrize(("needs", "data", "expected"), [
+    ((b"Dropout",), b"x = Dropout(0.5)", True),
+    ((b"Dropout",), b"x = Dense(4)", False),
+    (((b"compile", b"mse"), (b"compile", b"mae")), b"m.compile(loss='mae')", True),
+    (((b"compile", b"mse"), (b"compile", b"mae")), b"loss='mae'", False),
+    (((b"save", b"import keras\n"), (b"lr=", b"import keras\n")), b"import keras\nAdam(lr=1)", True),
+    (((b"save", b"from keras.src"),), b"from keras.src import x\n", False),
+    ((b"\nimport tensorflow",), b"import tensorflow as tf\n", True),  # a leading line break matches at the start
+    ((b"\nimport tensorflow",), b"# import tensorflow\n", False),
+])
+def test_prefilter_groups(needs, data, expected):
+    rule = Rule("KC999", "test", "m", needs=needs)
+    assert rule.wanted(data) is expected
+    seen: dict[bytes, bool] = {}
+    assert rule.wanted(data, seen) is expected and rule.wanted(data, seen) is expected  # shared look-ups
+
+
+@pytest.mark.parametrize(("source", "anchor", "expected"), [
+    ("import keras\n", "keras.backend.*@api", ("keras._tf_keras.keras.backend.", "keras.backend.")),
+    ("from keras import backend as K\n", "keras.backend.*@api", ("K.",)),
+    ("from keras import backend as K\n", "keras.backend.*@3", ("K.",)),
+    # Keras's own modules: `@3` counts them, `@api` does not.
+    ("from keras.src import backend\n", "keras.backend.*@3", ("backend.",)),
+    ("from keras.src import backend\n", "keras.backend.*@api", ()),
+    # tf_keras is Keras 2: neither counts it.
+    ("from tf_keras import backend as K\n", "keras.backend.*@api", ()),
+    ("from tf_keras import backend as K\n", "keras.backend.*", ("K.",)),
+])
+def test_anchor_words_follow_the_flavor_suffixes(source, anchor, expected):
+    from kerascheck.parse import anchor_words
+
+    rule = Rule("KC999", "test", "m", anchors=(anchor,))
+    assert anchor_words(ast.parse(source), [rule]) == expected
+
+
+TIES = '''import keras
+
+
+class Scale(keras.layers.Layer):
+    def __init__(self, units):
+        super().__init__()
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(None, self.units))
+        self.k = shape_of(input_shape)
+
+    def call(self, x):
+        return helper(x) * self.w
+
+
+def helper(x):
+    return x
+
+
+def shape_of(shape):
+    return shape
+'''
+
+
+def test_rules_without_ties_parse_only_the_functions_that_use_an_anchor():
+    from kerascheck.parse import parse_relevant
+
+    names = ("__init__", "build", "call", "helper", "shape_of")
+
+    def kept(*rules: Rule) -> set[str]:
+        code = parse_relevant(TIES, "t.py", list(rules)).module.code
+        return {name for name in names if f"def {name}(" in code}
+
+    tied = Rule("KC999", "test", "m", anchors=(".add_weight",))
+    alone = Rule("KC998", "test", "m", anchors=(".add_weight",), ties=False)
+    # With ties: the structural methods of the class, what they call, what build() calls.
+    assert kept(tied) == set(names)
+    # Without: build() alone, not even the helper it calls.
+    assert kept(alone) == {"build"}
+    # A tied rule whose word is elsewhere keeps its own closure, not build()'s.
+    assert kept(alone, Rule("KC997", "test", "m", anchors=("=return x",))) == {"build", "helper", "call", "__init__"}

@@ -118,3 +118,21 @@ def test_not_a_repository_is_one_line_exit_2(tmp_path):
 def test_notebooks_changed_are_included(repo):
     (repo / "new.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "source": BAD}], "metadata": {}}))
     assert "new.ipynb" in paths(invoke("check", "--no-cache", "--output-format", "json", "--changed-since", "HEAD", cwd=repo))
+
+
+def test_changed_since_also_checks_the_files_that_import_a_changed_one(tmp_path):
+    """blocks.py changed on the branch: train.py, unchanged, imports it and is checked too."""
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "blocks.py").write_text("from tensorflow.keras import layers\ndef block(x):\n"
+                                        "    return layers.Dense(4)(x)\n")
+    (tmp_path / "train.py").write_text("import tensorflow as tf\nfrom blocks import block\n"
+                                       "x = tf.keras.layers.BatchNormalization()(block(tf.keras.Input((8,))))\n")
+    (tmp_path / "other.py").write_text(BAD)
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "base")
+    git(tmp_path, "checkout", "-qb", "feature")
+    (tmp_path / "blocks.py").write_text("from tensorflow.keras import layers\ndef block(x):\n"
+                                        "    return layers.Dropout(0.5)(x)\n")
+    result = invoke("check", "--no-cache", "--changed-since", "main", "--output-format", "json", ".", cwd=tmp_path)
+    found = json.loads(result.stdout)
+    assert [(f["path"], f["line"], f["related"][0]["path"]) for f in found] == [("train.py", 3, "blocks.py")]

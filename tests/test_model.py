@@ -190,7 +190,13 @@ CONSTANTS = [
     ("r = 0.1\nif c:\n    r = 0.9\ny = r  # <-", NOT_CONSTANT),
     ("r = 0.1\nfor i in x:\n    y = r  # <-\n    r = 0.9", NOT_CONSTANT),
     ("def f(r=0.5):\n    return r  # <-", NOT_CONSTANT),
-    ("a, b = 1, 2\ny = a  # <-", NOT_CONSTANT),
+    ("a, b = f()\ny = a  # <-", NOT_CONSTANT),
+    ("a, *b = 1, 2, 3\ny = a  # <-", NOT_CONSTANT),
+    # Unpacking a tuple display of the same length: each name its item.
+    ("a, b = 1, 2\ny = b  # <-", 2),
+    ("ROWS, COLS = 28, 32\ndef f():\n    return (ROWS, COLS, 1)  # <-", (28, 32, 1)),
+    ("a, b = 1, 2\na, b = b, a\ny = a  # <-", 2),
+    ("[a, (b, c)] = [1, (2, 3)]\ny = c  # <-", 3),
     # A module constant read in a function: the module's only binding.
     ("R = 0.3\ndef f():\n    return R  # <-", 0.3),
     ("R = 0.3\nR = 0.4\ndef f():\n    return R  # <-", NOT_CONSTANT),
@@ -796,7 +802,8 @@ def test_remove_arg_leaves_valid_code(call, arg, expected, tmp_path):
 def test_calls_in_an_assert_are_calls():
     ctx = context("import keras\nmodel = keras.Sequential()\nassert model.predict_generator(g, 2).shape, keras.ops.sum(x)\n")
     assert [e.name for e in ctx.picture.methods] == ["predict_generator"]
-    assert [e.canon.name for e in ctx.picture.calls] == ["keras.ops.sum"]
+    # `Sequential(...)` is a call too (KC022 reads its arguments)
+    assert [e.canon.name for e in ctx.picture.calls] == ["keras.Sequential", "keras.ops.sum"]
 
 
 def test_spelling_uses_only_imports_that_run_with_the_module():

@@ -629,3 +629,33 @@ def test_an_edit_rechecks_the_open_documents_that_depend_on_the_edited_file(tmp_
         model.timer.cancel()
 
     run(go())
+
+
+def test_a_document_is_checked_again_when_a_module_it_imports_changes(tmp_path):
+    """The project index feeds the seam: model.py imports blocks.py; an edit to the open
+    blocks.py buffer (not saved) re-checks model.py, which then sees the Dropout at its end."""
+    (tmp_path / "pyproject.toml").write_text("")
+    blocks = "from tensorflow.keras import layers\n\n\ndef block(x):\n    return layers.Dense(4)(x)\n"
+    model = ("import tensorflow as tf\nfrom blocks import block\n\n"
+             "x = tf.keras.layers.BatchNormalization()(block(tf.keras.Input((8,))))\n")
+    (tmp_path / "blocks.py").write_text(blocks)
+    (tmp_path / "model.py").write_text(model)
+    blocks_uri, model_uri = (tmp_path / "blocks.py").as_uri(), (tmp_path / "model.py").as_uri()
+
+    async def go():
+        async with session(root=tmp_path) as client:
+            open_doc(client, model_uri, model)
+            assert (await publish_for(client, model_uri)).diagnostics == []
+            open_doc(client, blocks_uri, blocks)
+            await publish_for(client, blocks_uri)
+            seen = len(client.published)
+            client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+                lsp.VersionedTextDocumentIdentifier(uri=blocks_uri, version=2),
+                [lsp.TextDocumentContentChangePartial(range=lsp.Range(lsp.Position(4, 11), lsp.Position(4, 26)),
+                                                      text="layers.Dropout(0.5)")]))
+            [diag] = (await publish_for(client, model_uri, seen)).diagnostics
+            assert diag.code == "KC001" and "line 5 of blocks.py" in diag.message
+            [related] = diag.related_information
+            assert related.location.uri == blocks_uri and related.location.range.start.line == 4
+
+    run(go())

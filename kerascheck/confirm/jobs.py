@@ -161,6 +161,10 @@ def _file_jobs(path: str, findings: list, rules: dict, plan, read) -> Iterator[d
             yield {"_unavailable": f"the file could not be analysed again: {type(exc).__name__}: {exc}"}
         return
     for f in findings:
+        elsewhere = sorted({r.path for r in f.related if r.path is not None and r.path != f.path})
+        if elsewhere:  # found with the project index: its code is not all in this file
+            yield {"_unavailable": f"the finding spans files ({', '.join(elsewhere)}): confirm mode builds one file"}
+            continue
         hit = analysis.hits.get((f.code, *_joined(cells, f.cell, f.line, f.column)))
         if hit is None:
             yield {"_unavailable": "the finding was not found again in the file (was it changed?)"}

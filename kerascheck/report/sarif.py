@@ -4,10 +4,11 @@ The run lists every rule (id, name, descriptions, and its whole documentation as
 and Markdown: the project has no public home to link to, so no `helpUri`). Each result has a physical location whose URI is relative to `%SRCROOT%`,
 the current directory (files outside it get an absolute `file:` URI), and a
 `partialFingerprints` entry built from the baseline identity (path, code, flagged
-code, occurrence), so an edit above a finding does not make it a new alert. A finding with
-a fix carries it as SARIF `fixes` (one `artifactChange`, a `replacement` per edit, the
-applicability in its `properties`); notebook findings do not, since their edits count lines
-in cells, not in the JSON file a viewer would apply them to.
+code, occurrence), so an edit above a finding does not make it a new alert. Related places
+(the Dropout that feeds a flagged BN, in this file or in another one) are `relatedLocations`.
+A finding with a fix carries it as SARIF `fixes` (one `artifactChange`, a `replacement` per
+edit, the applicability in its `properties`); notebook findings do not, since their edits
+count lines in cells, not in the JSON file a viewer would apply them to.
 `--statistics` does not apply: a SARIF log always holds every result.
 """
 

@@ -89,19 +89,30 @@ def _frame(console: Console, f) -> None:
 
 
 def _related(console: Console, f, width: int) -> None:
-    """The finding's related places in its own file, each line with its label underlined."""
-    shown = [r for r in f.related if r.path is None and r.text]
-    if not shown:
+    """The finding's related places, each line with its label underlined: those in its own file,
+    then those in other files, each under a `::: path:line:col` line that names the file."""
+    here = [r for r in f.related if r.path is None and r.text]
+    there = [r for r in f.related if r.path is not None and r.path != f.path]
+    if not here and not there:
         return
-    width = max(width, *(len(str(r.line)) for r in shown))
-    for r in shown:
-        where = f"cell {r.cell}:" if r.cell is not None and r.cell != f.cell else ""
-        console.print(Text.assemble((f"{where}{r.line:>{width}} | ", "blue"), r.text.expandtabs(4)))
-        prefix = r.text[: r.column - 1].expandtabs(4)
-        stop = r.end_column if r.end_line == r.line else len(r.text) + 1
-        length = max(1, len(r.text[r.column - 1 : stop - 1].expandtabs(4)))
-        console.print(Text.assemble((" " * (len(where) + width) + " | ", "blue"), " " * len(prefix),
-                                    ("-" * length, "cyan"), " ", r.message))
+    width = max(width, *(len(str(r.line)) for r in (*here, *there)))
+    for r in here:
+        _place(console, f, r, width)
+    for r in there:
+        console.print(Text.assemble((f"{'':>{width}} ::: ", "blue"), (r.path, "bold"), f":{r.line}:{r.column}",
+                                    "" if r.text else f": {r.message}"))
+        if r.text:
+            _place(console, f, r, width)
+
+
+def _place(console: Console, f, r, width: int) -> None:
+    where = f"cell {r.cell}:" if r.cell is not None and r.cell != f.cell else ""
+    console.print(Text.assemble((f"{where}{r.line:>{width}} | ", "blue"), r.text.expandtabs(4)))
+    prefix = r.text[: r.column - 1].expandtabs(4)
+    stop = r.end_column if r.end_line == r.line else len(r.text) + 1
+    length = max(1, len(r.text[r.column - 1 : stop - 1].expandtabs(4)))
+    console.print(Text.assemble((" " * (len(where) + width) + " | ", "blue"), " " * len(prefix),
+                                ("-" * length, "cyan"), " ", r.message))
 
 
 def _count(n: int, word: str) -> str:
