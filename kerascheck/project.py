@@ -677,6 +677,12 @@ class Index:
         self._values: dict[tuple, Summary] = {}
         self._bits: dict[tuple[Path, str], int] = {}
         self._word_text = tuple(w.decode("latin-1") for w in self.words)
+        # The words by their first four bytes (after a leading line break): one search rules out
+        # every word of a group that is absent (the words share prefixes: `from keras.`, ...).
+        groups: dict[bytes, list[tuple[int, bytes]]] = {}
+        for i, word in enumerate(self.words):
+            groups.setdefault(word[1:5] if word[:1] == b"\n" else word[:4], []).append((i, word))
+        self._word_groups = tuple((key, tuple(members)) for key, members in groups.items())
         self._words_key = hashlib.blake2b(b"\0".join(self.words), digest_size=8).hexdigest()
 
     # -- files ------------------------------------------------------------------------------
@@ -916,9 +922,11 @@ class Index:
 
     def _words(self, data: bytes) -> int:
         bits = 0
-        for i, word in enumerate(self.words):
-            if word in data or (word[:1] == b"\n" and data.startswith(word[1:])):
-                bits |= 1 << i
+        for key, members in self._word_groups:
+            if key in data:
+                for i, word in members:
+                    if word in data or (word[:1] == b"\n" and data.startswith(word[1:])):
+                        bits |= 1 << i
         return bits
 
     def imports_of(self, path: Path) -> tuple[Path, ...]:

@@ -574,8 +574,10 @@ def judge(folder: Path) -> FolderVerdict:
 # Lines end at \n, \r\n or \r (kerascheck.lines): `_LINE_START` is `^` for all three.
 _LINE_START = r"(?:^|(?<=\r))"
 _IMPORT_MARKER = re.compile(
-    _LINE_START + r"[ \t]*(?:import[ \t]+tf_keras\b|from[ \t]+tf_keras\b|import[ \t]+tensorflow\.python\.keras\b"
-    r"|from[ \t]+tensorflow\.python\.keras\b|from[ \t]+tensorflow\.python[ \t]+import[ \t]+keras\b)", re.M)
+    # `import tf_keras`, also in a list (`import tensorflow as tf, tf_keras`, as the Model Garden writes it)
+    _LINE_START + r"[ \t]*(?:import[ \t]+(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*(?:tf_keras|tensorflow\.python\.keras)\b"
+    r"|from[ \t]+tf_keras\b|from[ \t]+tensorflow\.python\.keras\b|from[ \t]+tensorflow\.python[ \t]+import[ \t]+keras\b)",
+    re.M)
 _ENV_MARKER = re.compile(_LINE_START + r"[^#\r\n]*TF_USE_LEGACY_KERAS", re.M)
 MAX_MARKERS = 3  # of each kind: the first decides, a few more are shown
 

@@ -58,7 +58,7 @@ from collections.abc import Iterator
 
 from kerascheck.rule import KERAS3_IMPORTS, Context, Edit, Fix, Hit, Rule, call_arg, cst, literal_number, remove_arg
 
-# Keras 3.15's default learning rates (K2), for `decay=` without a rate.
+# Keras 3.15's default learning rates (K2), for `decay=` without a rate; tf_keras 2.21's are the same.
 DEFAULT_RATE = {"SGD": "0.01", "Adam": "0.001", "AdamW": "0.001", "RMSprop": "0.001", "Adagrad": "0.001",
                 "Adadelta": "0.001", "Adamax": "0.001", "Nadam": "0.001", "Ftrl": "0.001", "Lion": "0.001"}
 SCHEDULE = "keras.optimizers.schedules.InverseTimeDecay"
@@ -130,8 +130,9 @@ def check(ctx: Context) -> Iterator[Hit]:
                                           applicability="unsafe")
                     yield Hit(lr.keyword, fmt={
                         "what": f"`{canon.short}(lr=...)` is ignored by tf_keras",
-                        "why": "tf_keras 2.21 logs that `lr` is deprecated and keeps the default learning rate "
-                               "(0.001 for Adam), whatever `lr` says: pass `learning_rate=`"}, fix=fix)
+                        "why": "tf_keras 2.21 logs that `lr` is deprecated and keeps the default learning rate"
+                               + (f" ({canon.short}'s, {DEFAULT_RATE[canon.short]})" if canon.short in DEFAULT_RATE
+                                  else "") + ", whatever `lr` says: pass `learning_rate=`"}, fix=fix)
         elif canon.name in ("keras.InputLayer", "keras.layers.InputLayer") and major == "3":
             arg = _keyword(call, "input_shape")
             if arg is not None:

@@ -317,6 +317,9 @@ MARKERS = [
     ("# import tf_keras\n", None),
     ("x = 'import tf_keras'\n", None),
     ("import tf_kerasx\n", None),
+    ("import tensorflow as tf, tf_keras\n", ("import", 1)),  # tf-models-official's spelling
+    ("import numpy as np, tensorflow.python.keras as K\n", ("import", 1)),
+    ("import tensorflow as tf, tf_keras_extra\n", None),
     ("!pip install -q tensorflow==2.10.0 keras-tuner\n", ("pip", 1)),
     ("%pip install 'tensorflow-gpu<2.16'\n", ("pip", 1)),
     ("pip install tensorflow-datasets\n", None),
