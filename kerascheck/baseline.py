@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from kerascheck.atomic import output
+from kerascheck.finding import printable_path
 
 FORMAT_VERSION = 1
 
@@ -49,7 +50,7 @@ def keyed(findings: Iterable, base: Path) -> list[tuple[object, Key]]:
     out = []
     for f in sorted(findings, key=lambda f: f.sort_key()):
         if f.path not in paths:
-            paths[f.path] = relative_path(f.path, base)
+            paths[f.path] = printable_path(relative_path(f.path, base))
         triple = (paths[f.path], f.code, snippet_hash(f.snippet))
         seen[triple] += 1
         out.append((f, (*triple, seen[triple])))
@@ -120,7 +121,7 @@ def apply(result, path: Path, enabled: set[str], paths: Iterable[str] = ()):
     files = [dataclasses.replace(fr, findings=tuple(f for f in fr.findings if id(f) not in known))
              for fr in result.files]
     # Only files checked in this run, and codes enabled in it, can tell that an entry is stale.
-    checked = {relative_path(fr.display, base) for fr in result.files}
+    checked = {printable_path(relative_path(fr.display, base)) for fr in result.files}
     roots = [Path(p).resolve() for p in paths]
 
     def judged(entry_path: str) -> bool:

@@ -28,8 +28,9 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import secrets
+import stat
+import sys
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 DIRNAME = ".kerascheck_cache"
 FORMAT = 1
 KEEP_KEYS = 8  # settings files kept per version; older ones are pruned
+MAX_BYTES = 256 * 1024 * 1024  # a cache file larger than this is not read (about 1.5 million files)
 MAX_SUMMARIES = 50_000  # project index summaries kept (by content digest) before starting afresh
 CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                 "# This file is a cache directory tag created by kerascheck.\n")
@@ -66,9 +68,10 @@ def _code_fingerprint() -> str:
     return h.hexdigest()
 
 
-# Settings that only choose which files are checked, not what a file's check finds.
+# Settings that only choose which files are checked, or guard the run, not what a file's check
+# finds (a file that hit a time or memory limit is never cached).
 _DISCOVERY_ONLY = frozenset({"root", "jobs", "exclude", "extend_exclude",
-                             "force_exclude", "respect_gitignore"})
+                             "force_exclude", "respect_gitignore", "file_timeout", "file_memory"})
 
 
 def _plain(value: Any) -> Any:
@@ -128,6 +131,32 @@ def _load(data: dict[str, Any], display: str) -> Finding:
     return Finding(**{**data, "path": display, "frame": tuple(data.get("frame", ())), "related": related})
 
 
+def _read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of `path` if it is a regular file (through symlinks) of at most `limit` bytes.
+
+    Opened non-blocking, so a FIFO put in its place cannot hang the run, and checked before
+    reading, so `/dev/zero` or `/dev/urandom` cannot fill the memory."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"not a regular file: {path}")
+        if info.st_size > limit:
+            raise OSError(f"larger than {limit} bytes: {path}")
+        chunks = []
+        size = 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:  # it grew while being read
+                raise OSError(f"larger than {limit} bytes: {path}")
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
 class Cache:
     """One run's view of the cache file for its settings key."""
 
@@ -142,10 +171,11 @@ class Cache:
     def _read(self) -> tuple[dict[str, list], dict[str, dict]]:
         """The files' entries, and the project index's module summaries (by content digest)."""
         try:
-            data = json.loads(self.file.read_bytes())
+            data = json.loads(_read_regular(self.file, MAX_BYTES))
         except FileNotFoundError:
             return {}, {}
-        except (OSError, ValueError, RecursionError) as exc:
+        except (OSError, ValueError, RecursionError, MemoryError) as exc:
+            # Whatever is there (a device, a FIFO, a huge file, `[` * 100000): no cache.
             log.debug("ignoring unreadable cache %s: %s", self.file, exc)
             return {}, {}
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("files"), dict):
@@ -190,8 +220,9 @@ class Cache:
             if len(summaries) + len(self.new_summaries) > MAX_SUMMARIES:
                 summaries = {}  # old summaries are only a head start: start again
             summaries.update(self.new_summaries)
-            blob = json.dumps({"format": FORMAT, "files": entries, "summaries": summaries}, ensure_ascii=False,
-                              separators=(",", ":")).encode("utf-8")
+            # ASCII: a file name that is not UTF-8 (a lone surrogate in Python) stays a valid escape.
+            blob = json.dumps({"format": FORMAT, "files": entries, "summaries": summaries},
+                              separators=(",", ":")).encode("ascii")
             # Not mkstemp: its 0600 mode would ignore the umask a shared CI cache relies on.
             tmp = self.file.parent / f".tmp-{os.getpid()}-{secrets.token_hex(4)}.part"
             try:

@@ -45,6 +45,8 @@ class CheckRequest:
     exit_zero: bool = False
     statistics: bool = False
     jobs: int | None = None
+    file_timeout: float | None = None
+    file_memory: int | None = None
     force_exclude: bool = False
     no_respect_gitignore: bool = False
     no_cache: bool = False
@@ -104,6 +106,8 @@ class CheckRequest:
             "exclude": self.exclude or None,
             "extend_exclude": self.extend_exclude or None,
             "jobs": self.jobs,
+            "file_timeout": self.file_timeout,
+            "file_memory": self.file_memory,
             "force_exclude": self.force_exclude or None,
             "respect_gitignore": False if self.no_respect_gitignore else None,
             "full_parse": self.full_parse or None,
@@ -202,6 +206,10 @@ def main() -> None:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of each finding.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
+@click.option("--file-timeout", type=click.FloatRange(min=0, min_open=True, max=1e9), metavar="SECONDS",
+              help="CPU time limit for one file's parse and analysis; a file over it is KC000 (default 20).")
+@click.option("--file-memory", type=click.IntRange(min=64), metavar="MB",
+              help="Memory cap of the process that parses one file; a file over it is KC000 (default 4096).")
 @click.option("--force-exclude", is_flag=True, help="Apply excludes to files named on the command line too.")
 @click.option("--no-respect-gitignore", is_flag=True, help="Check files .gitignore would skip.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache (.kerascheck_cache/).")
@@ -225,10 +233,17 @@ def main() -> None:
               help="Record the current findings in FILE and exit 0.")
 @click.option("--report-unused-noqa", is_flag=True, help="Report `# noqa: KCnnn` comments that suppress nothing (KC100).")
 @click.option("--confirm", is_flag=True,
-              help="After linting, build each finding's code with TensorFlow (pip install tensorflow) "
-                   "and measure whether the problem really happens: confirmed, not reproduced or could not "
-                   "build. Runs the file's imports and the definitions the finding needs, never module-level "
-                   "code. Exit code: a finding that is `not reproduced` does not count toward exit 1; "
+              help="After linting, build each finding's code with TensorFlow (pip install tensorflow) in a "
+                   "child process and measure whether the problem really happens: confirmed, not reproduced or "
+                   "could not build. From the flagged file this runs: the imports and the top-level functions "
+                   "and classes the flagged code uses (defining them runs their decorators, default values and "
+                   "class bodies), constant assignments without calls, the values the flagged code reads "
+                   "(defaults, call-site arguments, locals bound once that read no data and call none of the "
+                   "file's functions), then the flagged layers' constructors, the flagged class's "
+                   "__init__/build/call or the function that builds the model; for KC004 on module-level code "
+                   "also the straight-line module-level statements that build the flagged tensor (never data "
+                   "loading, files or training). Never other module-level code, never `if __name__ == "
+                   "\"__main__\":`. Exit code: a finding that is `not reproduced` does not count toward exit 1; "
                    "`confirmed` and `could not build` do (a finding that could not be built is never hidden). "
                    "Ends with a table of verdicts and time per rule on stderr.")
 @click.option("--confirm-timeout", type=click.FloatRange(min=1), default=60, show_default=True, metavar="SECONDS",
@@ -323,6 +338,8 @@ def _check(request: CheckRequest) -> int:
     from kerascheck import config, engine, registry
 
     overrides = request.overrides()
+    if request.select and not overrides["select"]:  # `--select ''`, `--select ,`
+        raise registry.RegistryError("--select names no rule code: give at least one (e.g. --select KC001)")
     for flag, codes in (("--select", overrides["select"]), ("--extend-select", overrides["extend_select"]),
                         ("--ignore", overrides["ignore"])):
         if codes is not None:

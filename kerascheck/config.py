@@ -37,6 +37,8 @@ class Settings:
     max_lines: int = 15_000
     max_bytes: int = 4 * 1024 * 1024
     jobs: int | None = None
+    file_timeout: float = 20.0  # CPU seconds one file's parse and analysis may take
+    file_memory: int = 4096  # MB one file's worker may allocate beyond what it inherited
     full_parse: bool = False  # debug: give libcst the whole file
     project: bool = True  # follow imports into the project's other modules (debug and bench: --no-project)
     report_unused_noqa: bool = False  # KC100; off by default, so files without findings stay unparsed
@@ -62,23 +64,30 @@ CONFIG_NAMES = (".kerascheck.toml", "kerascheck.toml", "pyproject.toml")
 
 def find_config(start: Path) -> Path | None:
     start = start.resolve()
-    if not start.is_dir():
+    try:
+        is_dir = start.is_dir()
+    except OSError:  # a file in a folder we may not search: it is reported when it is read
+        is_dir = False
+    if not is_dir:
         start = start.parent
     for directory in (start, *start.parents):
         for name in CONFIG_NAMES:
             candidate = directory / name
-            if not candidate.is_file():
+            try:
+                if not candidate.is_file():
+                    continue
+            except OSError:  # a folder we may not search holds no config we could read
                 continue
             if name != "pyproject.toml":
                 return candidate
             try:
-                raw = candidate.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
+                data = candidate.read_bytes()
+            except OSError:
+                return candidate  # we cannot tell whether it is ours: load_table reports why
             try:
-                data = tomllib.loads(raw)
-            except tomllib.TOMLDecodeError:
-                if "[tool.kerascheck" in raw:
+                data = tomllib.loads(data.decode("utf-8"))
+            except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+                if b"[tool.kerascheck" in data:
                     return candidate  # ours and broken: load_table reports it
                 continue  # someone else's broken pyproject is not ours to judge
             if isinstance(data.get("tool"), dict) and "kerascheck" in data["tool"]:
@@ -134,10 +143,24 @@ class _Table:
                 raise self.error(key, f"is invalid: {exc}") from None
         return codes
 
+    def patterns(self, key: str, value: Any) -> tuple[str, ...]:
+        patterns = self.strings(key, value)
+        for pattern in patterns:
+            if not valid_pattern(pattern):
+                raise self.error(key, f"holds {pattern!r}, which is not a valid gitignore-style pattern")
+        return patterns
+
     def boolean(self, key: str, value: Any) -> bool:
         if not isinstance(value, bool):
             raise self.error(key, f"must be true or false, not {_kind(value)}")
         return value
+
+    def seconds(self, key: str, value: Any) -> float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise self.error(key, f"must be a positive number of seconds, not {_kind(value)}")
+        if not value > 0 or value == float("inf"):
+            raise self.error(key, f"must be a positive number of seconds, not {value}")
+        return float(value)
 
     def keras(self, key: str, value: Any) -> str:
         if value not in ("2", "3") or not isinstance(value, str):
@@ -150,6 +173,17 @@ class _Table:
         if value < 1:
             raise self.error(key, f"must be a positive integer, not {value}")
         return value
+
+
+def valid_pattern(pattern: str) -> bool:
+    """Is this a gitignore-style pattern pathspec can compile (`!` and a lone `\\` are not)?"""
+    from kerascheck.discover import gitignore_spec  # here: discover imports this module
+
+    try:
+        gitignore_spec([pattern])
+    except ValueError:
+        return False
+    return True
 
 
 def _shown(path: Path) -> str:
@@ -169,6 +203,8 @@ def load_table(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config {path} is not valid UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML in {path}: {exc}") from None
+    except (RecursionError, MemoryError):
+        raise ConfigError(f"invalid TOML in {path}: nested too deeply") from None
     if path.name == "pyproject.toml":
         tool = data.get("tool", {})
         table = tool.get("kerascheck", {}) if isinstance(tool, dict) else {}
@@ -191,18 +227,27 @@ def from_table(table: dict[str, Any], path: Path | None, rule_defaults: Mapping[
         attr = key.replace("-", "_")
         if key in ("select", "ignore"):
             changes[attr] = read.strings(key, value, check_codes)
-        elif key in ("exclude", "extend-exclude", "src"):
+            if key == "select" and not changes[attr]:
+                raise read.error(key, 'is empty: name at least one rule code, e.g. ["KC001"], or leave it out')
+        elif key in ("exclude", "extend-exclude"):
+            changes[attr] = read.patterns(key, value)
+        elif key == "src":
             changes[attr] = read.strings(key, value)
         elif key == "per-file-ignores":
             if not isinstance(value, dict):
                 raise read.error(key, f'must be a table of glob = [codes], e.g. {{ "tests/*" = ["KC001"] }}, '
                                       f"not {_kind(value)}")
+            for pattern in value:
+                if not pattern.strip() or not valid_pattern(pattern):
+                    raise read.error(f"{key}.{_toml_key(pattern)}", "is not a valid gitignore-style pattern")
             changes[attr] = tuple((pattern, read.strings(f"{key}.{_toml_key(pattern)}", codes, check_codes))
                                   for pattern, codes in value.items())
         elif key == "respect-gitignore":
             changes[attr] = read.boolean(key, value)
-        elif key in ("max-lines", "max-bytes", "jobs"):
+        elif key in ("max-lines", "max-bytes", "jobs", "file-memory"):
             changes[attr] = read.positive(key, value)
+        elif key == "file-timeout":
+            changes[attr] = read.seconds(key, value)
         elif key == "target-keras":
             changes[attr] = read.keras(key, value)
             changes["target_keras_source"] = _where_set(path, key)
@@ -282,4 +327,8 @@ def resolve(
         path = find_config(Path(paths[0]) if paths else Path.cwd())
     table = load_table(path) if path is not None else {}
     settings = from_table(table, path, rule_defaults, check_codes)
+    for attr, flag in (("exclude", "--exclude"), ("extend_exclude", "--extend-exclude")):
+        for pattern in overrides.get(attr) or ():
+            if not valid_pattern(pattern):
+                raise ConfigError(f"{flag} {pattern!r}: not a valid gitignore-style pattern")
     return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

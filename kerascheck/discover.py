@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kerascheck.config import Settings
+from kerascheck.lines import split_lines
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class PathError(Exception):
 class Target:
     path: Path  # as found (absolute)
     display: str  # as the user would type it
+    problem: str | None = None  # why it cannot be checked (an unreadable directory): one KC000
 
 
 def display_path(path: Path, cwd: Path) -> str:
@@ -55,7 +57,9 @@ def display_path(path: Path, cwd: Path) -> str:
         return path.as_posix()
 
 
-def gitignore_spec(patterns):
+def gitignore_spec(patterns, lenient: bool = False):
+    """The patterns as one pathspec (None if there are none). An invalid pattern (`!`, a lone
+    `\\`) raises ValueError, unless `lenient` (a .gitignore file: git skips such lines too)."""
     patterns = [p for p in patterns if p.strip()]
     if not patterns:
         return None
@@ -64,7 +68,22 @@ def gitignore_spec(patterns):
     # The same patterns, last match wins; named "gitignore" from pathspec 1.0 (the old name warns).
     # Not GitIgnoreSpec: it keeps `dir/` ignored after `*` and `!*/`, which git does not.
     factory = "gitignore" if int(pathspec.__version__.split(".")[0]) >= 1 else "gitwildmatch"
-    return pathspec.PathSpec.from_lines(factory, patterns)
+    try:
+        return pathspec.PathSpec.from_lines(factory, patterns)
+    except ValueError:
+        if not lenient:
+            raise
+    return gitignore_spec([p for p in patterns if _valid(factory, p)]) if lenient else None
+
+
+def _valid(factory: str, pattern: str) -> bool:
+    import pathspec
+
+    try:
+        pathspec.PathSpec.from_lines(factory, [pattern])
+    except ValueError:
+        return False
+    return True
 
 
 def _verdict(spec, rel: str) -> bool | None:
@@ -91,7 +110,7 @@ class _Ignores:
             spec = None
             try:
                 with open(directory / ".gitignore", encoding="utf-8", errors="replace") as fh:
-                    spec = gitignore_spec(fh.read().splitlines())
+                    spec = gitignore_spec(split_lines(fh.read()), lenient=True)
             except OSError:
                 pass
             self.cache[directory] = spec
@@ -178,6 +197,16 @@ class _Under:
     shown: str
 
 
+_UNOPENED = re.compile(rb"^warning: could not open directory '(.*?)/?': (.*)$", re.M)
+
+
+def unopened(stderr: bytes) -> list[tuple[str, str]]:
+    """The directories `git ls-files` warns it could not open (it lists the rest and exits 0):
+    (path relative to the work tree, reason)."""
+    return [(os.fsdecode(m.group(1)), m.group(2).decode("utf-8", "replace").strip())
+            for m in _UNOPENED.finditer(stderr)]
+
+
 class _Finder:
     def __init__(self, settings: Settings, cwd: Path) -> None:
         self.settings = settings
@@ -189,9 +218,10 @@ class _Finder:
         self.excluded_dirs: dict[str, bool] = {}
         self.tried: set[Path] = set()  # repositories git listed, or failed to
 
-    def add(self, path: Path, display: str | None = None) -> None:
+    def add(self, path: Path, display: str | None = None, problem: str | None = None) -> None:
         if path not in self.found:
-            self.found[path] = Target(path, display if display is not None else display_path(path, self.cwd))
+            self.found[path] = Target(path, display if display is not None else display_path(path, self.cwd),
+                                      problem)
 
     def repo(self, top: Path) -> _Repo:
         return self.repos.setdefault(top, _Repo(top))
@@ -328,6 +358,8 @@ class _Finder:
         if proc.returncode != 0:
             log.debug("git ls-files in %s failed: %s", top, proc.stderr.decode(errors="replace").strip())
             return None
+        for name, reason in unopened(proc.stderr):
+            self.add(top / name, problem=f"cannot list this directory: {reason.lower()}")
         entries: dict[str, bool] = {}  # a path in a merge conflict is listed once per stage
         for raw in proc.stdout.split(b"\0"):
             head, tab, tail = raw.partition(b"\t")
@@ -347,7 +379,10 @@ class _Finder:
     def _walk(self, directory: Path, chain: list[Path]) -> None:
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError:
+        except FileNotFoundError:  # gone meanwhile
+            return
+        except OSError as exc:  # reported, never skipped in silence
+            self.add(directory, problem=f"cannot list this directory: {_reason(exc)}")
             return
         if self.use_git and any(e.name == ".git" for e in entries):  # a repository below a plain folder
             real = Path(os.path.realpath(directory))
@@ -371,6 +406,11 @@ class _Finder:
                 self.add(path)
 
 
+def _reason(exc: OSError) -> str:
+    """`permission denied`, as KC000 messages say it."""
+    return (exc.strerror or str(exc)).lower()
+
+
 def force_excluded(path: Path, settings: Settings, cwd: Path | None = None) -> bool:
     """Whether --force-exclude keeps `path` from being checked by the configured excludes or a
     default-excluded folder (for a file that may not exist, e.g. --stdin-filename's NAME)."""
@@ -386,8 +426,13 @@ def discover(paths: tuple[str, ...], settings: Settings, cwd: Path | None = None
     for raw in paths:
         given = Path(raw)
         path = given if given.is_absolute() else finder.cwd / given
-        if not os.path.lexists(path):
-            raise PathError(f"path does not exist: {raw}")
+        try:
+            os.lstat(path)
+        except PermissionError as exc:  # in a directory we may not search: reported, not dropped
+            finder.add(Path(os.path.normpath(path)), problem=_reason(exc))
+            continue
+        except OSError:
+            raise PathError(f"path does not exist: {raw}") from None
         path = Path(os.path.normpath(path))
         if path.is_dir():
             finder.directory(path)

@@ -9,6 +9,7 @@ finding and never stops the run.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -22,7 +23,7 @@ from kerascheck.discover import Target
 from kerascheck.facts import DEFAULT as DEFAULT_FACTS
 from kerascheck.facts import ProjectFacts
 from kerascheck.finding import FileResult, Finding, Related
-from kerascheck.lines import frame, noqa_lines, split_lines
+from kerascheck.lines import count_lines, frame, noqa_lines, split_lines
 from kerascheck.registry import KC000, KC100
 from kerascheck.rule import Rule
 from kerascheck.source import Unreadable, decode, file_noqa, read_bytes
@@ -114,6 +115,8 @@ def _problem(display: str, reason: str, line: int = 1, column: int = 1, text: st
 
 def prepare(target: Target, plan: Plan) -> FileResult | _Work:
     """Read and prefilter one file: no parsing happens here."""
+    if target.problem is not None:  # found by discovery: an unreadable directory, say
+        return FileResult(target.display, (_problem(target.display, target.problem),) if plan.kc000 else ())
     try:
         data = read_bytes(target.path)
     except Unreadable as exc:
@@ -174,7 +177,7 @@ def prepare_data(display: str, path: Path | None, data: bytes, plan: Plan, proje
             return result
         return FileResult(display, skipped=True)
     settings = plan.settings
-    lines = text.count("\n") + 1
+    lines = count_lines(text)
     if lines > settings.max_lines or len(data) > settings.max_bytes:
         reason = (f"file too large to check ({lines} lines, {len(data)} bytes; "
                   f"limits: max-lines {settings.max_lines}, max-bytes {settings.max_bytes})")
@@ -195,14 +198,25 @@ def prepare_data(display: str, path: Path | None, data: bytes, plan: Plan, proje
 
 
 def analyze(work: _Work, full_parse: bool = False) -> FileResult:
-    """Parse once, build the picture once, run the file's rules over it."""
+    """Parse once, build the picture once, run the file's rules over it (in this process: running
+    out of memory is the file's KC000 too; a worker reports it with its cap instead)."""
+    try:
+        return _analyze_file(work, full_parse)
+    except MemoryError:
+        return _failed(work, "out of memory while analyzing the file")
+
+
+def _analyze_file(work: _Work, full_parse: bool) -> FileResult:
     try:
         return _analyze(work, full_parse)
     except RecursionError:
         # Legal but very deep code (e.g. 180 nested brackets) can exhaust the stack of the
         # tree walks; the file is reported, the run goes on.
-        found = (_problem(work.display, "too deeply nested to analyze"),) if work.kc000 else ()
-        return FileResult(work.display, found, parsed=True)
+        return _failed(work, "too deeply nested to analyze")
+
+
+def _failed(work: _Work, reason: str) -> FileResult:
+    return FileResult(work.display, (_problem(work.display, reason),) if work.kc000 else (), parsed=True)
 
 
 def _analyze(work: _Work, full_parse: bool) -> FileResult:
@@ -227,7 +241,7 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
     try:
         pic = build(module, Names(module, walrus=":=" in work.text, project=work.project), work.text,
                     project=work.project)
-    except RecursionError:
+    except (RecursionError, MemoryError):
         raise
     except Exception as exc:  # a bug in the picture must not stop the run
         found = (_problem(display, f"internal error while analyzing the file: {type(exc).__name__}: {exc}"),) \
@@ -239,7 +253,7 @@ def _analyze(work: _Work, full_parse: bool) -> FileResult:
         ctx = Context(pic, work.text, display, work.options.get(rule.code, {}), work.facts)
         try:
             hits.extend((rule, hit) for hit in rule.check(ctx))
-        except RecursionError:
+        except (RecursionError, MemoryError):
             raise
         except Exception as exc:  # a crash in one rule must not hide the others
             if work.kc000:
@@ -560,29 +574,6 @@ def _finish(work: _Work, result: FileResult, cache) -> FileResult:
     return result
 
 
-# A worker's view of the run's work items: set once per worker process by `_worker_init`
-# (fork inherits the list, and the project index, so nothing is pickled), never in the main process.
-_worker_items: tuple[list[_Work], bool] | None = None
-
-
-def _worker_init(items: list[_Work], full: bool) -> None:
-    global _worker_items
-    _worker_items = (items, full)
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
-
-
-def _worker_task(index: int) -> tuple[FileResult, dict]:
-    """A file's result, and the module summaries its analysis made (the main process caches them)."""
-    items, full = _worker_items
-    work = items[index]
-    result = analyze(work, full)
-    made = {}
-    if work.project is not None and work.project.index.new_summaries:
-        made = work.project.index.new_summaries
-        work.project.index.new_summaries = {}
-    return result, made
-
-
 def run(targets: list[Target], plan: Plan, jobs: int | None = None, cache=None, progress=None,
         index=None, dependents: list[Target] = ()) -> RunResult:
     """`cache`: a kerascheck.cache.Cache, or None; `progress(n)` is told of each n files done.
@@ -593,7 +584,12 @@ def run(targets: list[Target], plan: Plan, jobs: int | None = None, cache=None, 
     more files than the targets. `dependents` are files that import the targets (`--changed-since`, or a
     few files named by pre-commit): each is checked, and reported, only when the index says the
     targets may have changed its result (the cache holds no result for it with the fingerprint
-    of what it imports now)."""
+    of what it imports now).
+
+    Stage 1 (the index, reading, prefilter, cache look-ups) runs here; stage 2 (parse and
+    analysis) runs in guarded worker processes (kerascheck/workers.py), so a file that crashes
+    libcst, hangs or eats memory is one KC000 and the run goes on. The workers are forked after
+    stage 1, so the work items and the index reach them without being pickled."""
     started = time.perf_counter()
     if index is None:
         index = make_index(plan.settings, cache.summaries if cache is not None else None)
@@ -603,6 +599,9 @@ def run(targets: list[Target], plan: Plan, jobs: int | None = None, cache=None, 
     read: list[bytes | FileResult] = []
     targets = [*targets, *dependents]
     for target in targets:
+        if target.problem is not None:  # found by discovery: an unreadable directory, say
+            read.append(FileResult(target.display, (_problem(target.display, target.problem),) if plan.kc000 else ()))
+            continue
         try:
             data = read_bytes(target.path)
         except Unreadable as exc:
@@ -635,36 +634,116 @@ def run(targets: list[Target], plan: Plan, jobs: int | None = None, cache=None, 
             if progress is not None:
                 progress(1)
     del read
-    jobs = jobs or plan.settings.jobs or os.cpu_count() or 1
-    full = plan.settings.full_parse
     if work:
-        import kerascheck.picture  # noqa: F401  (import libcst once, before forking)
+        _analyze_all(work, plan, jobs or plan.settings.jobs or os.cpu_count() or 1, cache, progress, results,
+                     index.new_summaries)
+    if cache is not None:
+        cache.summaries_made(index.new_summaries)
+    return RunResult([r for r in results if r is not None], time.perf_counter() - started, index,
+                     dependents=(affected, len(dependents)))
 
-    if len(work) >= 2 and jobs > 1 and os.name == "posix" and sys.platform != "darwin":
-        # fork (Linux): the workers inherit the parsed rules and libcst, nothing is pickled in.
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
 
-        # Largest first, so no worker is left with a big file at the end.
-        work.sort(key=lambda item: -len(item[1].text))
-        items = [w for _, w in work]
-        with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_worker_init, initargs=(items, full)) as pool:
-            done = []
-            for result, made in pool.map(_worker_task, range(len(work)), chunksize=1):
-                done.append(result)
-                index.new_summaries.update(made)
-                if progress is not None:
-                    progress(1)
-        for (i, item), result in zip(work, done):
-            results[i] = _finish(item, result, cache)
-    else:
+def _analyze_all(work: list[tuple[int, _Work]], plan: Plan, jobs: int, cache, progress,
+                 results: list[FileResult | None], summaries: dict) -> None:
+    """Stage 2 for every work item, in at most `jobs` guarded workers (in process without fork).
+    `summaries`: the project index's new module summaries, to which the workers' are added."""
+    from kerascheck import workers
+
+    full = plan.settings.full_parse
+    jobs = min(jobs, len(work))
+    if jobs > 1:
+        _warm_up(plan)  # once, rather than once per worker
+    if not workers.available():
         with recursion_room():
             for i, item in work:
                 results[i] = _finish(item, analyze(item, full), cache)
                 if progress is not None:
                     progress(1)
-    if cache is not None:
-        cache.summaries_made(index.new_summaries)
-    return RunResult([r for r in results if r is not None], time.perf_counter() - started, index,
-                     dependents=(affected, len(dependents)))
+        return
+    items = [w for _, w in work]
+
+    def done(i: int, outcome) -> None:
+        index, item = work[i]
+        if isinstance(outcome, workers.Failed):
+            # Not cached: a crash or a time limit says as much about the machine as about the file.
+            results[index] = _finish(item, _failed(item, failure_reason(outcome, plan.settings)), None)
+        else:
+            result, made = outcome
+            summaries.update(made)
+            results[index] = _finish(item, result, cache)
+        if progress is not None:
+            progress(1)
+
+    # Largest first, so no worker is left with a big file at the end.
+    order = sorted(range(len(items)), key=lambda i: -len(items[i].text))
+    workers.run(items, functools.partial(_worker_task, full=full), jobs=jobs,
+                timeout=plan.settings.file_timeout, memory_mb=plan.settings.file_memory, done=done, order=order)
+
+
+_WARM = ("import keras\nfrom keras import layers\n\n"
+         "def build(x):\n    x = layers.Dense(3, kernel_constraint=keras.constraints.NonNeg())(x)\n"
+         "    return layers.BatchNormalization()(layers.Dropout(0.5)(x))\n")
+_warmed = False
+
+
+def _warm_up(plan: Plan) -> None:
+    """Everything a file's analysis loads or caches on first use (libcst's native parser, the
+    positions code, the caches of the model and the rules), done once in this process before
+    several workers fork, so that none does it again: one small file through the analysis."""
+    global _warmed
+    if _warmed:
+        return
+    _warmed = True
+    try:
+        prepared = prepare_data("warm_up.py", None, _WARM.encode(), replace(plan, per_file=()))
+        if isinstance(prepared, _Work):
+            with recursion_room():
+                analyze(prepared)
+    except Exception:  # noqa: BLE001 - only a head start: the workers do the real work
+        pass
+
+
+def analyze_guarded(work: _Work, plan: Plan) -> FileResult:
+    """One file's stage 2 in a guarded worker (in process without fork), as `run` does it: what
+    `--fix` checks after each pass, so a fixed text that crashes or stalls libcst is a KC000
+    (and the file is left as it was), never the end of the run."""
+    from kerascheck import workers
+
+    full = plan.settings.full_parse
+    if not workers.available():
+        return analyze(work, full)
+    got = []
+    workers.run([work], functools.partial(_worker_task, full=full), jobs=1, timeout=plan.settings.file_timeout,
+                memory_mb=plan.settings.file_memory, done=lambda _, outcome: got.append(outcome))
+    [outcome] = got
+    if isinstance(outcome, workers.Failed):
+        return _failed(work, failure_reason(outcome, plan.settings))
+    result, made = outcome
+    if work.project is not None:
+        work.project.index.new_summaries.update(made)
+    return result
+
+
+def _worker_task(item: _Work, full: bool) -> tuple[FileResult, dict]:
+    """A file's result, and the module summaries its analysis made (the main process caches them)."""
+    if sys.getrecursionlimit() < RECURSION_LIMIT:
+        sys.setrecursionlimit(RECURSION_LIMIT)  # a worker's own: libcst's deep tree walks need room
+    result = _analyze_file(item, full)  # a MemoryError reaches the pool, which names the cap
+    made = {}
+    if item.project is not None and item.project.index.new_summaries:
+        made = item.project.index.new_summaries
+        item.project.index.new_summaries = {}
+    return result, made
+
+
+def failure_reason(failed, settings: Settings) -> str:
+    """KC000's message for a file whose worker gave no result."""
+    if failed.kind == "timeout":
+        return f"timed out after {settings.file_timeout:g} s of CPU time (limit: file-timeout)"
+    if failed.kind == "memory":
+        return f"memory limit exceeded (limit: file-memory {settings.file_memory} MB)"
+    if failed.kind == "signal":
+        return f"parser crashed (signal {failed.signal}, {failed.detail})"
+    if failed.kind == "exit":
+        return f"the analysis process ended unexpectedly ({failed.detail})"
+    return f"internal error while analyzing the file: {failed.detail}"

@@ -5,8 +5,20 @@ Reporters, the cache, the baseline and notebooks import this module, never the e
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def printable_path(path: str) -> str:
+    """`path` as valid UTF-8 text: bytes of a file name that are not UTF-8 (which Python keeps as
+    lone surrogates) become `\\xff` escapes. Reporters show paths this way; SARIF percent-encodes
+    the bytes themselves instead."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return path
 
 
 @dataclass(frozen=True)

@@ -198,7 +198,7 @@ def _analyze(display: str, path: Path | None, data: bytes, plan, index=None) -> 
         prepared = engine.prepare_data(display, path, data, plan, view)
         if isinstance(prepared, FileResult):
             return prepared, None
-        return engine.analyze(prepared, plan.settings.full_parse), prepared
+        return engine.analyze_guarded(prepared, plan), prepared
 
 
 def _syntax_error(text: str) -> str | None:

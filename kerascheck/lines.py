@@ -13,6 +13,7 @@ import tokenize
 FRAME_BEFORE = 1
 FRAME_MAX = 4
 _BREAK = re.compile(r"\r\n|\r|\n")
+_BYTES_BREAK = re.compile(rb"\r\n|\r|\n")
 NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:\s*,?\s*[A-Za-z]+[0-9]+)*))?", re.I)
 
 
@@ -37,6 +38,23 @@ def split_lines(text: str, keepends: bool = False) -> list[str]:
     if lines and lines[-1] == "":
         lines.pop()
     return lines
+
+
+def byte_starts(text: str) -> list[int]:
+    """The UTF-8 byte offset at which each line starts (ast's columns count bytes)."""
+    if text.isascii():
+        return [0, *(m.end() for m in _BREAK.finditer(text))]
+    return [0, *(m.end() for m in _BYTES_BREAK.finditer(text.encode("utf-8", "surrogatepass")))]
+
+
+def count_breaks(text: str) -> int:
+    """The line breaks in `text` (\n, \r\n, \r)."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def count_lines(text: str) -> int:
+    """len(split_lines(text)), without building the list."""
+    return count_breaks(text) + (1 if text and not text.endswith(("\n", "\r")) else 0)
 
 
 def frame(text: str, line: int, end_line: int) -> tuple[tuple[str, ...], int]:

@@ -35,6 +35,7 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from kerascheck.lines import split_lines
 from kerascheck.source import Unreadable
 
 if TYPE_CHECKING:
@@ -123,10 +124,7 @@ def to_source(data: bytes) -> tuple[bytes, Cells]:
             sources.append((number, source))
     bound = _bound_magic_names("\n".join(s for _, s in sources))
     for number, source in sources:
-        # Not str.splitlines(): Python breaks lines at \n and \r only, not at \f or \u2028.
-        lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        if lines[-1] == "":
-            lines.pop()
+        lines = split_lines(source)  # as Python's tokenizer: not at \f or \u2028
         indent = _leading_indent(lines)
         starts.append((line, number, tuple(lines), indent))
         if indent:
@@ -164,7 +162,7 @@ def blank_broken(text: str, cells: Cells) -> tuple[str, list[tuple[int, int, str
     import ast
     import warnings
 
-    lines = text.split("\n")
+    lines = split_lines(text)
     problems = []
     for start, _, original, _ in cells:
         chunk = lines[start - 1 : start - 1 + len(original)]

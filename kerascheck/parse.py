@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from kerascheck.lines import split_lines
+from kerascheck.lines import byte_starts, count_breaks, split_lines
 from kerascheck.source import Unreadable
 
 # Methods a Keras class is made of: kept whenever the class is kept, because
@@ -33,10 +33,116 @@ def check_syntax(text: str, filename: str) -> ast.Module:
         kind = "indentation error" if isinstance(exc, IndentationError) else "syntax error"
         msg = exc.msg or "invalid syntax"
         raise Unreadable(f"{kind}: {msg}", exc.lineno or 1, exc.offset or 1) from None
-    except (RecursionError, MemoryError):
+    except RecursionError:
+        raise Unreadable("too deeply nested to parse") from None
+    except MemoryError:
+        if _could_fill_memory(text):
+            raise  # the worker's memory cap: its caller says so
+        # CPython's parser also raises MemoryError past its nesting limit (`-` * 100000).
         raise Unreadable("too deeply nested to parse") from None
     except ValueError as exc:  # e.g. source code string cannot contain null bytes
         raise Unreadable(f"cannot parse: {exc}") from None
+
+
+AST_BYTES_PER_CHAR = 300  # about what `ast` needs (a 1 MB list literal: 312 MB)
+
+
+def _could_fill_memory(text: str) -> bool:
+    """Could `ast` on `text` have used half of this process's data limit (a worker's cap)?"""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_DATA)[0]
+    except (ImportError, OSError, ValueError):
+        return False
+    return limit != resource.RLIM_INFINITY and len(text) * AST_BYTES_PER_CHAR > limit // 2
+
+
+# Shapes that crash or stall libcst's native parser, refused before it sees them, counted on the
+# `ast` tree of the syntax check. Chains: libcst's time grows about with the cube of their length
+# and its stack overflows (SIGSEGV) on long ones; literals: time and memory grow with their size.
+# Measured on libcst 1.9 by tests/measurements/libcst_limits.py (its output: libcst_limits.out).
+LIMITS = {
+    "boolean": (2000, "operands in one and/or expression"),
+    "binary": (500, "operators in one chain of binary operations (a + b - c ...)"),
+    "primary": (300, "attribute, call and subscript accesses in one chain (a.b(c)[d] ...)"),
+    "unary": (400, "unary operators in one chain (not not ... x, - - ... x)"),
+    "conditional": (400, "conditional expressions nested in one another (a if b else c if d else ...)"),
+    "lambda": (400, "lambdas nested in one another (lambda: lambda: ...)"),
+    "literal": (20_000, "elements in one literal (a dict entry counts two) or arguments in one call"),
+}
+
+
+def _chain_children(node: ast.AST, kind: str | None, count: int):
+    """(child, the chain it continues, that chain's count so far) for a node of family `kind`."""
+    for child in ast.iter_child_nodes(node):
+        if not child._fields:  # Load, Add, And, ...
+            continue
+        if kind == "primary" and child is not getattr(node, "func", getattr(node, "value", None)):
+            yield child, None, 0  # an argument or an index starts afresh
+        else:
+            yield child, kind, count
+
+
+def refuse_complex(text: str, top: list[ast.stmt], members: dict[int, list[ast.stmt]]) -> None:
+    """Raise Unreadable if the statements that will reach libcst (`top`, and of each class the
+    `members` kept) hold a shape over LIMITS.
+
+    A node is entered only if its source is long enough to hold a shape over a limit: a unary
+    step takes a byte of source (`-`), any other step or element two (`.b`, `()`, `+1`, `1,`).
+    So ordinary code costs a look at its few long statements."""
+    room = min(LIMITS["unary"][0], 2 * min(limit for kind, (limit, _) in LIMITS.items() if kind != "unary"))
+    if len(text) <= room:
+        return
+    starts = byte_starts(text)
+    stack: list[tuple[ast.AST, str | None, int]] = []
+    for node in top:
+        if isinstance(node, ast.ClassDef) and id(node) in members:
+            stack.extend((part, None, 0) for part in (*node.bases, *node.keywords, *node.decorator_list))
+            stack.extend((member, None, 0) for member in members[id(node)])
+        else:
+            stack.append((node, None, 0))
+    while stack:
+        node, chain, count = stack.pop()
+        end = getattr(node, "end_lineno", None)
+        if end is not None and (starts[end - 1] + node.end_col_offset - starts[node.lineno - 1]
+                                - node.col_offset) + 2 * count <= room:
+            continue  # too short to take a chain, even the one it continues, over its limit
+        kind = None
+        width = 0
+        if isinstance(node, ast.BinOp):
+            kind = "binary"
+        elif isinstance(node, ast.BoolOp):
+            kind, width = "boolean", len(node.values)
+        elif isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+            kind = "primary"
+        elif isinstance(node, ast.UnaryOp):
+            kind = "unary"
+        elif isinstance(node, ast.IfExp):
+            kind = "conditional"
+        elif isinstance(node, ast.Lambda):
+            kind = "lambda"
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            width = len(node.elts)
+        elif isinstance(node, ast.Dict):
+            width = 2 * len(node.keys)
+        elif isinstance(node, ast.Call):
+            width = len(node.args) + len(node.keywords)
+        if kind is not None:
+            count = (count if chain == kind else 0) + (width if kind == "boolean" else 1)
+            if count > LIMITS[kind][0]:
+                _refuse(kind, node, text)
+        if width > LIMITS["literal"][0] and kind != "boolean":
+            _refuse("literal", node, text)
+        stack.extend(_chain_children(node, kind, count))
+
+
+def _refuse(kind: str, node: ast.AST, text: str) -> None:
+    limit, what = LIMITS[kind]
+    lines = split_lines(text)
+    line = lines[node.lineno - 1] if node.lineno <= len(lines) else ""
+    column = len(line.encode("utf-8", "surrogatepass")[: node.col_offset].decode("utf-8", "replace")) + 1
+    raise Unreadable(f"too complex to parse safely: more than {limit} {what}", node.lineno, column)
 
 
 def _span(node: ast.stmt) -> tuple[int, int]:
@@ -61,16 +167,19 @@ _CALLED = re.compile(r"(?<![\w.])([A-Za-z_]\w*+)\s*+\(|\bself\.([A-Za-z_]\w*+)\s
 
 def _tied(tree: ast.Module, lines: list[str], keep: tuple[str, ...]) -> frozenset[int]:
     """First lines of the file's functions, methods and classes tied to relevant code (code
-    with a keep word) through calls, up to TIE_DEPTH calls away: the functions it calls
-    (`helper(`, `self.helper(`, `Block(`), where the picture follows values in, and the
-    functions that call it, where the analysis of a layer's `call()` starts. Module-level code
-    with a keep word counts as relevant code for what it calls."""
+    with a keep word) through calls, up to TIE_DEPTH calls away: the functions that call it,
+    where the analysis of a layer's `call()` starts, and the functions it or they call
+    (`helper(`, `self.helper(`, `Block(`), where the picture follows values in: a caller hands
+    what relevant code made (`fuse(make_inputs())`) to its own helpers. Module-level code with a
+    keep word counts as relevant code for what it calls."""
     units: list[tuple[int, str, bool, str]] = []  # (first line, name, is a method, code)
+    unit_nodes: list[ast.AST] = []
     module_level: list[str] = []
     for node in tree.body:
         start, end = _span(node)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             units.append((start, node.name, False, "".join(lines[start - 1 : end])))
+            unit_nodes.append(node)
         else:
             module_level.append("".join(lines[start - 1 : end]))
         if isinstance(node, ast.ClassDef):
@@ -78,6 +187,7 @@ def _tied(tree: ast.Module, lines: list[str], keep: tuple[str, ...]) -> frozense
                 if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     start, end = _span(member)
                     units.append((start, member.name, True, "".join(lines[start - 1 : end])))
+                    unit_nodes.append(member)
     if not units:
         return frozenset()
     by_name: dict[tuple[str, bool], list[int]] = {}
@@ -93,20 +203,24 @@ def _tied(tree: ast.Module, lines: list[str], keep: tuple[str, ...]) -> frozense
     calls = [callees(code) for _, _, _, code in units]
     relevant = {i for i, (_, _, _, code) in enumerate(units) if any(w in code for w in keep)}
     tied = set(relevant)
-    top = "".join(module_level)
-    frontier = set().union(*(calls[i] for i in relevant)) | (callees(top) if any(w in top for w in keep) else set())
-    for _ in range(TIE_DEPTH):  # what relevant code calls
-        frontier -= tied
-        if not frontier:
-            break
-        tied |= frontier
-        frontier = set().union(*(calls[i] for i in frontier))
     frontier = set(relevant)
     for _ in range(TIE_DEPTH):  # what calls relevant code
         frontier = {i for i, c in enumerate(calls) if i not in tied and c & frontier}
         if not frontier:
             break
         tied |= frontier
+    top = "".join(module_level)
+    # A class's text holds all its methods: a class that is only a caller adds what its tied
+    # methods call (they are units of their own), not what every method calls.
+    classes = {i for i, node in enumerate(unit_nodes) if isinstance(node, ast.ClassDef)}
+    frontier = set().union(*(calls[i] for i in tied if i not in classes or i in relevant)) | (
+        callees(top) if any(w in top for w in keep) else set())
+    for _ in range(TIE_DEPTH):  # what relevant code and its callers call
+        frontier -= tied
+        if not frontier:
+            break
+        tied |= frontier
+        frontier = set().union(*(calls[i] for i in frontier))
     return frozenset(units[i][0] for i in tied)
 
 
@@ -132,12 +246,13 @@ def alias_words(tree: ast.Module, keep: tuple[str, ...], stmts: list[ast.stmt] |
 
 # String literals (triple-quoted first) and comments, in one left-to-right scan: a `#` inside a
 # string is part of the string, a quote inside a comment part of the comment.
-_NOT_CODE = re.compile(r'''"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|\#[^\n]*''')
+# A line ends at \n, \r\n or \r (kerascheck.lines), so a comment or one-line string stops at either.
+_NOT_CODE = re.compile(r'''"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\r\n])*"|'(?:\\.|[^'\\\r\n])*'|\#[^\r\n]*''')
 
 
 def _blank_match(match: re.Match) -> str:
     text = match.group()
-    return "\n" * text.count("\n") if "\n" in text else ""
+    return "\n" * count_breaks(text)
 
 
 def _code_lines(lines: list[str]) -> list[str]:
@@ -284,12 +399,67 @@ def parse_lines(text: str, filename: str, keep: tuple[str, ...] | None) -> tuple
         partial, top, members = text, list(tree.body), {}
     else:
         partial, top, members = blank_unneeded(text, tree, keep)
+    refuse_complex(text, top, members)
+    partial, shifts = formfeed_indents(partial, tree)
+    return _libcst(partial, shifts), _layout(top, members)
+
+
+def _libcst(partial: str, shifts: dict[int, int] | None = None) -> cst.Module:
+    """libcst's parse; its errors as Unreadable. A MemoryError is left to the caller: the worker
+    that runs this reports it as its memory limit. `shifts`: formfeed_indents' (registered)."""
     try:
-        return cst.parse_module(partial), _layout(top, members)
+        module = cst.parse_module(partial)
+        if shifts:
+            _register_shifts(module, shifts)
+        return module
     except cst.ParserSyntaxError as exc:
         raise Unreadable(f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1) from None
-    except (RecursionError, MemoryError):
+    except RecursionError:
         raise Unreadable("too deeply nested to parse") from None
+    except BaseException as exc:
+        if type(exc).__name__ == "PanicException":  # pyo3: a Rust panic, a BaseException
+            raise Unreadable(f"parser crashed (panic: {exc})") from None
+        raise
+
+
+def formfeed_indents(text: str, tree: ast.Module) -> tuple[str, dict[int, int]]:
+    """`text` for libcst, whose tokenizer counts a form feed in a line's indentation (Python's
+    resets the column there, so `\\f    x` is indented by 4): on each line, the leading
+    whitespace up to its last form feed is removed, and the lines that moved left are returned
+    with by how much (line -> characters), to be added back to libcst's columns
+    (`column_shifts`). Lines inside a multi-line string keep theirs: that is the string's text."""
+    if "\x0c" not in text:
+        return text, {}
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Constant, ast.JoinedStr)) and (node.end_lineno or node.lineno) > node.lineno:
+            inside.update(range(node.lineno + 1, node.end_lineno + 1))
+    lines = split_lines(text, keepends=True)
+    shifts: dict[int, int] = {}
+    for number, line in enumerate(lines, 1):
+        lead = len(line) - len(line.lstrip(" \t\x0c"))
+        cut = line.rfind("\x0c", 0, lead) + 1
+        if cut and number not in inside:
+            lines[number - 1] = line[cut:]
+            shifts[number] = cut
+    return ("".join(lines), shifts) if shifts else (text, {})
+
+
+_SHIFTED: list[tuple[cst.Module, dict[int, int]]] = []  # the latest modules parsed with shifts
+
+
+def _register_shifts(module: cst.Module, shifts: dict[int, int]) -> None:
+    _SHIFTED.insert(0, (module, shifts))
+    del _SHIFTED[16:]
+
+
+def column_shifts(module: cst.Module) -> dict[int, int]:
+    """For a module parsed here: the lines whose leading form feeds libcst did not see, and how
+    many characters to add to its columns on each (see formfeed_indents); usually none."""
+    for known, shifts in _SHIFTED:
+        if known is module:
+            return shifts
+    return {}
 
 
 @dataclass(frozen=True)
@@ -328,15 +498,14 @@ def parse_relevant(text: str, filename: str, rules, cache: StatementCache | None
         partial, top, members = text, list(tree.body), {}
     else:
         partial, top, members = blank_unneeded(text, tree, words, closure=True, stmts=stmts, alone=narrow)
+    refuse_complex(text, top, members)
+    partial, shifts = formfeed_indents(partial, tree)
     layout = _layout(top, members)
     module = cache.parse(partial, layout) if cache is not None else None
     if module is None:
-        try:
-            module = cst.parse_module(partial)
-        except cst.ParserSyntaxError as exc:
-            raise Unreadable(f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1) from None
-        except (RecursionError, MemoryError):
-            raise Unreadable("too deeply nested to parse") from None
+        module = _libcst(partial, shifts)
+    elif shifts:
+        _register_shifts(module, shifts)
     count = sum(len(members.get(id(node), ())) if isinstance(node, ast.ClassDef) else 1 for node in top)
     return Parsed(module, layout, count)
 

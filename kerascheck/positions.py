@@ -33,10 +33,27 @@ def _shifted(where: CodeRange, lines: int) -> CodeRange:
 
 
 def positions(module: cst.Module, layout, nodes) -> dict:
-    """node -> CodeRange for every node in `nodes` (and possibly more).
+    """node -> CodeRange for every node in `nodes` (and possibly more), in the file's own columns
+    (parse.column_shifts: lines whose leading form feeds libcst did not see).
 
     `layout` is parse.parse_lines's list of `Top`, one per top-level statement.
     """
+    from kerascheck.parse import column_shifts
+
+    found = _positions(module, layout, nodes)
+    shifts = column_shifts(module)
+    return with_shifts(found, shifts) if shifts else found
+
+
+def with_shifts(ranges, shifts: dict[int, int]) -> dict:
+    """CodeRanges with `shifts[line]` added to the columns on those lines."""
+    def move(where: CodePosition) -> CodePosition:
+        return CodePosition(where.line, where.column + shifts.get(where.line, 0))
+
+    return {node: CodeRange(move(where.start), move(where.end)) for node, where in ranges.items()}
+
+
+def _positions(module: cst.Module, layout, nodes) -> dict:
     wanted = {id(n) for n in nodes}
     if not layout or len(layout) != len(module.body):
         return _whole(module)

@@ -43,6 +43,7 @@ from typing import Any
 
 from kerascheck.names import absolute, canonical, keras_class_kind_of
 from kerascheck.parse import _dotted
+from kerascheck.lines import split_lines
 
 MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 # Top-level names that are never the project's own: the libraries the model knows by name.
@@ -546,7 +547,7 @@ def summarise(text: str, package: str | None, words: tuple[str, ...] = ()) -> di
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     try:
-        return _Summariser(tree, text.splitlines(keepends=True), package, words).summary()
+        return _Summariser(tree, split_lines(text, keepends=True), package, words).summary()
     except RecursionError:
         return None
 
@@ -800,7 +801,7 @@ class Index:
             package = None
         taken = self._by_name.get(name)
         if taken is not None and taken != path:
-            name = f"{name}@{hashlib.blake2b(str(path).encode(), digest_size=4).hexdigest()}"
+            name = f"{name}@{hashlib.blake2b(str(path).encode('utf-8', 'surrogatepass'), digest_size=4).hexdigest()}"
         self._by_name.setdefault(name, path)
         self._names[path] = (name, package)
         return name, package
@@ -997,12 +998,12 @@ class Index:
                     for member in sorted(members):
                         scan = self.scan(member)
                         bits |= scan.words if scan is not None else 0
-                        h.update(f"{member}\0{scan.digest if scan else '-'}\n".encode())
+                        h.update(f"{member}\0{scan.digest if scan else '-'}\n".encode("utf-8", "surrogatepass"))
                         children.update(c for c in (comp.get(o) for o in self.imports_of(member))
                                         if c is not None and c != len(words))
                     for child in sorted(children):
                         bits |= words[child]
-                        h.update(prints[child].encode())
+                        h.update(prints[child].encode("utf-8", "surrogatepass"))
                     words.append(bits)
                     prints.append(h.hexdigest())
         self._sccs, self._scc_words, self._scc_prints = comp, words, prints
@@ -1089,7 +1090,7 @@ class Index:
         parts = sorted(self._scc_prints[comps[o]] for o in self.imports_of(path) if o in comps)
         if not parts:
             return ""
-        return hashlib.blake2b("".join(parts).encode(), digest_size=16).hexdigest()
+        return hashlib.blake2b("".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
     def closure(self, path: Path) -> set[Path]:
         """The project files `path` imports, directly or not."""

@@ -28,9 +28,17 @@ KC000 = Rule(
 
 ## What it does
 Reports a file that could not be read, decoded or parsed: a syntax error,
-bytes that are not valid in the file's encoding, NUL bytes, a symlink loop, a
-file that vanished or is unreadable, a file over the size limit or nested too
-deeply, or an internal error of a rule on that file (the rule is named).
+bytes that are not valid in the file's encoding (or a coding cookie naming a
+codec that cannot decode it, or one that is not a text encoding), NUL bytes, a
+symlink loop, a file that vanished or is unreadable, a directory that cannot be
+listed, a file over the size limit, nested too deeply, or holding a shape that
+crashes or stalls libcst's parser (`too complex to parse safely`: a chain of
+hundreds of `+`s, calls or attributes, thousands of `and`s, a literal of tens of
+thousands of elements); a file whose parse and analysis crashed (`parser crashed (signal
+11, SIGSEGV)`), ran past `file-timeout` or past `file-memory`; or an internal
+error of a rule on that file (the rule is named). Each is that file's only
+finding: the run goes on. It is always reported: `--select` and `--ignore` do
+not turn it off (like ruff's syntax errors).
 
 ## Why is this bad?
 A file kerascheck cannot parse is a file none of its rules checked.
@@ -39,7 +47,8 @@ A file kerascheck cannot parse is a file none of its rules checked.
     model.add(layers.Dense(10)  # unclosed parenthesis
 
 ## Use instead
-Fix the file, raise `max-lines`, or exclude it with `exclude`.
+Fix the file, raise `max-lines`, `file-timeout` or `file-memory`, or exclude it
+with `exclude`.
 """)
 
 # Not a rule module either: `check --report-unused-noqa` reports with it (like ruff's RUF100).
@@ -153,7 +162,8 @@ def enabled(select, ignore, extend_select=()) -> set[str]:
     """The enabled codes. With no selection, the rules that are on by default; an explicit
     selection names opt-in rules too, except through a bare prefix or ALL, which turn on only
     the default rules they cover (like ruff's preview rules). `extend_select` adds to the
-    selection, in the same way; `ignore` wins over both."""
+    selection, in the same way; `ignore` wins over both. KC000 is always on, whatever the
+    selection (like ruff's syntax errors): a file that could not be checked is always said."""
     rules = all_rules()
     known = tuple(r.code for r in rules)
     default = {r.code for r in rules if r.default}
@@ -162,7 +172,7 @@ def enabled(select, ignore, extend_select=()) -> set[str]:
         codes = expand([sel], known)
         exact = sel.strip().upper() in known
         chosen |= codes if exact else codes & default
-    return chosen - expand(ignore, known)
+    return (chosen - expand(ignore, known)) | {KC000.code}
 
 
 def option_defaults() -> dict[str, Mapping[str, Any]]:

@@ -145,8 +145,10 @@ class Rule:
         def present(word: bytes) -> bool:
             found = seen.get(word)
             if found is None:
-                # A word that starts with a line break also matches at the start of the file.
-                found = seen[word] = word in data or (word[:1] == b"\n" and data.startswith(word[1:]))
+                # A word that starts with a line break also matches at the start of the file,
+                # and after a lone \r (a line break for Python's tokenizer too).
+                found = seen[word] = word in data or (word[:1] == b"\n" and (
+                    data.startswith(word[1:]) or b"\r" + word[1:] in data))
             return found
 
         for first, rests in _by_first_word(self.needs):

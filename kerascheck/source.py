@@ -6,10 +6,11 @@ Nothing here parses Python. A file that cannot be read or decoded raises
 
 from __future__ import annotations
 
+import codecs
 import errno
+import io
 import os
 import stat
-import io
 import re
 import tokenize
 from pathlib import Path
@@ -44,8 +45,10 @@ def read_bytes(path: Path) -> bytes:
 
 
 def _line_col(data: bytes, offset: int) -> tuple[int, int]:
-    line = data.count(b"\n", 0, offset) + 1
-    start = data.rfind(b"\n", 0, offset) + 1
+    """The line and column of byte `offset`, lines broken where Python's tokenizer breaks them
+    (\n, \r\n, \r: kerascheck.lines)."""
+    line = data.count(b"\n", 0, offset) + data.count(b"\r", 0, offset) - data.count(b"\r\n", 0, offset) + 1
+    start = max(data.rfind(b"\n", 0, offset), data.rfind(b"\r", 0, offset)) + 1
     column = len(data[start:offset].decode("utf-8", "replace")) + 1
     return line, column
 
@@ -60,12 +63,18 @@ def decode(data: bytes) -> str:
     except SyntaxError as exc:
         raise Unreadable(f"bad encoding declaration: {exc}") from None
     try:
+        if not codecs.lookup(encoding)._is_text_encoding:  # `# coding: hex`, `rot13`, `zlib`
+            raise Unreadable(f"the coding cookie names {encoding!r}, which is not a text encoding")
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         line, column = _line_col(data, exc.start)
         raise Unreadable(f"invalid {encoding} byte 0x{data[exc.start]:02x}", line, column) from None
     except LookupError:
         raise Unreadable(f"unknown encoding {encoding!r}") from None
+    except Unreadable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any codec's own failure (`undefined`, `idna`, `punycode`)
+        raise Unreadable(f"cannot decode the file as {encoding}: {exc}") from None
 
 
 _FILE_NOQA = re.compile(rb"^[ \t]*#[ \t]*kerascheck:[ \t]*noqa(?::[ \t]*(?P<codes>[A-Z0-9, \t]+))?[ \t]*$", re.M)

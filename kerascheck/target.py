@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kerascheck.facts import DEFAULT, ProjectFacts
+from kerascheck.lines import count_lines, split_lines
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -570,16 +571,18 @@ def judge(folder: Path) -> FolderVerdict:
 # ------------------------------------------------------------------ per file
 
 
+# Lines end at \n, \r\n or \r (kerascheck.lines): `_LINE_START` is `^` for all three.
+_LINE_START = r"(?:^|(?<=\r))"
 _IMPORT_MARKER = re.compile(
     # `import tf_keras`, also in a list (`import tensorflow as tf, tf_keras`, as the Model Garden writes it)
-    r"^[ \t]*(?:import[ \t]+(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*(?:tf_keras|tensorflow\.python\.keras)\b"
+    _LINE_START + r"[ \t]*(?:import[ \t]+(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*(?:tf_keras|tensorflow\.python\.keras)\b"
     r"|from[ \t]+tf_keras\b|from[ \t]+tensorflow\.python\.keras\b|from[ \t]+tensorflow\.python[ \t]+import[ \t]+keras\b)",
     re.M)
-_ENV_MARKER = re.compile(r"^[^#\n]*TF_USE_LEGACY_KERAS", re.M)
+_ENV_MARKER = re.compile(_LINE_START + r"[^#\r\n]*TF_USE_LEGACY_KERAS", re.M)
 MAX_MARKERS = 3  # of each kind: the first decides, a few more are shown
 
 
-_PIP = re.compile(r"^[ \t]*[!%]?[ \t]*(?:python3?[ \t]+-m[ \t]+)?pip3?[ \t]+install\b([^\n#]*)", re.M)
+_PIP = re.compile(_LINE_START + r"[ \t]*[!%]?[ \t]*(?:python3?[ \t]+-m[ \t]+)?pip3?[ \t]+install\b([^\r\n#]*)", re.M)
 _PIP_ITEM = re.compile(r"""["']?([A-Za-z0-9][\w.-]*)(?:\[[^\]]*\])?((?:(?:===|==|~=|!=|<=|>=|<|>)[^\s,"';]+,?)+)""")
 
 
@@ -594,10 +597,9 @@ def markers(text: str) -> tuple[tuple[str, int, str], ...]:
     found = []
 
     def where(start: int, around: str = "") -> tuple[int, str]:
-        end = text.find("\n", start)
-        code = text[start: end if end != -1 else len(text)].strip()
+        code = split_lines(text[start: start + 4096])[0].strip() if start < len(text) else ""
         at = code.find(around) if around else 0
-        return text.count("\n", 0, start) + 1, code[max(0, at - 20): max(0, at - 20) + 60]
+        return count_lines(text[:start]) + 1, code[max(0, at - 20): max(0, at - 20) + 60]
 
     for kind, pattern, words in (("import", _IMPORT_MARKER, ("tf_keras", "python.keras", "python import keras")),
                                  ("env", _ENV_MARKER, ("TF_USE_LEGACY_KERAS",))):

@@ -72,7 +72,8 @@ Dropout or BN after it).
 ## Confirm mode
 `--confirm` builds a ReLU producer followed by the flagged layers, from the dropout through the
 BN, constructed from their own source (with the values the code gives them: a default, a helper's
-argument, else a synthesised one, said in the evidence). The producer gives the dropout the input
+argument, else a synthesised one, said in the evidence); of the file, only those constructor calls
+run, after the slice of imports, definitions and constants they use (README, Confirm mode). The producer gives the dropout the input
 shape the code gives it (its `Input(shape=...)` and the layers between, rebuilt symbolically; an
 `input_shape=`): Dense(d, relu) for (None, d), ConvND(c, same, relu) for (None, ..., c), at most
 4096 values per sample; else Dense(32), or Conv1D/2D/3D(8) when the layers need rank 3-5. It runs

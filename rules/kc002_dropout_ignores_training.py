@@ -85,8 +85,10 @@ than five calls deep, and helpers or subclasses in other files.
 or a `keras.layers.Dropout(0.3)` sublayer, which Keras switches off at inference.
 
 ## Confirm mode
-`--confirm` builds the flagged Layer/Model class from the file (its imports and the definitions
-it uses; never module-level code) with its constructor defaults, or with the arguments of a
+`--confirm` builds the flagged Layer/Model class from the file (the slice of imports, definitions
+and constants it uses - README, Confirm mode; never other module-level code): its decorators and
+class body run when it is defined, then its `__init__`, `build()` and `call()`. It is built with
+its constructor defaults, or with the arguments of a
 `Cls(...)` call of the file when they are all literals, else with values synthesised from the
 required parameters' names and type hints (`units=8`, said in the evidence), or the flagged
 `Lambda` layer from its own source. It calls it eagerly with `training=False`, as `predict()`

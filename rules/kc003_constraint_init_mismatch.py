@@ -61,8 +61,9 @@ NaN, so the mismatch goes unnoticed.
 
 ## Confirm mode
 `--confirm` builds the flagged layer alone from its own source (for `add_weight`, the custom
-layer class as the file instantiates it, else with no arguments; the variable is picked out by
-the call's line), on the input shape the code gives it (`input_shape=`, `batch_input_shape=`,
+layer class as the file instantiates it, else with no arguments, so its `__init__` and `build()`
+run; the variable is picked out by the call's line), after the slice of imports, definitions and
+constants it uses (README, Confirm mode; never other module-level code), on the input shape the code gives it (`input_shape=`, `batch_input_shape=`,
 `input_dim=`, or its producers back to their `Input(...)`, rebuilt symbolically), else on a small
 default: (None, 8) for Dense,
 normalization, PReLU and custom layers, (None, 16, 3) / (None, 8, 8, 3) / (None, 8, 8, 8, 3) for

@@ -114,7 +114,8 @@ the error the finding cites (M1, M2, M3, M6 or the measured tf_keras `Model` err
 without error") if the op returns; `could not build` with the exception if anything else
 raises first. The slice is the file's imports plus:
 
-- for an op in a function: that function and the same-file definitions it uses, called as
+- for an op in a function: that function and the same-file definitions it uses (its body runs,
+  up to the flagged op), called as
   `build()` when it needs no argument, else through a call site with literal arguments
   (`build_model(16)`), else with values synthesised from the parameters' names and type hints
   (`Wide(width=8)`, said in the evidence), else through the nearest caller that can be called

@@ -55,7 +55,9 @@ name (`keep_prob`) gets no fix, since where its value comes from is not known.
 `fn(x, p)`, on a (64, 1024) tensor of ones (seed 0), with p the value the argument has: the
 literal; a parameter's default or the argument a caller gives it; for `self.keep_prob`, what
 `__init__` assigns it; else a keep probability synthesised from the name (0.8, said in the
-evidence). It measures the share of the 65,536 units that come out zero. `confirmed` when the call
+evidence). Of the file, only the slice of imports, definitions and constants the call uses runs
+(README, Confirm mode), and the expression that gives p. It measures the share of the 65,536
+units that come out zero. `confirmed` when the call
 drops what its argument gives (|dropped - p| < 0.02: p is read as the rate to drop) while the
 argument reads as a keep probability (a literal above 0.6, a name like `keep_prob`) and p is not
 0.5 (where both readings drop half). What the author meant no run shows; what the run shows is

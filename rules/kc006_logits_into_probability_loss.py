@@ -63,6 +63,11 @@ or keep the logits and say so (numerically better; apply softmax at predict time
                   loss=keras.losses.CategoricalCrossentropy(from_logits=True))
 
 ## Confirm mode
+What runs is the slice of the file's imports, definitions and constants the flagged code uses
+(README, Confirm mode), then the recipe's build: defining a class of the file runs its
+decorators and class body, building it runs its `__init__` (and `build()`/`call()` where the
+recipe calls them); other module-level code and `if __name__ == "__main__":` never run.
+
 `--confirm` builds Input -> Dense(16, relu) -> the flagged last layers (from the layer that
 sets the units to the output, constructed from their own source) on synthetic Gaussian blobs
 with one class per unit (one position per class for Conv heads), and computes the flagged loss

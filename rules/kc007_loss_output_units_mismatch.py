@@ -59,6 +59,11 @@ For more than two classes: `Dense(num_classes, activation="softmax")` with
 `sparse_categorical_crossentropy` (integer labels).
 
 ## Confirm mode
+What runs is the slice of the file's imports, definitions and constants the flagged code uses
+(README, Confirm mode), then the recipe's build: defining a class of the file runs its
+decorators and class body, building it runs its `__init__` (and `build()`/`call()` where the
+recipe calls them); other module-level code and `if __name__ == "__main__":` never run.
+
 `--confirm` builds Input -> Dense(16, relu) -> the flagged last layers (constructed from their
 own source) on synthetic Gaussian blobs with 0/1 labels, and measures, as the finding says:
 for a softmax over one unit, the predictions on 300 random inputs (`confirmed` when every one

@@ -47,6 +47,11 @@ learns, and it is only right if the value was meant in PyTorch's convention
 not rewritten at one of its uses: change the constant.
 
 ## Confirm mode
+What runs is the slice of the file's imports, definitions and constants the flagged code uses
+(README, Confirm mode), then the recipe's build: defining a class of the file runs its
+decorators and class body, building it runs its `__init__` (and `build()`/`call()` where the
+recipe calls them); other module-level code and `if __name__ == "__main__":` never run.
+
 `--confirm` builds the flagged layer from its own source (for the
 `tf.compat.v1.layers` function, a `BatchNormalization` with the same momentum),
 starts its moving statistics at the data's true mean and variance and runs 400

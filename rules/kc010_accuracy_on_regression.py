@@ -39,6 +39,11 @@ hides how the regression is doing. Only with 0/1 targets is it meaningful
                   metrics=["mae", keras.metrics.RootMeanSquaredError()])
 
 ## Confirm mode
+What runs is the slice of the file's imports, definitions and constants the flagged code uses
+(README, Confirm mode), then the recipe's build: defining a class of the file runs its
+decorators and class body, building it runs its `__init__` (and `build()`/`call()` where the
+recipe calls them); other module-level code and `if __name__ == "__main__":` never run.
+
 `--confirm` builds Input(4) -> the flagged last layer (constructed from its own source),
 compiled with the flagged loss (from its own source) and the flagged accuracy metric, on
 continuous targets y = x @ w + 50 (256 samples), sets the layer to the exact least-squares

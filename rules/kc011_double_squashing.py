@@ -53,6 +53,11 @@ So the code only works by accident, on one backend, with a warning.
 or keep the softmax and drop `from_logits=True`.
 
 ## Confirm mode
+What runs is the slice of the file's imports, definitions and constants the flagged code uses
+(README, Confirm mode), then the recipe's build: defining a class of the file runs its
+decorators and class body, building it runs its `__init__` (and `build()`/`call()` where the
+recipe calls them); other module-level code and `if __name__ == "__main__":` never run.
+
 `--confirm` builds Input -> Dense(16, relu) -> the flagged last layers (constructed from their
 own source) on synthetic Gaussian blobs with one class per unit, and computes the flagged loss
 (constructed from its own source) on the untrained outputs behind `tf.identity` (what JAX and

@@ -49,6 +49,11 @@ not be loaded ... Layer 'dense' expected 1 variables, but received 2 variables
 during loading`, N10.4). Change it when you train from scratch.
 
 ## Confirm mode
+What runs is the slice of the file's imports, definitions and constants the flagged code uses
+(README, Confirm mode), then the recipe's build: defining a class of the file runs its
+decorators and class body, building it runs its `__init__` (and `build()`/`call()` where the
+recipe calls them); other module-level code and `if __name__ == "__main__":` never run.
+
 `--confirm` builds the flagged layer and every layer from it to the BN, from
 their own source, on a small input (Dense: (8,), else (8, 8) or (4, 4, 8) when a
 Reshape needs it; 1D/2D/3D convolutions: (16, 3) / (8, 8, 3) / (6, 6, 6, 3)), with a

@@ -40,6 +40,11 @@ weight is tied to one batch size, and a different last batch breaks it.
             self.w = self.add_weight(shape=(input_shape[-1],))
 
 ## Confirm mode
+What runs is the slice of the file's imports, definitions and constants the flagged code uses
+(README, Confirm mode), then the recipe's build: defining a class of the file runs its
+decorators and class body, building it runs its `__init__` (and `build()`/`call()` where the
+recipe calls them); other module-level code and `if __name__ == "__main__":` never run.
+
 `--confirm` executes the flagged code as the model would run it: for a weight
 made in a layer class, it instantiates the class as the file does (else with no
 arguments) and builds it symbolically, applying it to `Input(shape)` of the Keras

@@ -47,6 +47,11 @@ spends five minutes in overhead.
         pred = model(x_test[i:i + 1], training=False)
 
 ## Confirm mode
+What runs is the slice of the file's imports, definitions and constants the flagged code uses
+(README, Confirm mode), then the recipe's build: defining a class of the file runs its
+decorators and class body, building it runs its `__init__` (and `build()`/`call()` where the
+recipe calls them); other module-level code and `if __name__ == "__main__":` never run.
+
 `--confirm` builds the model the loop uses from its own source (the `Sequential`
 or `Model` call, the file's model class, or the same-file function that returns
 it; a model loaded from a file or downloaded cannot be built), makes 16 random

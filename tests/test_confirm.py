@@ -157,6 +157,22 @@ def test_one_tensorflow_distribution_in_the_extras():
         assert "tensorflow-cpu" not in names, (name, names)
 
 
+def test_help_readme_and_rule_docs_say_what_runs():
+    """Confirm mode runs the slice and the recipe, never other module-level code: said in
+    `--help`, in the README and in each recipe's rule docs (issue 10, item 6)."""
+    help_text = " ".join(_cli("-m", "kerascheck", "check", "--help").stdout.split())
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    for text in (help_text, readme):
+        for phrase in ("decorators", "class bod", "__init__", "if __name__ == \"__main__\":",
+                       "never", "KC004"):
+            assert phrase in text, phrase
+    assert "`__kerascheck_slice__`" in readme and "default argument values" in readme
+    for rule in registry.load():
+        if has_recipe(rule.code):
+            doc = " ".join(rule.doc.split())
+            assert "## Confirm mode" in rule.doc and ("README, Confirm mode" in doc or "body runs" in doc), rule.code
+
+
 def test_text_output_prints_the_verdict_under_the_finding():
     import io
 
@@ -303,7 +319,7 @@ def test_slice_keeps_imports_definitions_and_constants_only():
 CONFIRM_EXTRA = ("fixtures/confirm/built_from_code.py", "fixtures/confirm/legacy_env_leak.py")
 HOSTILE_RUN = ("fixtures/confirm/hostile.py", "fixtures/confirm/toplevel_training.py",
                "fixtures/confirm/rate_from_constant.py", "fixtures/confirm/init_writes_file.py",
-               "fixtures/confirm/build_allocates.py")
+               "fixtures/confirm/build_allocates.py", "fixtures/confirm/formfeed_lines.py")
 
 
 @pytest.fixture(scope="module")
@@ -534,6 +550,9 @@ def test_module_level_code_never_runs(hostile_run):
     proc, findings, marker, temp, log = hostile_run
     top = [f for f in findings if f["path"] == "fixtures/confirm/toplevel_training.py"]
     assert [f["confirm"]["verdict"] for f in top] == [CONFIRMED]
+    # A form feed line before module-level code: the slice used to be one line off and ran it.
+    formfeed = [f for f in findings if f["path"] == "fixtures/confirm/formfeed_lines.py"]
+    assert [(f["line"], f["confirm"]["verdict"]) for f in formfeed] == [(13, CONFIRMED)]
     assert not marker.exists(), "module-level code ran"
     assert not (ROOT / "module-level-code-ran.txt").exists()
     assert list(temp.iterdir()) == [], "the temporary directory was not removed"

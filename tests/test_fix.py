@@ -435,3 +435,23 @@ def test_kc008_follows_the_keras_target(tmp_path):
     forced = invoke("check", "--no-cache", "--select", "KC008,KC023", "--target-keras", "3", "--diff", "train.py",
                     cwd=tmp_path)
     assert forced.returncode == 1 and "+opt = keras.optimizers.Adam(learning_rate=0.01)" in forced.stdout
+
+
+def test_a_fixed_text_that_crashes_the_analysis_is_a_kc000_not_the_end_of_the_run():
+    """Each pass checks the fixed text in a guarded worker, as the run does (issue 10, item 1):
+    here the fixed text kills the analysing process (as libcst's parser does with SIGSEGV on
+    some valid code). The file is left as it was, the reason is named, and this process lives."""
+    import os
+    import signal
+
+    def check(ctx):
+        name = _first_name(ctx)
+        if name.value == "value2":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        yield Hit(name, fix=Fix((Edit(name, "value2"),), "safe", "rename"))
+
+    rule = Rule("KC999", "crashing-fix", "m", needs=(b"value",), check=check)
+    plan = engine.Plan.make(Settings(), (rule,), {"KC999", "KC000"})
+    outcome = fix.fix_data("x.py", None, b"value = 1\n", plan)
+    assert outcome.fixed is None and not outcome.applied
+    assert outcome.error == "a fix made the file uncheckable (KC000): parser crashed (signal 11, SIGSEGV)"

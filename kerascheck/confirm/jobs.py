@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,9 +117,32 @@ def build_jobs(findings: list, plan, read=None) -> list[dict[str, Any]]:
             jobs[i] = {"_unavailable": f"{f.code} has no confirm recipe yet"}
         else:
             by_path.setdefault(f.path, []).append(i)
-    for path, indexes in by_path.items():
-        for i, job in zip(indexes, _file_jobs(path, [findings[i] for i in indexes], rules, plan, read)):
+    files = list(by_path.items())
+
+    def task(item: tuple[str, list[int]]) -> list[dict[str, Any]]:
+        path, indexes = item
+        return list(_file_jobs(path, [findings[i] for i in indexes], rules, plan, read))
+
+    def done(k: int, made) -> None:
+        path, indexes = files[k]
+        if isinstance(made, workers.Failed):
+            made = [{"_unavailable": f"the file could not be analysed again: {failure_reason(made, settings)}"}
+                    ] * len(indexes)
+        for i, job in zip(indexes, made):
             jobs[i] = job
+
+    # Parsed whole again: in guarded workers, as the lint parses (a crash costs this file's jobs).
+    from kerascheck import workers
+    from kerascheck.config import Settings
+    from kerascheck.engine import failure_reason
+
+    settings = plan.settings if plan is not None else Settings()
+    if workers.available():
+        workers.run(files, task, jobs=min(len(files), os.cpu_count() or 1) or 1, timeout=settings.file_timeout,
+                    memory_mb=settings.file_memory, done=done)
+    else:
+        for k, item in enumerate(files):
+            done(k, task(item))
     return jobs  # type: ignore[return-value]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import libcst as cst
 
 from kerascheck.flow import NOT_CONSTANT
+from kerascheck.lines import split_lines
 
 # Node types a constant assignment may contain: nothing that calls user code on purpose.
 _SIMPLE = (ast.Constant, ast.Name, ast.Attribute, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.BinOp,
@@ -111,7 +112,7 @@ def make_slice(text: str, needed: set[str]) -> tuple[str, dict[str, int]]:
 
 def _render(text: str, stmts: list[ast.stmt]) -> str:
     """The chosen statements at their original line numbers; every other line blank."""
-    src_lines = text.splitlines()
+    src_lines = split_lines(text)
     out = [""] * len(src_lines)
     for stmt in stmts:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Try)):
@@ -120,7 +121,7 @@ def _render(text: str, stmts: list[ast.stmt]) -> str:
                 out[n - 1] = src_lines[n - 1]
             continue
         segment = ast.get_source_segment(text, stmt) or ""
-        for offset, piece in enumerate(segment.splitlines()):
+        for offset, piece in enumerate(split_lines(segment)):
             n = stmt.lineno + offset
             out[n - 1] = f"{out[n - 1]}; {piece}" if offset == 0 and out[n - 1] else piece
     return "\n".join(out) + "\n"
@@ -430,8 +431,6 @@ def nested_def(module: cst.Module, text: str, node: cst.FunctionDef | cst.ClassD
     (None for a top-level def, which the slice holds anyway)."""
     import textwrap
 
-    from kerascheck.lines import split_lines
-
     if any(stmt is node for stmt in module.body):
         return None
     tree = ast.parse(text)
@@ -460,7 +459,13 @@ def positions(module: cst.Module):
             return found
     from libcst.metadata import MetadataWrapper, PositionProvider
 
+    from kerascheck.parse import column_shifts
+    from kerascheck.positions import with_shifts
+
     found = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    shifts = column_shifts(module)  # lines whose leading form feeds libcst did not see
+    if shifts:
+        found = with_shifts(found, shifts)
     _POSITIONS.insert(0, (module, found))
     del _POSITIONS[4:]
     return found

@@ -376,7 +376,7 @@ def module_statements(src: SourceIndex, index: int):
 
 def overlay(slice_src: str, src: SourceIndex, stmts) -> str:
     """Add module-level statements to a slice, at their original lines and columns."""
-    out = slice_src.split("\n")
+    out = split_lines(slice_src)
     while len(out) < len(src.lines):
         out.append("")
     for stmt in stmts:

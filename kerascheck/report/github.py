@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from kerascheck.finding import printable_path
+
 COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
 
 
@@ -22,7 +24,7 @@ def escape_property(text: str) -> str:
 
 
 def line(f) -> str:
-    props = {"file": f.path, "line": f.line, "col": f.column, "endLine": f.end_line,
+    props = {"file": printable_path(f.path), "line": f.line, "col": f.column, "endLine": f.end_line,
              "endColumn": f.end_column, "title": f.code}
     joined = ",".join(f"{key}={escape_property(str(value))}" for key, value in props.items())
     message = f.message if f.cell is None else f"cell {f.cell}, line {f.line}: {f.message}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -49,11 +50,12 @@ def _descriptor(rule) -> dict:
 
 
 def _location(path: str, cwd: Path) -> dict:
-
+    """The file's URI: its name's bytes percent-encoded (RFC 3986), so a name that is not UTF-8
+    still points at the file."""
     rel = relative_path(path, cwd)
     if Path(rel).is_absolute():
         return {"uri": Path(rel).as_uri()}
-    return {"uri": quote(rel, safe="/"), "uriBaseId": SRCROOT}
+    return {"uri": quote(os.fsencode(rel), safe="/"), "uriBaseId": SRCROOT}
 
 
 def _fix(f, cwd: Path) -> dict:

@@ -13,6 +13,8 @@ from collections import Counter
 from rich.console import Console
 from rich.text import Text
 
+from kerascheck.finding import printable_path
+
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold blue"}
 
 
@@ -53,7 +55,7 @@ def render(result, stream, *, statistics: bool = False, summary: bool = True, co
     else:
         for f in findings:
             console.print(Text.assemble(
-                (f.path, "bold"), ":", f"cell {f.cell}:" if f.cell is not None else "",
+                (printable_path(f.path), "bold"), ":", f"cell {f.cell}:" if f.cell is not None else "",
                 str(f.line), ":", str(f.column), ": ",
                 (f.code, SEVERITY_STYLE.get(f.severity, "bold")), " ",
                 ("[*] ", "cyan") if applicable(f.fix, unsafe_fixes) else "", f.message))
