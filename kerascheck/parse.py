@@ -45,10 +45,15 @@ def check_syntax(text: str, filename: str) -> ast.Module:
 
 
 AST_BYTES_PER_CHAR = 300  # about what `ast` needs (a 1 MB list literal: 312 MB)
+# Set in a guarded worker only (kerascheck/workers.py): the bytes its cap allows beyond what it
+# inherited from the process that forked it, which may be large (a test suite, an editor).
+DATA_HEADROOM: int | None = None
 
 
 def _could_fill_memory(text: str) -> bool:
     """Could `ast` on `text` have used half of this process's data limit (a worker's cap)?"""
+    if DATA_HEADROOM is not None:
+        return len(text) * AST_BYTES_PER_CHAR > DATA_HEADROOM // 2
     try:
         import resource
 

@@ -170,7 +170,10 @@ def _limit_memory(memory_mb: int) -> None:
             limit = min(limit, hard)
         resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
     except (ValueError, OSError):
-        pass
+        return
+    from kerascheck import parse
+
+    parse.DATA_HEADROOM = limit - inherited  # this worker's own: what a file may allocate
 
 
 def _read_exact(fd: int, n: int) -> bytes:

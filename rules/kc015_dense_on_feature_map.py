@@ -48,6 +48,11 @@ does not learn what it should.
     ])
 
 ## Confirm mode
+What runs is the slice of the file's imports, definitions and constants the flagged code uses
+(README, Confirm mode), then the recipe's build: defining a class of the file runs its
+decorators and class body, building it runs its `__init__` (and `build()`/`call()` where the
+recipe calls them); other module-level code and `if __name__ == "__main__":` never run.
+
 `--confirm` builds the flagged path, from the feature-map layer through the flagged Dense to
 the classifier, each layer from its own source, on an input of the static shape (or a small
 synthetic one of the right rank), and reports the model's output shape: `confirmed` when it

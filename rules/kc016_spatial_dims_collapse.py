@@ -35,6 +35,11 @@ larger input) is plain.
         model.add(layers.MaxPooling2D())
 
 ## Confirm mode
+What runs is the slice of the file's imports, definitions and constants the flagged code uses
+(README, Confirm mode), then the recipe's build: defining a class of the file runs its
+decorators and class body, building it runs its `__init__` (and `build()`/`call()` where the
+recipe calls them); other module-level code and `if __name__ == "__main__":` never run.
+
 `--confirm` builds the chain that the message shows, from an `Input` of the static input shape
 through the flagged layer, each layer constructed from its own source, and reports the error
 Keras raises (`confirmed`) or the output shape when it builds (`not reproduced`).

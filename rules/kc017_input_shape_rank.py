@@ -44,6 +44,11 @@ The error names the rank, not the fix; this rule names the fix.
     rnn = keras.Sequential([layers.LSTM(64, input_shape=(10, 8))])
 
 ## Confirm mode
+What runs is the slice of the file's imports, definitions and constants the flagged code uses
+(README, Confirm mode), then the recipe's build: defining a class of the file runs its
+decorators and class body, building it runs its `__init__` (and `build()`/`call()` where the
+recipe calls them); other module-level code and `if __name__ == "__main__":` never run.
+
 `--confirm` builds `Sequential([layer])` (or `Input` -> layer) from the flagged code's own
 source and reports the error Keras raises (`confirmed`), or the output shape when it builds
 (`not reproduced`).

@@ -40,6 +40,11 @@ or keep the data as it is and say so (slower on CPU):
     layers.Conv2D(32, 3, activation="relu", input_shape=(3, 32, 32), data_format="channels_first")
 
 ## Confirm mode
+What runs is the slice of the file's imports, definitions and constants the flagged code uses
+(README, Confirm mode), then the recipe's build: defining a class of the file runs its
+decorators and class body, building it runs its `__init__` (and `build()`/`call()` where the
+recipe calls them); other module-level code and `if __name__ == "__main__":` never run.
+
 `--confirm` builds the flagged convolution on an input of the declared shape, from its own
 source, and reports the axis it took as channels (`confirmed`: the kernel is (k, k, 32, f) for
 `(3, 32, 32)`) or the error Keras raises when it cannot build; `not reproduced` when the

@@ -58,6 +58,11 @@ Several labels per sample (multi-label): keep the sigmoid and use
 `binary_crossentropy`.
 
 ## Confirm mode
+What runs is the slice of the file's imports, definitions and constants the flagged code uses
+(README, Confirm mode), then the recipe's build: defining a class of the file runs its
+decorators and class body, building it runs its `__init__` (and `build()`/`call()` where the
+recipe calls them); other module-level code and `if __name__ == "__main__":` never run.
+
 `--confirm` builds Input -> Dense(16, relu) -> the flagged last layers (constructed from their
 own source) on synthetic Gaussian blobs with one class per unit, compiles the flagged loss
 (constructed from its own source) with Adam(0.01), fits 30 epochs and reads `predict()`:

@@ -48,6 +48,11 @@ Several labels per sample: `layers.Dense(5, activation="sigmoid")` with
 `loss="binary_crossentropy"`.
 
 ## Confirm mode
+What runs is the slice of the file's imports, definitions and constants the flagged code uses
+(README, Confirm mode), then the recipe's build: defining a class of the file runs its
+decorators and class body, building it runs its `__init__` (and `build()`/`call()` where the
+recipe calls them); other module-level code and `if __name__ == "__main__":` never run.
+
 `--confirm` builds Input -> Dense(16, relu) -> the flagged last layers (constructed from their
 own source) on synthetic multi-label data (unit j is on where a random direction w_j of the
 input is positive: about half the labels on per row), compiles the flagged loss (constructed

@@ -44,6 +44,11 @@ tf_keras accepts it.)
     model.compile(optimizer=keras.optimizers.SGD(1e-2), loss="mse")
 
 ## Confirm mode
+What runs is the slice of the file's imports, definitions and constants the flagged code uses
+(README, Confirm mode), then the recipe's build: defining a class of the file runs its
+decorators and class body, building it runs its `__init__` (and `build()`/`call()` where the
+recipe calls them); other module-level code and `if __name__ == "__main__":` never run.
+
 `--confirm` constructs the flagged optimizer from its own source (an int, which Keras 3
 refuses, as the float it stands for) and trains the measurement's classifier (fixed seed, 760
 steps) with it and with the same optimizer at its default learning rate: `confirmed` when the

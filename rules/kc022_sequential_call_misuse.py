@@ -42,6 +42,11 @@ Measured with Keras 3.15 and tf_keras 2.21 (tests/measurements/kc022_sequential_
     model.add(layers.Activation("relu"))
 
 ## Confirm mode
+What runs is the slice of the file's imports, definitions and constants the flagged code uses
+(README, Confirm mode), then the recipe's build: defining a class of the file runs its
+decorators and class body, building it runs its `__init__` (and `build()`/`call()` where the
+recipe calls them); other module-level code and `if __name__ == "__main__":` never run.
+
 `--confirm` runs the flagged call itself on fresh layers from its own source (a new
 `Sequential()` for `add`) and reports the error Keras raises or, when it does not raise, the
 layers the model ended up with (`confirmed` when one is missing); `not reproduced` when the

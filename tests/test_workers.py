@@ -170,6 +170,18 @@ def test_libcst_out_of_memory_is_one_kc000(tmp_path, unguarded):
     assert any(p == "good.py" and code == "KC001" for p, code, _ in found)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_DATA is enforced by Linux")
+def test_out_of_memory_is_named_when_the_forking_process_is_large(tmp_path, unguarded):
+    """The cap is what a worker may allocate beyond what it inherited: a large parent (a long test
+    run, an editor) must not turn `ast`'s MemoryError on a huge literal into "too deeply nested"."""
+    ballast = bytearray(512 * 1024 * 1024)  # the forking process holds 512 MB more
+    literal = TRIGGER + b"x = [" + b"1, " * 330_000 + b"]\n"
+    found = _run(tmp_path, {"big.py": literal, "good.py": GOOD.encode()}, file_memory=200)
+    del ballast
+    assert ("big.py", "KC000", "memory limit exceeded (limit: file-memory 200 MB)") in found
+    assert any(p == "good.py" and code == "KC001" for p, code, _ in found)
+
+
 def _rule(check) -> Rule:
     return Rule("KC998", "test-rule", "never", needs=(b"Dropout",), anchors=("keras.layers.Dropout",), check=check)
 
