@@ -52,13 +52,11 @@ if not HAS_TF_KERAS:
                  ("fixtures/kc004/model_inputs.py", 21), ("fixtures/kc004/model_inputs.py", 23)):
         NOT_CONFIRMED[_key] = (COULD_NOT_BUILD, "No module named 'tf_keras'")
 
-# Findings of issue 11's fixtures that the recipes cannot build, or build at the wrong call:
-# a value known only when the code runs, a model file that does not exist, and a helper called
-# four times where the recipe measures its first call (rate 0), not the one the finding names.
+# Findings of issue 11's fixtures that the recipes cannot build: a value known only when the
+# code runs, a model file that does not exist.
 NOT_CONFIRMED.update({
     ("fixtures/kc003/indirect_constraints.py", 7): (COULD_NOT_BUILD, "needs runtime data: name 'convex'"),
     ("fixtures/kc004/from_calls.py", 35): (COULD_NOT_BUILD, "File not found: filepath=classifier.keras"),
-    ("fixtures/kc001/call_site_values.py", 38): (NOT_REPRODUCED, "BN moving variance / variance of its input"),
 })
 
 # fixtures/confirm/built_from_code.py: each finding confirmed, with what the evidence must say.
@@ -615,3 +613,19 @@ def test_without_tf_keras_keras2_code_is_a_missing_dependency(tmp_path):
         assert c["verdict"] == COULD_NOT_BUILD and "missing dependency: No module named 'tf_keras'" in c["evidence"]
     assert got[("fixtures/confirm/legacy_env_leak.py", 9)]["verdict"] == CONFIRMED
     assert "Keras 2 (" not in proc.stderr and proc.returncode == 1
+
+
+def test_a_helper_parameter_with_a_default_takes_what_the_inlining_call_passes():
+    """`block(x, filters, dropout_rate=0)` called as `block(x, filters, rate)` inside
+    `stage(x, 64, 0.3)`: the job binds 0.3 through both calls, not the default 0 (the
+    recipe then measures the Dropout the finding names: confirmed, not "not reproduced")."""
+    from kerascheck.confirm.jobs import analyse, recipe
+
+    [rule] = [r for r in registry.load() if r.code == "KC001"]
+    path = ROOT / "fixtures" / "kc001" / "call_site_values.py"
+    analysis = analyse(path.read_text(encoding="utf-8"), str(path), [rule])
+    ctx = analysis.contexts["KC001"]
+    [hit] = [h for h in rule.check(ctx) if ctx.code(h.node).startswith("stage(x, 64, 0.3)")]
+    job = recipe("KC001").job(hit, ctx, analysis.index)
+    assert job["locals"]["dropout_rate"] == "rate" and job["locals"]["rate"] == "0.3"
+    assert "rate=0.3 (the call at line 38)" in job["given"]

@@ -209,10 +209,10 @@ class Slicer:
         src = self.source(node)
         self.names |= free_names(src)
         function = getattr(ctx, "function", None)
-        if isinstance(function, cst.FunctionDef):
-            self.params(function)
-        if self.ctx is not None:
+        if self.ctx is not None:  # first what the calls that inlined the function pass
             self.bind(node, ctx)
+        if isinstance(function, cst.FunctionDef):  # then the defaults of what is left
+            self.params(function)
         return src
 
     def params(self, function: cst.FunctionDef) -> None:
@@ -278,19 +278,15 @@ class Slicer:
         return True
 
     def _parameter(self, name: str, at: cst.CSTNode, site: Any, depth: int) -> None:
-        """A parameter of the function around `at` that has no default."""
+        """A parameter of the function around `at`: what the call that inlined the function passes
+        (`block(x, filters, rate)` two calls below `stage(x, 64, 0.3)`), else its default, else
+        a same-file call site's constant or a synthesised value."""
         ctx = self.ctx
         function = ctx.enclosing_function(at)
         if function is None:
             return
         param, index = _find_param(function, name)
-        if param is None:
-            return
-        if param.default is not None:
-            if name not in self.locals:
-                self.bind(param.default, None, depth + 1)
-                self.locals[name] = self.source(param.default)
-                self.names |= free_names(self.locals[name])
+        if param is None or (param.default is not None and name in self.locals):
             return
         caller = None
         for s in (site.chain() if site is not None and hasattr(site, "chain") else ()):
@@ -306,6 +302,11 @@ class Slicer:
                     return
                 if self._use(name, arg, caller.outer, depth, caller.caller):
                     return
+        if param.default is not None:  # the call leaves it out (or there is no call): the default
+            self.bind(param.default, None, depth + 1)
+            self.locals[name] = self.source(param.default)
+            self.names |= free_names(self.locals[name])
+            return
         # A same-file call that gives it a constant (`make_model((IMG, IMG, 3))`): the file's own value.
         values = [v for v in ctx.param_values(function, name) or () if v is not None]
         for value in values:
