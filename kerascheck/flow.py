@@ -717,6 +717,44 @@ class Flow:
             inner = outer
 
 
+    def expected_errors(self, node: cst.CSTNode) -> frozenset[str]:
+        """The exception classes (last name: `ValueError`) that the code around `node` expects,
+        up to its function: the handlers of each `try` whose body holds it (a bare `except`:
+        `BaseException`), and the `with self.assertRaises(E)` / `pytest.raises(E)` blocks around
+        it (a test that asserts the failure; an exception not written plainly: `BaseException`)."""
+        names: set[str] = set()
+        inner = node
+        for outer in self.ancestors(node):
+            if isinstance(outer, (cst.Try, cst.TryStar)) and inner is outer.body:
+                for handler in outer.handlers:
+                    names |= _exception_names(handler.type) if handler.type is not None else {"BaseException"}
+            elif isinstance(outer, cst.With) and inner is outer.body:
+                for item in outer.items:
+                    call = item.item
+                    if isinstance(call, cst.Call) and _last_name(call.func) in RAISES:
+                        first = next((a.value for a in call.args if a.keyword is None and not a.star), None)
+                        if first is None:
+                            first = next((a.value for a in call.args if a.keyword is not None
+                                          and a.keyword.value in ("expected_exception", "exception")), None)
+                        names |= _exception_names(first) or {"BaseException"}
+            elif isinstance(outer, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                break
+            inner = outer
+        return frozenset(names)
+
+
+# unittest's and pytest's context managers that assert an exception.
+RAISES = frozenset({"assertRaises", "assertRaisesRegex", "assertRaisesRegexp", "raises"})
+
+
+def _exception_names(expr: cst.BaseExpression | None) -> set[str]:
+    """`ValueError`, `errors.InvalidArgumentError`, `(A, b.B)` -> their last names; else none."""
+    if isinstance(expr, cst.Tuple):
+        return {n for el in expr.elements for n in _exception_names(el.value)}
+    name = _last_name(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else None
+    return {name} if name else set()
+
+
 def _kids(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     from kerascheck.names import children
 

@@ -490,15 +490,16 @@ def parse_relevant(text: str, filename: str, rules, cache: StatementCache | None
     words = narrow = None
     if rules is not None:
         wide = [r for r in rules if r.ties]
-        words = anchor_words(tree, wide, stmts) if wide else ()
+        memo: dict = {}
+        words = anchor_words(tree, wide, stmts, memo) if wide else ()
         alone = [r for r in rules if not r.ties]
-        narrow = anchor_words(tree, alone, stmts) if alone else ()
+        narrow = anchor_words(tree, alone, stmts, memo) if alone else ()
     if words is not None and project is not None:
         # What a helper module holds, not what it imports: `import tensorflow` is everywhere.
         # Kept with their ties: an imported block's call is followed into the helpers around it.
         needs = {w for rule in rules for w in rule.words
                  if b"import" not in w and w not in (b"numpy", b"tf.keras", b"tensorflow", b"Layer", b"Model")}
-        words = tuple(sorted({*words, *project.index.keep_names(tree, project.path, needs)}))
+        words = tuple(sorted({*words, *project.index.keep_names(tree, project.path, needs, stmts)}))
     if words is None or narrow is None:
         partial, top, members = text, list(tree.body), {}
     else:
@@ -641,7 +642,8 @@ def _keras_forms(anchor: str, flavors: frozenset[str] | None = None) -> list[str
     return forms
 
 
-def anchor_words(tree: ast.Module, rules, stmts: list[ast.stmt] | None = None) -> tuple[str, ...] | None:
+def anchor_words(tree: ast.Module, rules, stmts: list[ast.stmt] | None = None,
+                 memo: dict | None = None) -> tuple[str, ...] | None:
     """The words whose presence makes a function worth parsing in this file, or None for
     "parse everything". Canonical anchors become the file's own spellings: with
     `from tensorflow.keras import layers as L`, `keras.layers.*` is `L.`; with
@@ -665,7 +667,12 @@ def anchor_words(tree: ast.Module, rules, stmts: list[ast.stmt] | None = None) -
                 anchors.add(anchor)
     if not anchors:
         return tuple(sorted(words))
-    table = import_table(tree, stmts)
+    if memo is not None and "table" in memo:  # the file's import table, once per parse
+        table = memo["table"]
+    else:
+        table = import_table(tree, stmts)
+        if memo is not None:
+            memo["table"] = table
     if table is None:
         return None
     for local, raws in table.items():

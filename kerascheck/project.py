@@ -36,13 +36,13 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kerascheck.names import absolute, canonical, keras_class_kind_of
-from kerascheck.parse import _dotted
+from kerascheck.parse import _dotted, _statements
 from kerascheck.lines import split_lines
 
 MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
@@ -1444,16 +1444,20 @@ class Index:
         name, package = self.module_name(path)
         return View(self, path, name, package)
 
-    def keep_names(self, tree: ast.Module, path: Path, words: Iterable[bytes]) -> tuple[str, ...]:
+    def keep_names(self, tree: ast.Module, path: Path, words: Iterable[bytes],
+                   stmts: Iterable[ast.stmt] | None = None) -> tuple[str, ...]:
         """Names the file binds (by imports) to project functions, classes or modules that hold one
-        of `words` (in what they reach: `_symbol_bits`): functions that use them are worth parsing."""
+        of `words` (in what they reach: `_symbol_bits`): functions that use them are worth parsing.
+        `stmts`: the file's statements, if the caller has walked them already."""
         wanted = set(words)
-        if not wanted:
+        mask = sum(1 << i for i, w in enumerate(self.words) if w in wanted)
+        if not mask:
             return ()
         path = _abs(path)
         view = self.view(path)
+        scan = self.scan(path)
         found = []
-        for node in _statements(tree.body):
+        for node in (stmts if stmts is not None else _statements(tree.body)):
             if not isinstance(node, (ast.Import, ast.ImportFrom)):
                 continue
             for alias in node.names:
@@ -1469,21 +1473,11 @@ class Index:
                     dotted = f"{module}.{alias.name}"
                     local = alias.asname or alias.name
                 sym = self.resolve(dotted, path)
-                scan = self.scan(path)
                 bits = self._symbol_bits(sym) if sym is not None and scan is not None \
                     and self._reached(sym, local, scan) else 0
-                if any(bits >> i & 1 for i, w in enumerate(self.words) if w in wanted):
+                if bits & mask:
                     found.append(local)
         return tuple(dict.fromkeys(found))
-
-
-def _statements(body) -> Iterator[ast.stmt]:
-    stack = list(body)
-    while stack:
-        node = stack.pop()
-        yield node
-        for name in ("body", "orelse", "finalbody", "handlers"):
-            stack.extend(getattr(node, name, ()))
 
 
 def keras_class_kind(raw: str) -> str | None:

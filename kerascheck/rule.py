@@ -509,6 +509,12 @@ class Context:
         statement that reads it (`shape = tf.TensorShape(shape)`); else None."""
         return self.picture.flow_for(name).parameter(name)
 
+    def expected_errors(self, node: cst.CSTNode) -> frozenset[str]:
+        """The exception classes the code around `node` expects (`try` handlers, a test's
+        `assertRaises` / `pytest.raises`), by last name: a rule about code that raises stays
+        silent where the raise is expected."""
+        return self.picture.flow_for(node).expected_errors(node)
+
     def conditions(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         """The tests of the `if`/`while`/conditional expressions and the `try` statements that
         enclose `node`, innermost first (`try` when `node` is in its body)."""

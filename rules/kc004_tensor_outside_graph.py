@@ -319,28 +319,13 @@ def value_lib(facts: ProjectFacts, value: Value) -> str | None:
 # ------------------------------------------------------------------ where the code runs
 
 
-def _catches(handler: cst.ExceptHandler) -> bool:
-    if handler.type is None:
-        return True
-    types = handler.type.elements if isinstance(handler.type, cst.Tuple) else [handler.type]
-    for t in types:
-        expr = t.value if isinstance(t, cst.Element) else t
-        name = expr.attr.value if isinstance(expr, cst.Attribute) else getattr(expr, "value", None)
-        if name in CAUGHT:
-            return True
-    return False
-
-
 def guarded(ctx: Context, node: cst.CSTNode, tf_only: bool) -> bool:
     """Under an `if` on a Keras/TF version or legacy flag (`tf_only`: TF ops only), or (not
-    `tf_only`) in a `try` whose handler catches the error."""
-    for cond in ctx.conditions(node):
-        if isinstance(cond, (cst.Try, cst.TryStar)):
-            if not tf_only and any(_catches(h) for h in cond.handlers):
-                return True
-        elif tf_only and isinstance(ctx.parent(cond), cst.If) and VERSION_GUARD.search(ctx.code(cond)):
-            return True
-    return False
+    `tf_only`) where the code expects the error (a `try` that catches it, a test's `assertRaises`)."""
+    if not tf_only:
+        return bool(ctx.expected_errors(node) & CAUGHT)
+    return any(not isinstance(cond, (cst.Try, cst.TryStar)) and isinstance(ctx.parent(cond), cst.If)
+               and VERSION_GUARD.search(ctx.code(cond)) for cond in ctx.conditions(node))
 
 
 def _module_level(ctx: Context, node: cst.CSTNode) -> bool:

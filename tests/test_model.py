@@ -814,3 +814,31 @@ def test_spelling_uses_only_imports_that_run_with_the_module():
     assert ctx.spelling("keras.ops", marked(ctx, cst.Integer)) is None
     ctx = context("import tensorflow as tf\ny = 1  # <-\n")
     assert ctx.spelling("keras.ops", marked(ctx, cst.Integer)) == ("tf.keras.ops", ())
+
+
+# ------------------------------------------------------------------ errors the code expects
+
+EXPECTED_ERRORS = [
+    ("try:\n    x = f(1)  # <-\nexcept (ValueError, errors.KerasError):\n    pass\n", {"ValueError", "KerasError"}),
+    ("try:\n    x = f(1)  # <-\nexcept:\n    pass\n", {"BaseException"}),
+    # In the handler, not the body: nothing is expected there.
+    ("try:\n    pass\nexcept ValueError:\n    x = f(1)  # <-\n", set()),
+    ("with self.assertRaisesRegex(TypeError, 'bad'):\n    x = f(1)  # <-\n", {"TypeError"}),
+    ("with pytest.raises((ValueError, AttributeError)):\n    x = f(1)  # <-\n", {"ValueError", "AttributeError"}),
+    ("with pytest.raises(expected_exception=ImportError):\n    x = f(1)  # <-\n", {"ImportError"}),
+    ("with self.assertRaises(ERRORS[0]):\n    x = f(1)  # <-\n", {"BaseException"}),
+    # Another context manager expects nothing.
+    ("with open('f') as fh:\n    x = f(1)  # <-\n", set()),
+    # A function defined in the try runs later, outside it.
+    ("try:\n    def g():\n        return f(1)  # <-\nexcept ValueError:\n    pass\n", set()),
+    # Nested: both blocks count.
+    ("with pytest.raises(KeyError):\n    try:\n        x = f(1)  # <-\n    except ValueError:\n        pass\n",
+     {"KeyError", "ValueError"}),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), EXPECTED_ERRORS)
+def test_expected_errors(source, expected):
+    ctx = context(source)
+    call = marked(ctx, cst.Call)
+    assert ctx.expected_errors(call) == expected
