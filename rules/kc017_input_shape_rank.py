@@ -63,7 +63,7 @@ from typing import Any
 from kerascheck.rule import INPUT_RANK, NOT_CONSTANT, Apply, Context, Hit, LayerDef, Rule, cst, literal_value
 
 WRAPPERS = frozenset({"Bidirectional", "TimeDistributed"})
-WHAT = {2: "(steps, features)", 3: "(height, width, channels)", 4: "(depth, height, width, channels)"}
+WHAT = {1: "(features,)", 2: "(steps, features)", 3: "(height, width, channels)", 4: "(depth, height, width, channels)"}
 CONV_LSTM = {"ConvLSTM1D": "(steps, length, channels)", "ConvLSTM2D": "(steps, height, width, channels)",
              "ConvLSTM3D": "(steps, depth, height, width, channels)"}
 RNNS = frozenset({"LSTM", "GRU", "SimpleRNN", "CuDNNLSTM", "CuDNNGRU"})
